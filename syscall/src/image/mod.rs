@@ -1,0 +1,204 @@
+//! The Kiln image, format version 1: the one definition that the packager
+//! writes and the kernel reads. See `docs/image-format.md`.
+//!
+//! Layout (all numbers little-endian, every section 4 KiB-aligned):
+//!
+//! ```text
+//! 0 .. 1 MiB         reserved (zeros) for a future boot loader
+//! 1 MiB              header block (4 KiB), see [`Header`]
+//! kernel             the kernel ELF, as `kiln run` hands it to the hypervisor
+//! manifest           tagged records, see [`Manifest`]
+//! fs index           directory tree, see [`fs::FsIndex`]
+//! fs data            file contents, each file at a 4 KiB-aligned offset
+//! ```
+
+pub mod bytes;
+pub mod fs;
+pub mod manifest;
+
+pub use fs::{Entry, EntryKind, FsIndex, IndexBuilder};
+pub use manifest::Manifest;
+
+use bytes::{Reader, Writer};
+
+/// Offset of the header: the first MiB stays free for a boot loader.
+pub const HEADER_OFFSET: u64 = 1 << 20;
+/// Size of the header block.
+pub const HEADER_SIZE: usize = 4096;
+/// Alignment of every section and of every file's data.
+pub const ALIGN: u64 = 4096;
+/// Magic bytes at the start of the header.
+pub const MAGIC: [u8; 8] = *b"KILNIMG\0";
+/// The format version this code reads and writes.
+pub const VERSION: u32 = 1;
+
+/// Why an image could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    /// The header does not start with [`MAGIC`].
+    BadMagic,
+    /// A version this code does not know.
+    UnsupportedVersion(u32),
+    /// The header's checksum does not match its contents.
+    BadChecksum,
+    /// A section or record points outside the image or is cut short.
+    Truncated(&'static str),
+    /// A value that cannot be right (bad kind, bad name, ...).
+    Invalid(&'static str),
+}
+
+impl core::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FormatError::BadMagic => write!(f, "not a Kiln image (bad magic)"),
+            FormatError::UnsupportedVersion(v) => {
+                write!(f, "image format version {v} is not supported (this build reads {VERSION})")
+            }
+            FormatError::BadChecksum => write!(f, "image header checksum mismatch"),
+            FormatError::Truncated(what) => write!(f, "image is truncated: {what}"),
+            FormatError::Invalid(what) => write!(f, "image is invalid: {what}"),
+        }
+    }
+}
+
+/// A byte range of the image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extent {
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl Extent {
+    /// The end offset, or an error if it overflows.
+    pub fn end(&self) -> Result<u64, FormatError> {
+        self.offset
+            .checked_add(self.len)
+            .ok_or(FormatError::Invalid("extent overflows"))
+    }
+}
+
+/// The header block at [`HEADER_OFFSET`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Total size of the image file.
+    pub image_size: u64,
+    pub kernel: Extent,
+    pub manifest: Extent,
+    pub fs_index: Extent,
+    pub fs_data: Extent,
+}
+
+impl Header {
+    /// Encode into a header block, with magic, version and checksum.
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut w = Writer::default();
+        w.bytes(&MAGIC);
+        w.u32(VERSION);
+        w.u32(0); // flags, none defined yet
+        w.u64(self.image_size);
+        for e in [self.kernel, self.manifest, self.fs_index, self.fs_data] {
+            w.u64(e.offset);
+            w.u64(e.len);
+        }
+        let sum = checksum(w.as_slice());
+        w.u64(sum);
+        let mut block = [0u8; HEADER_SIZE];
+        block[..w.as_slice().len()].copy_from_slice(w.as_slice());
+        block
+    }
+
+    /// Decode a header block and check that its sections fit in the image.
+    pub fn decode(block: &[u8]) -> Result<Header, FormatError> {
+        let mut r = Reader::new(block);
+        let magic = r.bytes(8, "header")?;
+        if magic != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        let version = r.u32("header")?;
+        if version != VERSION {
+            return Err(FormatError::UnsupportedVersion(version));
+        }
+        let _flags = r.u32("header")?;
+        let image_size = r.u64("header")?;
+        let mut ext = [Extent::default(); 4];
+        for e in ext.iter_mut() {
+            e.offset = r.u64("header")?;
+            e.len = r.u64("header")?;
+        }
+        let covered = r.position();
+        let sum = r.u64("header")?;
+        if sum != checksum(&block[..covered]) {
+            return Err(FormatError::BadChecksum);
+        }
+        let header = Header {
+            image_size,
+            kernel: ext[0],
+            manifest: ext[1],
+            fs_index: ext[2],
+            fs_data: ext[3],
+        };
+        for e in ext {
+            if e.end()? > image_size {
+                return Err(FormatError::Truncated("section beyond end of image"));
+            }
+        }
+        Ok(header)
+    }
+}
+
+/// FNV-1a, 64 bit: catches a damaged or foreign header, nothing more.
+fn checksum(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Round `v` up to [`ALIGN`].
+pub const fn align_up(v: u64) -> u64 {
+    (v + ALIGN - 1) & !(ALIGN - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Header {
+        Header {
+            image_size: 0x40_0000,
+            kernel: Extent { offset: 0x10_1000, len: 0x1234 },
+            manifest: Extent { offset: 0x10_3000, len: 77 },
+            fs_index: Extent { offset: 0x10_4000, len: 500 },
+            fs_data: Extent { offset: 0x10_5000, len: 0x2000 },
+        }
+    }
+
+    #[test]
+    fn header_round_trip() {
+        let h = sample();
+        assert_eq!(Header::decode(&h.encode()).unwrap(), h);
+    }
+
+    #[test]
+    fn header_rejects_damage() {
+        let mut block = sample().encode();
+        block[20] ^= 1;
+        assert_eq!(Header::decode(&block), Err(FormatError::BadChecksum));
+        let mut block = sample().encode();
+        block[0] = b'X';
+        assert_eq!(Header::decode(&block), Err(FormatError::BadMagic));
+        let mut block = sample().encode();
+        block[8] = 2;
+        assert_eq!(Header::decode(&block), Err(FormatError::UnsupportedVersion(2)));
+        assert!(matches!(Header::decode(&block[..10]), Err(FormatError::Truncated(_)) | Err(FormatError::UnsupportedVersion(_))));
+    }
+
+    #[test]
+    fn header_rejects_sections_past_the_end() {
+        let mut h = sample();
+        h.fs_data.len = 0x40_0000;
+        assert_eq!(
+            Header::decode(&h.encode()),
+            Err(FormatError::Truncated("section beyond end of image"))
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! What the personality needs from the machine. The kernel implements these
+//! traits over real hardware; host tests implement them with fakes. Nothing
+//! in this crate touches hardware or dereferences a program pointer itself.
+
+use crate::errno::Errno;
+
+/// Size of a page of the program's address space.
+pub const PAGE_SIZE: u64 = 4096;
+
+bitflags::bitflags! {
+    /// Access rights of a page as the program sees them (`PROT_*` values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Prot: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const EXEC = 4;
+    }
+}
+
+/// The program's page table, page by page. Addresses are page-aligned user
+/// addresses (lower half). Permission checks against the program's regions
+/// are the personality's job; the MMU only does what it is told.
+pub trait Mmu {
+    /// Is `page` backed by a frame right now?
+    fn is_mapped(&self, page: u64) -> bool;
+    /// Back `page` with a zeroed frame and the given rights. Fails with
+    /// `ENOMEM` when no frame is left.
+    fn map_zeroed(&mut self, page: u64, prot: Prot) -> Result<(), Errno>;
+    /// Drop the frames of every mapped page in `[start, start + len)`.
+    fn unmap(&mut self, start: u64, len: u64);
+    /// Change the rights of every mapped page in `[start, start + len)`.
+    fn protect(&mut self, start: u64, len: u64, prot: Prot);
+    /// Copy bytes out of a mapped page, ignoring its rights. `addr..addr+len`
+    /// lies within one page.
+    fn read_mapped(&self, addr: u64, buf: &mut [u8]);
+    /// Copy bytes into a mapped page, ignoring its rights. `addr..addr+len`
+    /// lies within one page.
+    fn write_mapped(&mut self, addr: u64, data: &[u8]);
+}
+
+/// The console: standard input and output of the program.
+pub trait Console {
+    /// Queue bytes for output; never waits per byte.
+    fn write(&mut self, data: &[u8]);
+    /// Take bytes that have arrived on the console's input, without waiting.
+    /// Returns 0 when nothing is there.
+    fn read(&mut self, buf: &mut [u8]) -> usize;
+    /// Whether input is waiting.
+    fn input_ready(&self) -> bool;
+    /// Terminal size as (rows, columns).
+    fn window_size(&self) -> (u16, u16) {
+        (24, 80)
+    }
+}
+
+/// Time sources.
+pub trait Clock {
+    /// Nanoseconds since boot, never going back.
+    fn monotonic_ns(&self) -> u64;
+    /// Nanoseconds since the Unix epoch.
+    fn realtime_ns(&self) -> u64;
+}
+
+/// Entropy for AT_RANDOM, getrandom and /dev/urandom.
+pub trait Random {
+    /// Fill `buf` with unpredictable bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The disk that holds the image, in 512-byte sectors.
+pub trait BlockDevice {
+    /// Read `buf.len()` bytes (a multiple of 512) starting at `sector`.
+    fn read_sectors(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    /// Size of the device in bytes.
+    fn size(&self) -> u64;
+}
+
+/// Everything the personality may ask of the machine, handed to each call.
+pub trait Platform {
+    fn mmu(&mut self) -> &mut dyn Mmu;
+    fn console(&mut self) -> &mut dyn Console;
+    fn clock(&self) -> &dyn Clock;
+    fn random(&mut self) -> &mut dyn Random;
+    fn block(&mut self) -> &mut dyn BlockDevice;
+    /// Facts about the machine for uname/sysinfo/auxv.
+    fn info(&self) -> MachineInfo;
+}
+
+/// Facts about the machine the program may ask for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MachineInfo {
+    /// Total usable RAM in bytes.
+    pub total_ram: u64,
+    /// RAM not yet handed out, in bytes.
+    pub free_ram: u64,
+    /// Number of CPUs the program may run on.
+    pub cpus: u32,
+    /// CPUID leaf 1 EDX, reported as AT_HWCAP.
+    pub hwcap: u64,
+    /// Second hardware capability word (AT_HWCAP2).
+    pub hwcap2: u64,
+}
