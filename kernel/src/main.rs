@@ -1,1 +1,66 @@
-fn main() {}
+//! The Kiln kernel: boots through PVH, sets up memory, traps and devices,
+//! then runs one Linux program, answering its system calls through the
+//! `kiln_syscall` personality.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod console;
+mod drivers;
+mod exit;
+mod mem;
+mod platform;
+mod pvh;
+mod bringup;
+mod run;
+mod time;
+mod usermem;
+
+use drivers::block::Disk;
+use platform::{Clocks, Entropy, Machine, SerialConsole};
+
+/// Entered from the PVH stub on the boot stack, with the physical address
+/// of `hvm_start_info`.
+#[no_mangle]
+extern "C" fn kmain(start_info: u64) -> ! {
+    console::init();
+    let boot = pvh::parse(start_info);
+    let (_, kernel_end) = mem::layout::kernel_phys_range();
+    mem::frame::init(boot.ram(), kernel_end);
+    mem::paging::init(boot.ram());
+    arch::gdt::init();
+    arch::trap::init();
+    arch::user::init();
+    let features = arch::cpu::init();
+    time::init();
+    arch::lapic::init(time::monotonic_ns);
+
+    if boot.has_flag("kiln.probe") {
+        // `kiln run` checks that this hypervisor can run us at all.
+        exit::control_line(format_args!("probe ok"));
+        exit::exit(0);
+    }
+
+    let Some(disk) = Disk::probe(boot.cmdline()) else {
+        println!("kiln: no virtio block device holds the image");
+        exit::kernel_failure();
+    };
+    let mut machine = Machine {
+        pages: usermem::UserPages,
+        console: SerialConsole,
+        clock: Clocks,
+        random: Entropy::new(features.rdrand),
+        disk,
+        hwcap: features.hwcap,
+    };
+    run::run_program(&mut machine)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
+    println!("kiln: kernel panic: {info}");
+    exit::kernel_failure()
+}

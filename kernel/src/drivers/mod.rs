@@ -1,0 +1,4 @@
+//! Device drivers: virtio transports (MMIO and PCI) and the block device.
+pub mod block;
+pub mod hal;
+pub mod pci;

@@ -1,0 +1,5 @@
+//! Physical memory, page tables and the kernel heap.
+pub mod frame;
+pub mod heap;
+pub mod layout;
+pub mod paging;

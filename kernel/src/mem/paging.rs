@@ -1,0 +1,101 @@
+//! The one page table, shared by kernel and program: the kernel image in
+//! the top 2 GiB (from the boot tables), all RAM direct-mapped at
+//! `DIRECT_MAP`, device memory at `MMIO_MAP`, the program's pages below
+//! `USER_END`.
+
+use super::frame;
+use super::layout::{mark_direct_map_ready, phys_to_virt, DIRECT_MAP, MMIO_MAP};
+use crate::pvh::RamRegion;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
+    Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+const ENTRIES: usize = 512;
+const HUGE_2M: u64 = 2 << 20;
+
+fn table_at(paddr: u64) -> &'static mut [u64; ENTRIES] {
+    // SAFETY: `paddr` is a page-table frame owned by the kernel; only this
+    // module touches page tables while it builds them.
+    unsafe { &mut *(phys_to_virt(paddr) as *mut [u64; ENTRIES]) }
+}
+
+fn next_table(table: &mut [u64; ENTRIES], index: usize) -> u64 {
+    if table[index] & 1 == 0 {
+        let f = frame::alloc_zeroed().expect("out of memory for page tables");
+        table[index] = f | 0x3; // present | writable, supervisor
+    }
+    table[index] & 0x000f_ffff_ffff_f000
+}
+
+/// Build the kernel's page table: keep the kernel image mapping of the boot
+/// tables, map all RAM at `DIRECT_MAP` (2 MiB pages, no execute) and drop
+/// the identity map so that the lower half belongs to the program.
+pub fn init(ram: &[RamRegion]) {
+    let (boot, _) = Cr3::read();
+    let boot_pml4 = table_at(boot.start_address().as_u64());
+    let pml4_phys = frame::alloc_zeroed().expect("out of memory for the page table");
+    let pml4 = table_at(pml4_phys);
+    pml4[511] = boot_pml4[511];
+    let nx = 1u64 << 63;
+    for r in ram {
+        let mut p = r.start & !(HUGE_2M - 1);
+        while p < r.end {
+            let v = DIRECT_MAP + p;
+            let pdpt = next_table(pml4, (v >> 39) as usize & 511);
+            let pd = next_table(table_at(pdpt), (v >> 30) as usize & 511);
+            // present | writable | huge | global | no-execute
+            table_at(pd)[(v >> 21) as usize & 511] = p | 0x183 | nx;
+            p += HUGE_2M;
+        }
+    }
+    // SAFETY: the new table maps the kernel exactly as the boot table did,
+    // so execution continues; the boot stack lives in the kernel image.
+    unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4_phys)), Cr3Flags::empty()) };
+    mark_direct_map_ready();
+}
+
+/// Frames for new page tables come zeroed from the frame allocator.
+pub struct TableFrames;
+
+// SAFETY: every frame handed out is unused and zeroed.
+unsafe impl FrameAllocator<Size4KiB> for TableFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        frame::alloc_zeroed().map(|p| PhysFrame::containing_address(PhysAddr::new(p)))
+    }
+}
+
+/// A mapper over the live page table.
+pub fn mapper() -> OffsetPageTable<'static> {
+    let (pml4, _) = Cr3::read();
+    let virt = DIRECT_MAP + pml4.start_address().as_u64();
+    // SAFETY: the direct map covers all RAM, the PML4 among it, and the
+    // kernel is single-threaded with interrupts off while it edits tables.
+    unsafe { OffsetPageTable::new(&mut *(virt as *mut PageTable), VirtAddr::new(DIRECT_MAP)) }
+}
+
+/// Map device memory `[paddr, paddr + size)` uncached and return its
+/// kernel address.
+pub fn map_mmio(paddr: u64, size: u64) -> u64 {
+    let mut m = mapper();
+    let start = paddr & !0xfff;
+    let end = (paddr + size.max(1)).next_multiple_of(4096);
+    let flags = F::PRESENT | F::WRITABLE | F::NO_CACHE | F::WRITE_THROUGH | F::NO_EXECUTE;
+    let mut p = start;
+    while p < end {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(MMIO_MAP + p));
+        if m.translate_page(page).is_err() {
+            let frame = PhysFrame::containing_address(PhysAddr::new(p));
+            // SAFETY: device memory mapped into the kernel-only MMIO window.
+            unsafe {
+                m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut TableFrames)
+                    .expect("mapping device memory")
+                    .flush()
+            };
+        }
+        p += 4096;
+    }
+    MMIO_MAP + paddr
+}

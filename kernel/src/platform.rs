@@ -1,0 +1,107 @@
+//! The machine as the personality sees it: the kernel's implementation of
+//! `kiln_syscall::platform::Platform`.
+
+use crate::console::SERIAL;
+use crate::drivers::block::Disk;
+use crate::usermem::UserPages;
+use kiln_syscall::platform::{BlockDevice, Clock, Console, MachineInfo, Mmu, Platform, Random};
+
+pub struct SerialConsole;
+
+impl Console for SerialConsole {
+    fn write(&mut self, data: &[u8]) {
+        SERIAL.lock().write_bytes(data);
+    }
+    fn read(&mut self, buf: &mut [u8]) -> usize {
+        SERIAL.lock().read_available(buf)
+    }
+    fn input_ready(&self) -> bool {
+        SERIAL.lock().input_ready()
+    }
+}
+
+pub struct Clocks;
+
+impl Clock for Clocks {
+    fn monotonic_ns(&self) -> u64 {
+        crate::time::monotonic_ns()
+    }
+    fn realtime_ns(&self) -> u64 {
+        crate::time::realtime_ns()
+    }
+}
+
+/// RDRAND where the CPU has it, otherwise a xorshift generator seeded from
+/// the TSC and the wall clock (not cryptographic: said on the console).
+pub struct Entropy {
+    rdrand: Option<x86_64::instructions::random::RdRand>,
+    state: u64,
+}
+
+impl Entropy {
+    pub fn new(has_rdrand: bool) -> Self {
+        let rdrand = if has_rdrand { x86_64::instructions::random::RdRand::new() } else { None };
+        if rdrand.is_none() {
+            crate::println!("kiln: no RDRAND on this CPU; random numbers are not cryptographically strong");
+        }
+        let seed = crate::arch::rdtsc() ^ crate::time::realtime_ns().rotate_left(32) | 1;
+        Entropy { rdrand, state: seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        if let Some(r) = self.rdrand {
+            for _ in 0..10 {
+                if let Some(v) = r.get_u64() {
+                    return v;
+                }
+            }
+        }
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x ^ crate::arch::rdtsc()
+    }
+}
+
+impl Random for Entropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// Everything the personality can reach.
+pub struct Machine {
+    pub pages: UserPages,
+    pub console: SerialConsole,
+    pub clock: Clocks,
+    pub random: Entropy,
+    pub disk: Disk,
+    pub hwcap: u64,
+}
+
+impl Platform for Machine {
+    fn mmu(&mut self) -> &mut dyn Mmu {
+        &mut self.pages
+    }
+    fn console(&mut self) -> &mut dyn Console {
+        &mut self.console
+    }
+    fn clock(&self) -> &dyn Clock {
+        &self.clock
+    }
+    fn random(&mut self) -> &mut dyn Random {
+        &mut self.random
+    }
+    fn block(&mut self) -> &mut dyn BlockDevice {
+        &mut self.disk
+    }
+    fn info(&self) -> MachineInfo {
+        let (total, free) = crate::mem::frame::stats();
+        MachineInfo { total_ram: total, free_ram: free, cpus: 1, hwcap: self.hwcap, hwcap2: 0 }
+    }
+}

@@ -1,0 +1,116 @@
+//! The kernel loop: run the program, see why it stopped (system call,
+//! fault, interrupt), handle it, repeat.
+
+use crate::arch::lapic;
+use crate::arch::trap::last_trap;
+use crate::arch::user::{self, Stop};
+use crate::platform::Machine;
+use crate::{exit, println};
+use kiln_syscall::context::UserContext;
+use kiln_syscall::platform::{Console, Platform};
+use kiln_syscall::process::{Access, FaultSignal, Flow, Signal, WaitFor};
+use crate::bringup::Process;
+
+const SEGV_MAPERR: i32 = 1;
+
+/// Load the program named by the image's manifest and run it to the end.
+pub fn run_program(machine: &mut Machine) -> ! {
+    let (mut process, mut ctx) = match Process::boot(machine) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("kiln: cannot start the program: {e}");
+            exit::exit(126);
+        }
+    };
+    loop {
+        let Some(stop) = user::run(&mut ctx) else {
+            let fault = FaultSignal { signal: Signal::Sigsegv, code: SEGV_MAPERR, addr: ctx.rip };
+            crash(&process, &ctx, fault);
+        };
+        match stop {
+            Stop::Syscall => syscall(machine, &mut process, &mut ctx),
+            Stop::Trap => trap(machine, &mut process, &mut ctx),
+        }
+    }
+}
+
+fn syscall(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
+    loop {
+        match process.syscall(machine, ctx) {
+            Flow::Continue => return,
+            Flow::Block(w) => wait(machine, w),
+            Flow::Exit(status) => exit::exit(status),
+            Flow::Kill(signal) => crash(process, ctx, FaultSignal { signal, code: 0, addr: 0 }),
+        }
+    }
+}
+
+/// Console input is polled this often while the program waits for it (the
+/// serial interrupt is not wired).
+const CONSOLE_POLL_NS: u64 = 10_000_000;
+
+/// Park until what the call waits for may have happened: halt with the
+/// timer armed for the deadline (or the next console poll).
+fn wait(machine: &mut Machine, w: WaitFor) {
+    loop {
+        let now = machine.clock().monotonic_ns();
+        let (ready, deadline) = match w {
+            WaitFor::ConsoleInput => (machine.console.input_ready(), now + CONSOLE_POLL_NS),
+            WaitFor::ConsoleInputOrDeadline(d) => {
+                (machine.console.input_ready() || now >= d, d.min(now + CONSOLE_POLL_NS))
+            }
+            WaitFor::Deadline(d) => (now >= d, d),
+        };
+        if ready {
+            return;
+        }
+        lapic::arm(deadline.saturating_sub(now));
+        crate::arch::idle();
+    }
+}
+
+fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
+    let t = last_trap();
+    let fault = |signal, code, addr| FaultSignal { signal, code, addr };
+    let result = match t.vector {
+        14 => {
+            let access = if t.error & (1 << 4) != 0 {
+                Access::Execute
+            } else if t.error & (1 << 1) != 0 {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            process.page_fault(machine, t.cr2, access)
+        }
+        0 => Err(fault(Signal::Sigfpe, 1, ctx.rip)),  // FPE_INTDIV
+        16 | 19 => Err(fault(Signal::Sigfpe, 0, ctx.rip)),
+        6 => Err(fault(Signal::Sigill, 2, ctx.rip)),   // ILL_ILLOPN
+        1 | 3 => Err(fault(Signal::Sigtrap, 1, ctx.rip)),
+        17 => Err(fault(Signal::Sigbus, 1, 0)),
+        4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::Sigsegv, 128, 0)), // SI_KERNEL
+        v if v >= 32 => {
+            crate::arch::trap::irq(v);
+            Ok(())
+        }
+        _ => Err(fault(Signal::Sigsegv, 128, 0)),
+    };
+    if let Err(f) = result {
+        crash(process, ctx, f);
+    }
+}
+
+/// The program dies of a signal: report it and end the VM with 128+signal.
+fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
+    println!("kiln: program terminated by {} (signal {}), code {}, fault address {:#x}", f.signal.name(), f.signal.number(), f.code, f.addr);
+    match process.symbolize(ctx.rip) {
+        Some((name, off)) => println!("  rip {:#018x} <{}+{:#x}>", ctx.rip, name, off),
+        None => println!("  rip {:#018x}", ctx.rip),
+    }
+    println!("  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx);
+    println!("  rsi {:#018x} rdi {:#018x} rbp {:#018x} rsp {:#018x}", ctx.rsi, ctx.rdi, ctx.rbp, ctx.rsp);
+    println!("  r8  {:#018x} r9  {:#018x} r10 {:#018x} r11 {:#018x}", ctx.r8, ctx.r9, ctx.r10, ctx.r11);
+    println!("  r12 {:#018x} r13 {:#018x} r14 {:#018x} r15 {:#018x}", ctx.r12, ctx.r13, ctx.r14, ctx.r15);
+    println!("  rflags {:#010x} fs_base {:#018x}", ctx.rflags, ctx.fs_base);
+    exit::exit(128 + f.signal.number())
+}

@@ -1,0 +1,123 @@
+//! The program's pages: the kernel side of `kiln_syscall::platform::Mmu`.
+//! This is the one module that touches program memory, and it does so only
+//! through the direct map of frames it found by walking the page table, so
+//! no program pointer is ever dereferenced as such.
+
+use crate::mem::layout::{phys_to_virt, USER_END};
+use crate::mem::{frame, paging};
+use kiln_syscall::errno::Errno;
+use kiln_syscall::platform::{Mmu, Prot, PAGE_SIZE};
+use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
+use x86_64::structures::paging::{Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB, Translate};
+use x86_64::{PhysAddr, VirtAddr};
+
+pub struct UserPages;
+
+fn page(addr: u64) -> Page<Size4KiB> {
+    Page::containing_address(VirtAddr::new(addr))
+}
+
+fn flags(prot: Prot) -> F {
+    let mut f = F::PRESENT;
+    if prot.is_empty() {
+        // PROT_NONE: present for the kernel only, so every program access faults.
+        return f | F::NO_EXECUTE;
+    }
+    f |= F::USER_ACCESSIBLE;
+    if prot.contains(Prot::WRITE) {
+        f |= F::WRITABLE;
+    }
+    if !prot.contains(Prot::EXEC) {
+        f |= F::NO_EXECUTE;
+    }
+    f
+}
+
+/// Physical address of a mapped user address.
+fn translate(addr: u64) -> Option<u64> {
+    if addr >= USER_END {
+        return None;
+    }
+    match paging::mapper().translate(VirtAddr::new(addr)) {
+        TranslateResult::Mapped { frame: MappedFrame::Size4KiB(f), offset, .. } => {
+            Some(f.start_address().as_u64() + offset)
+        }
+        _ => None,
+    }
+}
+
+fn for_each_page(start: u64, len: u64, mut f: impl FnMut(u64)) {
+    let end = start.saturating_add(len).min(USER_END);
+    let mut p = start & !(PAGE_SIZE - 1);
+    while p < end {
+        f(p);
+        p += PAGE_SIZE;
+    }
+}
+
+impl Mmu for UserPages {
+    fn is_mapped(&self, page_addr: u64) -> bool {
+        translate(page_addr).is_some()
+    }
+
+    fn map_zeroed(&mut self, page_addr: u64, prot: Prot) -> Result<(), Errno> {
+        if page_addr >= USER_END {
+            return Err(Errno::EFAULT);
+        }
+        if self.is_mapped(page_addr) {
+            self.protect(page_addr, PAGE_SIZE, prot);
+            return Ok(());
+        }
+        let f = frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+        let frame = PhysFrame::containing_address(PhysAddr::new(f));
+        let parents = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+        // SAFETY: a fresh frame mapped at a lower-half address, which only
+        // the program uses.
+        let r = unsafe { paging::mapper().map_to_with_table_flags(page(page_addr), frame, flags(prot), parents, &mut paging::TableFrames) };
+        match r {
+            Ok(flush) => {
+                flush.flush();
+                Ok(())
+            }
+            Err(_) => {
+                frame::free(f);
+                Err(Errno::ENOMEM)
+            }
+        }
+    }
+
+    fn unmap(&mut self, start: u64, len: u64) {
+        let mut m = paging::mapper();
+        for_each_page(start, len, |p| {
+            if let Ok((f, flush)) = m.unmap(page(p)) {
+                flush.flush();
+                frame::free(f.start_address().as_u64());
+            }
+        });
+    }
+
+    fn protect(&mut self, start: u64, len: u64, prot: Prot) {
+        let mut m = paging::mapper();
+        for_each_page(start, len, |p| {
+            // SAFETY: changing the rights of a program page.
+            if let Ok(flush) = unsafe { m.update_flags(page(p), flags(prot)) } {
+                flush.flush();
+            }
+        });
+    }
+
+    fn read_mapped(&self, addr: u64, buf: &mut [u8]) {
+        let p = translate(addr).expect("read_mapped on an unmapped page");
+        debug_assert!((addr & (PAGE_SIZE - 1)) + buf.len() as u64 <= PAGE_SIZE);
+        // SAFETY: `p..p+len` lies inside one mapped frame, reached through
+        // the direct map.
+        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(p) as *const u8, buf.as_mut_ptr(), buf.len()) };
+    }
+
+    fn write_mapped(&mut self, addr: u64, data: &[u8]) {
+        let p = translate(addr).expect("write_mapped on an unmapped page");
+        debug_assert!((addr & (PAGE_SIZE - 1)) + data.len() as u64 <= PAGE_SIZE);
+        // SAFETY: as in read_mapped.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), phys_to_virt(p) as *mut u8, data.len()) };
+    }
+}
