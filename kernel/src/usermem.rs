@@ -46,14 +46,8 @@ fn translate(addr: u64) -> Option<u64> {
     }
 }
 
-fn for_each_page(start: u64, len: u64, mut f: impl FnMut(u64)) {
-    let end = start.saturating_add(len).min(USER_END);
-    let mut p = start & !(PAGE_SIZE - 1);
-    while p < end {
-        f(p);
-        p += PAGE_SIZE;
-    }
-}
+/// Frame address bits of a page-table entry.
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 impl Mmu for UserPages {
     fn is_mapped(&self, page_addr: u64) -> bool {
@@ -87,22 +81,19 @@ impl Mmu for UserPages {
     }
 
     fn unmap(&mut self, start: u64, len: u64) {
-        let mut m = paging::mapper();
-        for_each_page(start, len, |p| {
-            if let Ok((f, flush)) = m.unmap(page(p)) {
-                flush.flush();
-                frame::free(f.start_address().as_u64());
-            }
+        paging::for_each_user_pte(start & !(PAGE_SIZE - 1), start.saturating_add(len), |va, pte| {
+            let frame_addr = *pte & ADDR_MASK;
+            *pte = 0;
+            paging::flush_page(va);
+            frame::free(frame_addr);
         });
     }
 
     fn protect(&mut self, start: u64, len: u64, prot: Prot) {
-        let mut m = paging::mapper();
-        for_each_page(start, len, |p| {
-            // SAFETY: changing the rights of a program page.
-            if let Ok(flush) = unsafe { m.update_flags(page(p), flags(prot)) } {
-                flush.flush();
-            }
+        let bits = flags(prot).bits();
+        paging::for_each_user_pte(start & !(PAGE_SIZE - 1), start.saturating_add(len), |va, pte| {
+            *pte = (*pte & ADDR_MASK) | bits;
+            paging::flush_page(va);
         });
     }
 

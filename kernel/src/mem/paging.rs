@@ -99,3 +99,38 @@ pub fn map_mmio(paddr: u64, size: u64) -> u64 {
     }
     MMIO_MAP + paddr
 }
+
+/// Call `f` with the address and entry of every present 4 KiB page in
+/// `[start, end)` of the lower half, skipping absent tables wholesale (a
+/// program may unmap terabytes it never touched).
+pub fn for_each_user_pte(start: u64, end: u64, mut f: impl FnMut(u64, &mut u64)) {
+    let (pml4, _) = Cr3::read();
+    walk(pml4.start_address().as_u64(), 4, 0, start, end.min(super::layout::USER_END), &mut f);
+}
+
+fn walk(table: u64, level: u32, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, &mut u64)) {
+    let shift = 12 + 9 * (level - 1);
+    let span = 1u64 << shift;
+    let t = table_at(table);
+    let first = ((start.max(base) - base) >> shift) as usize;
+    for (i, entry) in t.iter_mut().enumerate().skip(first) {
+        let va = base + i as u64 * span;
+        if va >= end {
+            break;
+        }
+        if *entry & 1 == 0 {
+            continue;
+        }
+        if level == 1 {
+            f(va, entry);
+        } else {
+            assert!(*entry & 0x80 == 0, "huge page in the program's half");
+            walk(*entry & 0x000f_ffff_ffff_f000, level - 1, va, start, end, f);
+        }
+    }
+}
+
+/// Drop a page's TLB entry.
+pub fn flush_page(va: u64) {
+    x86_64::instructions::tlb::flush(VirtAddr::new(va));
+}
