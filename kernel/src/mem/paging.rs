@@ -4,7 +4,7 @@
 //! `USER_END`.
 
 use super::frame;
-use super::layout::{mark_direct_map_ready, phys_to_virt, DIRECT_MAP, MMIO_MAP};
+use super::layout::{mark_direct_map_ready, phys_to_virt, DIRECT_MAP, KERNEL_VMA, MMIO_MAP};
 use crate::pvh::RamRegion;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{
@@ -30,16 +30,49 @@ fn next_table(table: &mut [u64; ENTRIES], index: usize) -> u64 {
     table[index] & 0x000f_ffff_ffff_f000
 }
 
-/// Build the kernel's page table: keep the kernel image mapping of the boot
-/// tables, map all RAM at `DIRECT_MAP` (2 MiB pages, no execute) and drop
-/// the identity map so that the lower half belongs to the program.
+extern "C" {
+    static __text_start: u8;
+    static __rodata_start: u8;
+    static __data_start: u8;
+    static __kernel_end: u8;
+}
+
+const NX: u64 = 1 << 63;
+const PRESENT_GLOBAL: u64 = 0x101;
+const WRITABLE: u64 = 0x2;
+
+/// Map the kernel image with 4 KiB pages and W^X: text read+execute,
+/// rodata read-only, data and bss read+write.
+fn map_kernel_image(pml4: &mut [u64; ENTRIES]) {
+    let text = &raw const __text_start as u64;
+    let rodata = &raw const __rodata_start as u64;
+    let data = &raw const __data_start as u64;
+    let end = &raw const __kernel_end as u64;
+    let mut v = text;
+    while v < end {
+        let rights = if v < rodata {
+            0
+        } else if v < data {
+            NX
+        } else {
+            NX | WRITABLE
+        };
+        let pdpt = next_table(pml4, (v >> 39) as usize & 511);
+        let pd = next_table(table_at(pdpt), (v >> 30) as usize & 511);
+        let pt = next_table(table_at(pd), (v >> 21) as usize & 511);
+        table_at(pt)[(v >> 12) as usize & 511] = (v - KERNEL_VMA) | PRESENT_GLOBAL | rights;
+        v += 4096;
+    }
+}
+
+/// Build the kernel's page table: the kernel image with W^X, all RAM at
+/// `DIRECT_MAP` (2 MiB pages, no execute), and nothing in the lower half,
+/// which belongs to the program.
 pub fn init(ram: &[RamRegion]) {
-    let (boot, _) = Cr3::read();
-    let boot_pml4 = table_at(boot.start_address().as_u64());
     let pml4_phys = frame::alloc_zeroed().expect("out of memory for the page table");
     let pml4 = table_at(pml4_phys);
-    pml4[511] = boot_pml4[511];
-    let nx = 1u64 << 63;
+    map_kernel_image(pml4);
+    let nx = NX;
     for r in ram {
         let mut p = r.start & !(HUGE_2M - 1);
         while p < r.end {
