@@ -31,11 +31,11 @@ impl Serial {
         }
     }
 
+    /// Write bytes as they are: `kiln run` hands them to a host terminal
+    /// that does its own newline translation, or to a pipe that wants them
+    /// unchanged.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if b == b'\n' {
-                self.put(b'\r');
-            }
             self.put(b);
         }
     }
