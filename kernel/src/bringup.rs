@@ -11,6 +11,7 @@ impl Process {
     pub fn boot(p: &mut dyn Platform) -> Result<(Process, UserContext), BootError> {
         let mut buf = alloc::vec![0u8; 4096];
         p.block().read_sectors(2048, &mut buf).map_err(|_| BootError("read".into()))?;
+        crate::println!("nic {:?}", p.net().map(|n| n.mac()));
         crate::println!("disk {} bytes, header: {:?}", p.block().size(), kiln_syscall::image::Header::decode(&buf));
         p.mmu().map_zeroed(0x400000, Prot::READ | Prot::EXEC).unwrap();
         p.mmu().write_mapped(0x400000, CODE);

@@ -19,6 +19,7 @@ mod time;
 mod usermem;
 
 use drivers::block::Disk;
+use drivers::net::Nic;
 use platform::{Clocks, Entropy, Machine, SerialConsole};
 
 /// Entered from the PVH stub on the boot stack, with the physical address
@@ -53,6 +54,7 @@ extern "C" fn kmain(start_info: u64) -> ! {
         clock: Clocks,
         random: Entropy::new(features.rdrand),
         disk,
+        nic: Nic::probe(boot.cmdline()),
         hwcap: features.hwcap,
     };
     run::run_program(&mut machine)

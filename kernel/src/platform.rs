@@ -3,8 +3,9 @@
 
 use crate::console::SERIAL;
 use crate::drivers::block::Disk;
+use crate::drivers::net::Nic;
 use crate::usermem::UserPages;
-use kiln_syscall::platform::{BlockDevice, Clock, Console, MachineInfo, Mmu, Platform, Random};
+use kiln_syscall::platform::{BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, Platform, Random};
 
 pub struct SerialConsole;
 
@@ -81,6 +82,7 @@ pub struct Machine {
     pub clock: Clocks,
     pub random: Entropy,
     pub disk: Disk,
+    pub nic: Option<Nic>,
     pub hwcap: u64,
 }
 
@@ -103,5 +105,8 @@ impl Platform for Machine {
     fn info(&self) -> MachineInfo {
         let (total, free) = crate::mem::frame::stats();
         MachineInfo { total_ram: total, free_ram: free, cpus: 1, hwcap: self.hwcap, hwcap2: 0 }
+    }
+    fn net(&mut self) -> Option<&mut dyn NetDevice> {
+        self.nic.as_mut().map(|n| n as &mut dyn NetDevice)
     }
 }

@@ -84,6 +84,25 @@ pub trait Platform {
     fn block(&mut self) -> &mut dyn BlockDevice;
     /// Facts about the machine for uname/sysinfo/auxv.
     fn info(&self) -> MachineInfo;
+    /// The network interface, if the machine has one.
+    fn net(&mut self) -> Option<&mut dyn NetDevice> {
+        None
+    }
+}
+
+/// An Ethernet interface. The personality runs the TCP/IP stack over it.
+pub trait NetDevice {
+    /// The interface's MAC address.
+    fn mac(&self) -> [u8; 6];
+    /// Largest Ethernet frame, header included, that can be sent.
+    fn max_frame(&self) -> usize;
+    /// Hand the next received frame to `f`, if one has arrived. Returns
+    /// whether there was one.
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> bool;
+    /// Whether a frame can be queued for sending now.
+    fn can_transmit(&mut self) -> bool;
+    /// Queue one frame; it is sent without waiting for completion.
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno>;
 }
 
 /// Facts about the machine the program may ask for.

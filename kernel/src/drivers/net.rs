@@ -1,0 +1,108 @@
+//! virtio-net: the VM's Ethernet interface. Receive buffers stay posted in
+//! the device; sends are queued and reclaimed later, never waited for.
+
+use super::hal::KernelHal;
+use super::transport;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+use kiln_syscall::errno::Errno;
+use kiln_syscall::platform::NetDevice;
+use virtio_drivers::device::net::VirtIONetRaw;
+use virtio_drivers::transport::{DeviceType, SomeTransport};
+
+const QUEUE_SIZE: usize = 64;
+/// Room for a virtio-net header and a 1514-byte frame.
+const BUF_LEN: usize = 2048;
+/// Ethernet frame without FCS at the default MTU.
+const MAX_FRAME: usize = 1514;
+
+pub struct Nic {
+    dev: VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE_SIZE>,
+    /// Receive buffers posted to the device, by token.
+    rx_posted: BTreeMap<u16, Box<[u8]>>,
+    /// Transmit buffers the device still owns, by token.
+    tx_inflight: BTreeMap<u16, Box<[u8]>>,
+    tx_spare: Vec<Box<[u8]>>,
+    mac: [u8; 6],
+}
+
+impl Nic {
+    /// Find and start the network device, if the VM has one.
+    pub fn probe(cmdline: &str) -> Option<Nic> {
+        let t = transport::find(cmdline, DeviceType::Network)?;
+        let dev = VirtIONetRaw::<KernelHal, _, QUEUE_SIZE>::new(t).ok()?;
+        let mac = dev.mac_address();
+        let mut nic = Nic { dev, rx_posted: BTreeMap::new(), tx_inflight: BTreeMap::new(), tx_spare: Vec::new(), mac };
+        for _ in 0..QUEUE_SIZE {
+            nic.post_rx(vec![0u8; BUF_LEN].into_boxed_slice());
+        }
+        Some(nic)
+    }
+
+    fn post_rx(&mut self, mut buf: Box<[u8]>) {
+        // SAFETY: the buffer is kept in rx_posted, untouched, until the
+        // device hands it back through poll_receive.
+        if let Ok(token) = unsafe { self.dev.receive_begin(&mut buf) } {
+            self.rx_posted.insert(token, buf);
+        }
+    }
+
+    /// Take back transmit buffers the device is done with.
+    fn reclaim_tx(&mut self) {
+        while let Some(token) = self.dev.poll_transmit() {
+            if let Some(buf) = self.tx_inflight.remove(&token) {
+                // SAFETY: `buf` is the buffer that was queued under `token`.
+                let _ = unsafe { self.dev.transmit_complete(token, &buf) };
+                self.tx_spare.push(buf);
+            }
+        }
+    }
+}
+
+impl NetDevice for Nic {
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn max_frame(&self) -> usize {
+        MAX_FRAME
+    }
+
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        let Some(token) = self.dev.poll_receive() else {
+            return false;
+        };
+        let Some(mut buf) = self.rx_posted.remove(&token) else {
+            return false;
+        };
+        // SAFETY: `buf` is the buffer that was posted under `token`.
+        if let Ok((hdr, len)) = unsafe { self.dev.receive_complete(token, &mut buf) } {
+            f(&buf[hdr..hdr + len]);
+        }
+        self.post_rx(buf);
+        true
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        self.reclaim_tx();
+        self.dev.can_send()
+    }
+
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno> {
+        self.reclaim_tx();
+        if frame.len() > MAX_FRAME {
+            return Err(Errno::EMSGSIZE);
+        }
+        let mut buf = self.tx_spare.pop().unwrap_or_else(|| vec![0u8; BUF_LEN].into_boxed_slice());
+        let hdr = self.dev.fill_buffer_header(&mut buf).map_err(|_| Errno::EIO)?;
+        buf[hdr..hdr + frame.len()].copy_from_slice(frame);
+        let total = hdr + frame.len();
+        // SAFETY: the buffer moves into tx_inflight and stays there until
+        // the device reports the token done.
+        let token = unsafe { self.dev.transmit_begin(&buf[..total]) }.map_err(|_| Errno::ENOBUFS)?;
+        self.tx_inflight.insert(token, buf);
+        Ok(())
+    }
+}
