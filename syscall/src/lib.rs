@@ -1,12 +1,32 @@
 //! Kiln's Linux personality. It knows no hardware: the kernel hands it the
 //! machine through the traits in [`platform`], and host tests hand it fakes.
+//!
+//! The kernel's whole interface is [`process::Process`]: `boot`, `syscall`,
+//! `page_fault`, `symbolize`.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod call;
 pub mod context;
 pub mod errno;
+pub mod fd;
 pub mod image;
+pub mod imagefs;
+pub mod loader;
+pub mod mm;
 pub mod platform;
 pub mod process;
+pub mod stack;
+pub mod symbols;
+pub mod sys;
+pub mod table;
+mod table_names;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+pub use process::Process;

@@ -89,3 +89,216 @@ impl core::fmt::Display for BootError {
         f.write_str(&self.0)
     }
 }
+
+use crate::call::{Args, Call, CallKey, Outcome, Pending};
+use crate::errno::Errno;
+use crate::fd::FdTable;
+use crate::image::EntryKind;
+use crate::imagefs::ImageFs;
+use crate::mm::user::UserMem;
+use crate::mm::{fault, AddressSpace, Backing, Kind, Region, STACK_SIZE, STACK_TOP};
+use crate::platform::Prot;
+use crate::symbols::Symbols;
+use crate::sys::proc::Limits;
+use crate::sys::signal::SignalState;
+use crate::sys::tty::Termios;
+use crate::table;
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::vec::Vec;
+
+/// Unknown numbers above the table are reported at most this many times,
+/// so that a fuzzing program cannot fill memory with reports.
+const MAX_REPORTED_UNKNOWN: usize = 64;
+
+/// The running program: its address space, files and process state.
+pub struct Process {
+    pub(crate) space: AddressSpace,
+    pub(crate) fs: ImageFs,
+    pub(crate) fds: FdTable,
+    pub(crate) signals: SignalState,
+    pub(crate) limits: Limits,
+    pub(crate) tty: Termios,
+    pub(crate) brk_start: u64,
+    pub(crate) brk_cur: u64,
+    /// The program's path in the image (what /proc/self/exe names).
+    pub(crate) exe: String,
+    pub(crate) cwd: String,
+    pub(crate) tid_address: u64,
+    pub(crate) robust_list: u64,
+    /// The deadline of a blocked call, kept across its re-issues.
+    pub(crate) pending: Option<Pending>,
+    reported: BTreeSet<u64>,
+    symbols: Symbols,
+}
+
+impl Process {
+    /// Read the image header, manifest and fs index from p.block(), load the
+    /// manifest's program and build its initial stack. Returns the process
+    /// and the register state to enter user mode with.
+    pub fn boot(p: &mut dyn Platform) -> Result<(Process, UserContext), BootError> {
+        let mut fs = ImageFs::open(p.block())?;
+        let manifest = fs.manifest.clone();
+        let prog = &manifest.program;
+        let id = fs
+            .resolve(prog.as_bytes(), true)
+            .map_err(|e| BootError(format!("program {prog} not found in the image ({e:?})")))?;
+        let entry = *fs
+            .index
+            .entry(id)
+            .ok_or_else(|| BootError(format!("program {prog} not found")))?;
+        if entry.kind != EntryKind::File {
+            return Err(BootError(format!("program {prog} is not a regular file")));
+        }
+        let bytes = fs
+            .read_all(p.block(), id)
+            .map_err(|e| BootError(format!("cannot read program {prog}: {e:?}")))?;
+        let mut space = AddressSpace::default();
+        let loaded = crate::loader::load(&bytes, entry.data, &mut space, &mut fs, p)?;
+        drop(bytes);
+        let stack = Region {
+            start: STACK_TOP - STACK_SIZE,
+            end: STACK_TOP,
+            prot: Prot::READ | Prot::WRITE,
+            kind: Kind::Stack,
+            backing: Backing::Zero,
+        };
+        space
+            .insert(stack)
+            .map_err(|_| BootError("program overlaps the stack area".into()))?;
+        let mut random = [0u8; 16];
+        p.random().fill(&mut random);
+        let default_args = [prog.as_bytes()];
+        let args: Vec<&[u8]> = if manifest.args.is_empty() {
+            default_args.to_vec()
+        } else {
+            manifest.args.iter().map(|a| a.as_bytes()).collect()
+        };
+        let env: Vec<&[u8]> = manifest.env.iter().map(|e| e.as_bytes()).collect();
+        let spec = crate::stack::StackSpec {
+            args: &args,
+            env: &env,
+            execfn: prog.as_bytes(),
+            loaded: &loaded,
+            info: p.info(),
+            random,
+        };
+        let rsp = crate::stack::build(
+            &mut UserMem {
+                space: &space,
+                fs: &mut fs,
+                p,
+            },
+            &spec,
+        )
+        .map_err(|e| BootError(format!("cannot build the initial stack: {e:?}")))?;
+        let process = Process {
+            space,
+            fs,
+            fds: FdTable::with_console(),
+            signals: SignalState::default(),
+            limits: Limits::default(),
+            tty: Termios::default(),
+            brk_start: loaded.brk_start,
+            brk_cur: loaded.brk_start,
+            exe: manifest.program.clone(),
+            cwd: manifest.cwd.clone(),
+            tid_address: 0,
+            robust_list: 0,
+            pending: None,
+            reported: BTreeSet::new(),
+            symbols: loaded.symbols,
+        };
+        Ok((process, UserContext::new(loaded.entry, rsp)))
+    }
+
+    /// Handle the system call in ctx (nr in ctx.rax), write the result into
+    /// ctx.rax. On `Flow::Block` the context is left as it was.
+    pub fn syscall(&mut self, p: &mut dyn Platform, ctx: &mut UserContext) -> Flow {
+        let nr = ctx.syscall_nr();
+        let args = Args(ctx.syscall_args());
+        let key = CallKey {
+            nr,
+            args: args.0,
+            rip: ctx.rip,
+        };
+        if self.pending.is_some_and(|pd| pd.key != key) {
+            self.pending = None;
+        }
+        let def = table::lookup(nr);
+        let result = match def.and_then(|d| d.handler) {
+            Some(handler) => handler(
+                &mut Call {
+                    proc: self,
+                    p,
+                    ctx,
+                    key,
+                },
+                args,
+            ),
+            None => {
+                if def.is_none() {
+                    self.report_unimplemented(p, nr);
+                }
+                Err(Errno::ENOSYS)
+            }
+        };
+        match result {
+            Ok(Outcome::Block(w)) => Flow::Block(w),
+            Ok(Outcome::Exit(code)) => {
+                self.pending = None;
+                Flow::Exit(code & 0xff)
+            }
+            Ok(Outcome::Value(v)) => {
+                self.pending = None;
+                ctx.rax = v;
+                Flow::Continue
+            }
+            Err(e) => {
+                self.pending = None;
+                ctx.rax = e.as_ret() as u64;
+                Flow::Continue
+            }
+        }
+    }
+
+    fn report_unimplemented(&mut self, p: &mut dyn Platform, nr: u64) {
+        let known = nr <= table::MAX_NR as u64;
+        let unknown_reported = self
+            .reported
+            .iter()
+            .filter(|&&n| n > table::MAX_NR as u64)
+            .count();
+        if self.reported.contains(&nr) || (!known && unknown_reported >= MAX_REPORTED_UNKNOWN) {
+            return;
+        }
+        self.reported.insert(nr);
+        let msg = format!("kiln: unimplemented syscall {} ({nr})\n", table::name(nr));
+        p.console().write(msg.as_bytes());
+    }
+
+    /// A user-mode page fault at `addr`. Ok(()) when the page is now mapped
+    /// (demand paging); Err(FaultSignal) (SIGSEGV with SEGV_MAPERR=1 /
+    /// SEGV_ACCERR=2) when the access is outside a region or against its
+    /// rights (SIGBUS when no frame is left to back the page).
+    pub fn page_fault(
+        &mut self,
+        p: &mut dyn Platform,
+        addr: u64,
+        access: Access,
+    ) -> Result<(), FaultSignal> {
+        fault::resolve(&self.space, &mut self.fs, p, addr, access)
+    }
+
+    /// Symbol containing `addr` in the program's ELF symbol table, as
+    /// (name, offset), for crash backtraces.
+    pub fn symbolize(&self, addr: u64) -> Option<(String, u64)> {
+        self.symbols.lookup(addr)
+    }
+
+    /// The program's regions as (start, end, rights, kind), for crash
+    /// reports and /proc/self/maps.
+    pub fn regions(&self) -> impl Iterator<Item = (u64, u64, Prot, Kind)> + '_ {
+        self.space.iter().map(|r| (r.start, r.end, r.prot, r.kind))
+    }
+}

@@ -51,8 +51,14 @@ impl<'a> Reader<'a> {
         self.pos >= self.data.len()
     }
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FormatError> {
-        let end = self.pos.checked_add(n).ok_or(FormatError::Truncated(what))?;
-        let s = self.data.get(self.pos..end).ok_or(FormatError::Truncated(what))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(FormatError::Truncated(what))?;
+        let s = self
+            .data
+            .get(self.pos..end)
+            .ok_or(FormatError::Truncated(what))?;
         self.pos = end;
         Ok(s)
     }

@@ -125,7 +125,10 @@ impl FsIndex {
                     }
                 }
                 EntryKind::File => {
-                    let end = e.data.checked_add(e.size).ok_or(FormatError::Invalid("file extent"))?;
+                    let end = e
+                        .data
+                        .checked_add(e.size)
+                        .ok_or(FormatError::Invalid("file extent"))?;
                     if e.size > 0 && (e.data < data.offset || end > data.end()?) {
                         return Err(FormatError::Truncated("file data outside the data section"));
                     }
@@ -164,7 +167,8 @@ impl FsIndex {
     /// The target of a symlink.
     pub fn symlink_target(&self, id: u32) -> Option<&[u8]> {
         let e = self.entry(id)?;
-        (e.kind == EntryKind::Symlink).then(|| &self.names[e.data as usize..(e.data + e.size) as usize])
+        (e.kind == EntryKind::Symlink)
+            .then(|| &self.names[e.data as usize..(e.data + e.size) as usize])
     }
 
     /// The ids of a directory's children, sorted by name.
@@ -179,7 +183,9 @@ impl FsIndex {
     pub fn lookup_child(&self, dir: u32, name: &[u8]) -> Option<u32> {
         let range = self.children(dir);
         let ids: Vec<u32> = range.clone().collect();
-        ids.binary_search_by(|&id| self.name(id).cmp(name)).ok().map(|i| range.start + i as u32)
+        ids.binary_search_by(|&id| self.name(id).cmp(name))
+            .ok()
+            .map(|i| range.start + i as u32)
     }
 
     /// Resolve an absolute path without following symlinks (`.` and `..`
@@ -280,8 +286,15 @@ fn components(path: &str) -> Result<Vec<&[u8]>, TreeError> {
     if !path.starts_with('/') {
         return Err(bad());
     }
-    let comps: Vec<&[u8]> = path.split('/').filter(|c| !c.is_empty()).map(str::as_bytes).collect();
-    if comps.iter().any(|c| *c == b"." || *c == b".." || c.len() > 255) {
+    let comps: Vec<&[u8]> = path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::as_bytes)
+        .collect();
+    if comps
+        .iter()
+        .any(|c| *c == b"." || *c == b".." || c.len() > 255)
+    {
         return Err(bad());
     }
     Ok(comps)
@@ -305,7 +318,9 @@ impl IndexBuilder {
     /// Walk to the parent directory of `path`, creating missing directories.
     fn parent_of<'p>(&mut self, path: &'p str) -> Result<(usize, &'p [u8]), TreeError> {
         let comps = components(path)?;
-        let (last, dirs) = comps.split_last().ok_or_else(|| TreeError::Clash(String::from(path)))?;
+        let (last, dirs) = comps
+            .split_last()
+            .ok_or_else(|| TreeError::Clash(String::from(path)))?;
         let mut cur = 0;
         for comp in dirs {
             cur = self.child_dir(cur, comp, path, 0o755, 0)?;
@@ -313,7 +328,14 @@ impl IndexBuilder {
         Ok((cur, last))
     }
 
-    fn child_dir(&mut self, dir: usize, name: &[u8], path: &str, mode: u32, mtime: u64) -> Result<usize, TreeError> {
+    fn child_dir(
+        &mut self,
+        dir: usize,
+        name: &[u8],
+        path: &str,
+        mode: u32,
+        mtime: u64,
+    ) -> Result<usize, TreeError> {
         let existing = match &self.nodes[dir].kind {
             NodeKind::Dir(children) => children.get(name).copied(),
             _ => return Err(TreeError::Clash(String::from(path))),
@@ -327,17 +349,31 @@ impl IndexBuilder {
 
     fn insert(&mut self, dir: usize, name: &[u8], mode: u32, mtime: u64, kind: NodeKind) -> usize {
         let id = self.nodes.len();
-        self.nodes.push(Node { parent: dir, name: name.to_vec(), mode, mtime, kind });
+        self.nodes.push(Node {
+            parent: dir,
+            name: name.to_vec(),
+            mode,
+            mtime,
+            kind,
+        });
         if let NodeKind::Dir(children) = &mut self.nodes[dir].kind {
             children.insert(name.to_vec(), id);
         }
         id
     }
 
-    fn insert_new(&mut self, path: &str, mode: u32, mtime: u64, kind: NodeKind) -> Result<(), TreeError> {
+    fn insert_new(
+        &mut self,
+        path: &str,
+        mode: u32,
+        mtime: u64,
+        kind: NodeKind,
+    ) -> Result<(), TreeError> {
         let (dir, name) = self.parent_of(path)?;
         match &self.nodes[dir].kind {
-            NodeKind::Dir(children) if children.contains_key(name) => Err(TreeError::Clash(String::from(path))),
+            NodeKind::Dir(children) if children.contains_key(name) => {
+                Err(TreeError::Clash(String::from(path)))
+            }
             NodeKind::Dir(_) => {
                 self.insert(dir, name, mode, mtime, kind);
                 Ok(())
@@ -363,7 +399,14 @@ impl IndexBuilder {
 
     /// Add a regular file of `size` bytes. `key` comes back in the
     /// placement so the caller knows which contents go where.
-    pub fn add_file(&mut self, path: &str, size: u64, mode: u32, mtime: u64, key: u64) -> Result<(), TreeError> {
+    pub fn add_file(
+        &mut self,
+        path: &str,
+        size: u64,
+        mode: u32,
+        mtime: u64,
+        key: u64,
+    ) -> Result<(), TreeError> {
         self.insert_new(path, mode & 0o7777, mtime, NodeKind::File { size, key })
     }
 
@@ -372,7 +415,12 @@ impl IndexBuilder {
         if target.is_empty() {
             return Err(TreeError::BadPath(String::from(path)));
         }
-        self.insert_new(path, 0o777, mtime, NodeKind::Symlink(target.as_bytes().to_vec()))
+        self.insert_new(
+            path,
+            0o777,
+            mtime,
+            NodeKind::Symlink(target.as_bytes().to_vec()),
+        )
     }
 
     /// Lay the tree out breadth-first, with file data starting at
@@ -410,7 +458,11 @@ impl IndexBuilder {
                 }
                 NodeKind::File { size, key } => {
                     let offset = data;
-                    files.push(Placement { key: *key, offset, size: *size });
+                    files.push(Placement {
+                        key: *key,
+                        offset,
+                        size: *size,
+                    });
                     data = align_up(data + size);
                     (EntryKind::File, 0, 0, *size, offset)
                 }
@@ -435,7 +487,11 @@ impl IndexBuilder {
         w.bytes(&names);
         let mut index = w.into_vec();
         index[names_len_at..names_len_at + 4].copy_from_slice(&(names.len() as u32).to_le_bytes());
-        BuiltIndex { index, files, data_len: data - data_offset }
+        BuiltIndex {
+            index,
+            files,
+            data_len: data - data_offset,
+        }
     }
 }
 
@@ -456,7 +512,14 @@ mod tests {
     }
 
     fn parse(built: &BuiltIndex) -> FsIndex {
-        FsIndex::parse(&built.index, Extent { offset: 0x20_0000, len: built.data_len }).unwrap()
+        FsIndex::parse(
+            &built.index,
+            Extent {
+                offset: 0x20_0000,
+                len: built.data_len,
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -465,14 +528,21 @@ mod tests {
         let fs = parse(&built);
         let hello = fs.lookup("/hello").unwrap();
         let e = fs.entry(hello).unwrap();
-        assert_eq!((e.kind, e.size, e.mode, e.mtime), (EntryKind::File, 10_000, 0o755, 5));
+        assert_eq!(
+            (e.kind, e.size, e.mode, e.mtime),
+            (EntryKind::File, 10_000, 0o755, 5)
+        );
         assert_eq!(e.data % 4096, 0);
         let hosts = fs.entry(fs.lookup("/etc/./hosts").unwrap()).unwrap();
         assert_eq!(hosts.size, 20);
         assert!(hosts.data >= e.data + 10_000 || hosts.data + 20 <= e.data);
         let alias = fs.lookup("/etc/alias").unwrap();
         assert_eq!(fs.symlink_target(alias), Some(&b"hosts"[..]));
-        assert_eq!(fs.lookup("/a/b/c/../c/deep").map(|i| fs.entry(i).unwrap().kind), Some(EntryKind::File));
+        assert_eq!(
+            fs.lookup("/a/b/c/../c/deep")
+                .map(|i| fs.entry(i).unwrap().kind),
+            Some(EntryKind::File)
+        );
         assert_eq!(fs.entry(fs.lookup("/tmp").unwrap()).unwrap().mode, 0o1777);
         let names: Vec<&[u8]> = fs.children(ROOT).map(|c| fs.name(c)).collect();
         assert_eq!(names, [&b"a"[..], b"etc", b"hello", b"tmp"]);
@@ -495,12 +565,30 @@ mod tests {
     fn builder_rejects_clashes_and_bad_paths() {
         let mut b = IndexBuilder::new();
         b.add_file("/x", 1, 0o644, 0, 0).unwrap();
-        assert_eq!(b.add_file("/x", 1, 0o644, 0, 1), Err(TreeError::Clash("/x".into())));
-        assert_eq!(b.add_dir("/x", 0o755, 0), Err(TreeError::Clash("/x".into())));
-        assert_eq!(b.add_file("/x/y", 1, 0o644, 0, 1), Err(TreeError::Clash("/x/y".into())));
-        assert!(matches!(b.add_file("rel", 1, 0o644, 0, 1), Err(TreeError::BadPath(_))));
-        assert!(matches!(b.add_file("/a/../b", 1, 0o644, 0, 1), Err(TreeError::BadPath(_))));
-        assert!(matches!(b.add_symlink("/l", "", 0), Err(TreeError::BadPath(_))));
+        assert_eq!(
+            b.add_file("/x", 1, 0o644, 0, 1),
+            Err(TreeError::Clash("/x".into()))
+        );
+        assert_eq!(
+            b.add_dir("/x", 0o755, 0),
+            Err(TreeError::Clash("/x".into()))
+        );
+        assert_eq!(
+            b.add_file("/x/y", 1, 0o644, 0, 1),
+            Err(TreeError::Clash("/x/y".into()))
+        );
+        assert!(matches!(
+            b.add_file("rel", 1, 0o644, 0, 1),
+            Err(TreeError::BadPath(_))
+        ));
+        assert!(matches!(
+            b.add_file("/a/../b", 1, 0o644, 0, 1),
+            Err(TreeError::BadPath(_))
+        ));
+        assert!(matches!(
+            b.add_symlink("/l", "", 0),
+            Err(TreeError::BadPath(_))
+        ));
         b.add_dir("/d", 0o700, 0).unwrap();
         b.add_dir("/d", 0o755, 0).unwrap();
     }
@@ -508,10 +596,20 @@ mod tests {
     #[test]
     fn parse_rejects_damaged_indexes() {
         let (_, built) = sample();
-        let data = Extent { offset: 0x20_0000, len: built.data_len };
+        let data = Extent {
+            offset: 0x20_0000,
+            len: built.data_len,
+        };
         assert!(FsIndex::parse(&built.index[..built.index.len() - 1], data).is_err());
         // A file whose data lies outside the data section.
-        assert!(FsIndex::parse(&built.index, Extent { offset: 0x20_0000, len: 4096 }).is_err());
+        assert!(FsIndex::parse(
+            &built.index,
+            Extent {
+                offset: 0x20_0000,
+                len: 4096
+            }
+        )
+        .is_err());
         // A bad kind byte in the first entry.
         let mut bad = built.index.clone();
         bad[8 + 10] = 9;

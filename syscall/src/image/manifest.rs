@@ -69,7 +69,9 @@ impl Manifest {
             }
         }
         if !have_program || !m.program.starts_with('/') {
-            return Err(FormatError::Invalid("manifest has no absolute program path"));
+            return Err(FormatError::Invalid(
+                "manifest has no absolute program path",
+            ));
         }
         if m.cwd.is_empty() {
             m.cwd = String::from("/");
@@ -97,7 +99,10 @@ mod tests {
 
     #[test]
     fn manifest_skips_unknown_records_and_defaults_cwd() {
-        let m = Manifest { program: "/p".into(), ..Default::default() };
+        let m = Manifest {
+            program: "/p".into(),
+            ..Default::default()
+        };
         let mut data = m.encode();
         data.extend_from_slice(&99u16.to_le_bytes());
         data.extend_from_slice(&3u32.to_le_bytes());
@@ -109,9 +114,19 @@ mod tests {
 
     #[test]
     fn manifest_rejects_truncation_and_missing_program() {
-        let m = Manifest { program: "/p".into(), args: vec!["p".into()], ..Default::default() };
+        let m = Manifest {
+            program: "/p".into(),
+            args: vec!["p".into()],
+            ..Default::default()
+        };
         let data = m.encode();
-        assert!(matches!(Manifest::decode(&data[..data.len() - 1]), Err(FormatError::Truncated(_))));
-        assert!(matches!(Manifest::decode(&[]), Err(FormatError::Invalid(_))));
+        assert!(matches!(
+            Manifest::decode(&data[..data.len() - 1]),
+            Err(FormatError::Truncated(_))
+        ));
+        assert!(matches!(
+            Manifest::decode(&[]),
+            Err(FormatError::Invalid(_))
+        ));
     }
 }

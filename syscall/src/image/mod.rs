@@ -52,7 +52,10 @@ impl core::fmt::Display for FormatError {
         match self {
             FormatError::BadMagic => write!(f, "not a Kiln image (bad magic)"),
             FormatError::UnsupportedVersion(v) => {
-                write!(f, "image format version {v} is not supported (this build reads {VERSION})")
+                write!(
+                    f,
+                    "image format version {v} is not supported (this build reads {VERSION})"
+                )
             }
             FormatError::BadChecksum => write!(f, "image header checksum mismatch"),
             FormatError::Truncated(what) => write!(f, "image is truncated: {what}"),
@@ -165,10 +168,22 @@ mod tests {
     fn sample() -> Header {
         Header {
             image_size: 0x40_0000,
-            kernel: Extent { offset: 0x10_1000, len: 0x1234 },
-            manifest: Extent { offset: 0x10_3000, len: 77 },
-            fs_index: Extent { offset: 0x10_4000, len: 500 },
-            fs_data: Extent { offset: 0x10_5000, len: 0x2000 },
+            kernel: Extent {
+                offset: 0x10_1000,
+                len: 0x1234,
+            },
+            manifest: Extent {
+                offset: 0x10_3000,
+                len: 77,
+            },
+            fs_index: Extent {
+                offset: 0x10_4000,
+                len: 500,
+            },
+            fs_data: Extent {
+                offset: 0x10_5000,
+                len: 0x2000,
+            },
         }
     }
 
@@ -188,8 +203,14 @@ mod tests {
         assert_eq!(Header::decode(&block), Err(FormatError::BadMagic));
         let mut block = sample().encode();
         block[8] = 2;
-        assert_eq!(Header::decode(&block), Err(FormatError::UnsupportedVersion(2)));
-        assert!(matches!(Header::decode(&block[..10]), Err(FormatError::Truncated(_)) | Err(FormatError::UnsupportedVersion(_))));
+        assert_eq!(
+            Header::decode(&block),
+            Err(FormatError::UnsupportedVersion(2))
+        );
+        assert!(matches!(
+            Header::decode(&block[..10]),
+            Err(FormatError::Truncated(_)) | Err(FormatError::UnsupportedVersion(_))
+        ));
     }
 
     #[test]

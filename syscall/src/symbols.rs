@@ -1,0 +1,57 @@
+//! The program's symbol table, kept for crash backtraces.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use goblin::elf::sym::{STT_FUNC, STT_NOTYPE, STT_OBJECT};
+use goblin::elf::Elf;
+
+#[derive(Clone, Debug)]
+struct Sym {
+    start: u64,
+    size: u64,
+    name: String,
+}
+
+/// Defined function, object and untyped (assembly label) symbols, sorted
+/// by address.
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    syms: Vec<Sym>,
+}
+
+impl Symbols {
+    /// Collect the symbols of `elf`, shifted by the load bias.
+    pub fn from_elf(elf: &Elf<'_>, bias: u64) -> Symbols {
+        let mut syms: Vec<Sym> = elf
+            .syms
+            .iter()
+            .filter(|s| {
+                matches!(s.st_type(), STT_FUNC | STT_OBJECT | STT_NOTYPE)
+                    && s.st_shndx != 0
+                    && s.st_value != 0
+            })
+            .filter_map(|s| {
+                let name = elf.strtab.get_at(s.st_name)?;
+                (!name.is_empty()).then(|| Sym {
+                    start: s.st_value + bias,
+                    size: s.st_size,
+                    name: name.into(),
+                })
+            })
+            .collect();
+        syms.sort_by_key(|s| s.start);
+        Symbols { syms }
+    }
+
+    /// The symbol containing `addr`, with the offset into it.
+    pub fn lookup(&self, addr: u64) -> Option<(String, u64)> {
+        let i = self.syms.partition_point(|s| s.start <= addr);
+        // Among symbols starting at or below addr, take the nearest that covers it.
+        self.syms[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| addr < s.start + s.size.max(1))
+            .map(|s| (s.name.clone(), addr - s.start))
+    }
+}

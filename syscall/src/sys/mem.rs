@@ -1,0 +1,278 @@
+//! Memory: brk, mmap, munmap, mprotect, madvise. Anonymous memory is only
+//! recorded here; pages arrive through demand paging.
+
+use crate::call::{ok, Args, Call, Outcome};
+use crate::errno::{Errno, SysResult};
+use crate::fd::FileKind;
+use crate::mm::{
+    fault, page_up, Backing, Kind, Region, MAP32_RANGE, MMAP_MIN, MMAP_TOP, TASK_SIZE,
+};
+use crate::platform::{Prot, PAGE_SIZE};
+
+pub const MAP_SHARED: u32 = 0x01;
+pub const MAP_PRIVATE: u32 = 0x02;
+pub const MAP_SHARED_VALIDATE: u32 = 0x03;
+pub const MAP_TYPE: u32 = 0x0f;
+pub const MAP_FIXED: u32 = 0x10;
+pub const MAP_ANONYMOUS: u32 = 0x20;
+pub const MAP_32BIT: u32 = 0x40;
+pub const MAP_GROWSDOWN: u32 = 0x100;
+pub const MAP_DENYWRITE: u32 = 0x800;
+pub const MAP_EXECUTABLE: u32 = 0x1000;
+pub const MAP_LOCKED: u32 = 0x2000;
+pub const MAP_NORESERVE: u32 = 0x4000;
+pub const MAP_POPULATE: u32 = 0x8000;
+pub const MAP_NONBLOCK: u32 = 0x10000;
+pub const MAP_STACK: u32 = 0x20000;
+pub const MAP_HUGETLB: u32 = 0x40000;
+pub const MAP_SYNC: u32 = 0x80000;
+pub const MAP_FIXED_NOREPLACE: u32 = 0x100000;
+pub const MAP_UNINITIALIZED: u32 = 0x4000000;
+/// Flags MAP_SHARED_VALIDATE accepts (others: EOPNOTSUPP).
+const KNOWN_FLAGS: u32 = MAP_TYPE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_32BIT
+    | MAP_GROWSDOWN
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB
+    | MAP_SYNC
+    | MAP_FIXED_NOREPLACE
+    | MAP_UNINITIALIZED
+    | (0x3f << 26);
+pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+pub const PROT_GROWSUP: u32 = 0x0200_0000;
+
+pub const MADV_DONTNEED: i32 = 4;
+pub const MADV_FREE: i32 = 8;
+pub const MADV_REMOVE: i32 = 9;
+pub const MADV_POPULATE_READ: i32 = 22;
+pub const MADV_POPULATE_WRITE: i32 = 23;
+pub const MADV_DONTNEED_LOCKED: i32 = 24;
+
+fn prot_bits(p: u32) -> Prot {
+    Prot::from_bits_truncate(p & 7)
+}
+
+/// Implements Linux `brk(2)`: grows or shrinks the heap region that starts
+/// after the program's highest segment; returns the current break when the
+/// request cannot be met (as Linux).
+pub fn brk(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let want = a.u(0);
+    let (start, cur) = (c.proc.brk_start, c.proc.brk_cur);
+    if want < start || want > MMAP_TOP {
+        return ok(cur);
+    }
+    let old_end = page_up(cur).unwrap_or(cur);
+    let new_end = page_up(want).unwrap_or(want);
+    if new_end > old_end {
+        let grown = if old_end == start {
+            let r = Region {
+                start,
+                end: new_end,
+                prot: Prot::READ | Prot::WRITE,
+                kind: Kind::Brk,
+                backing: Backing::Zero,
+            };
+            c.proc.space.insert(r)
+        } else {
+            c.proc.space.resize(start, new_end)
+        };
+        if grown.is_err() {
+            return ok(cur);
+        }
+    } else if new_end < old_end {
+        c.proc.space.remove(new_end, old_end);
+        c.p.mmu().unmap(new_end, old_end - new_end);
+    }
+    c.proc.brk_cur = want;
+    ok(want)
+}
+
+/// Implements Linux `mmap(2)` for anonymous memory (private or shared:
+/// with one process they are the same). File mappings return ENODEV for
+/// now; MAP_HUGETLB returns ENOMEM (no huge pages are reserved).
+pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (addr, len, prot, flags, fd, off) = (a.u(0), a.u(1), a.uint(2), a.uint(3), a.fd(4), a.u(5));
+    match flags & MAP_TYPE {
+        MAP_SHARED | MAP_PRIVATE => {}
+        MAP_SHARED_VALIDATE if flags & !KNOWN_FLAGS != 0 => return Err(Errno::EOPNOTSUPP),
+        MAP_SHARED_VALIDATE => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    if off % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len)
+        .filter(|&l| l <= TASK_SIZE)
+        .ok_or(Errno::ENOMEM)?;
+    if flags & MAP_ANONYMOUS == 0 {
+        return match c.proc.fds.get(fd)?.kind {
+            // Files are mapped in a later issue; the region backing is ready for them.
+            FileKind::Console | FileKind::Image { .. } => Err(Errno::ENODEV),
+        };
+    }
+    if flags & MAP_HUGETLB != 0 {
+        return Err(Errno::ENOMEM);
+    }
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let start = if fixed {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if addr.checked_add(len).is_none_or(|e| e > TASK_SIZE) {
+            return Err(Errno::ENOMEM);
+        }
+        if addr < MMAP_MIN {
+            return Err(Errno::EPERM);
+        }
+        if !c.proc.space.is_free(addr, addr + len) {
+            if flags & MAP_FIXED_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            c.proc.space.remove(addr, addr + len);
+            c.p.mmu().unmap(addr, len);
+        }
+        addr
+    } else {
+        let hint = crate::mm::page_down(addr);
+        let hint_ok = hint >= MMAP_MIN
+            && hint.checked_add(len).is_some_and(|e| e <= TASK_SIZE)
+            && c.proc.space.is_free(hint, hint + len);
+        if addr != 0 && hint_ok {
+            hint
+        } else if flags & MAP_32BIT != 0 {
+            c.proc
+                .space
+                .find_free(len, MAP32_RANGE.0, MAP32_RANGE.1)
+                .ok_or(Errno::ENOMEM)?
+        } else {
+            c.proc
+                .space
+                .find_free(len, MMAP_MIN, MMAP_TOP)
+                .ok_or(Errno::ENOMEM)?
+        }
+    };
+    let region = Region {
+        start,
+        end: start + len,
+        prot: prot_bits(prot),
+        kind: Kind::Mmap,
+        backing: Backing::Zero,
+    };
+    c.proc.space.insert(region)?;
+    if flags & MAP_POPULATE != 0 && !region.prot.is_empty() {
+        populate(c, &region, region.start, region.end);
+    }
+    ok(start)
+}
+
+/// Fault in every page of `region` now (MAP_POPULATE); stops quietly when
+/// memory runs out, as Linux does.
+fn populate(c: &mut Call<'_>, region: &Region, start: u64, end: u64) {
+    let mut page = start;
+    while page < end {
+        if !c.p.mmu().is_mapped(page)
+            && fault::fill_page(&mut c.proc.fs, c.p, region, page).is_err()
+        {
+            return;
+        }
+        page += PAGE_SIZE;
+    }
+}
+
+fn user_range(addr: u64, len: u64) -> Result<(u64, u64), Errno> {
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    let end = page_up(len)
+        .and_then(|l| addr.checked_add(l))
+        .ok_or(Errno::EINVAL)?;
+    Ok((addr, end))
+}
+
+/// Implements Linux `munmap(2)`: splits regions and drops their frames.
+pub fn munmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (start, end) = user_range(a.u(0), a.u(1))?;
+    if a.u(1) == 0 || end > TASK_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    c.proc.space.remove(start, end);
+    c.p.mmu().unmap(start, end - start);
+    ok(0)
+}
+
+/// Implements Linux `mprotect(2)`. Differs: when the range has a hole,
+/// Linux changes the part before the hole; Kiln changes nothing (both ENOMEM).
+pub fn mprotect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let prot = a.uint(2);
+    if prot & !(7 | PROT_GROWSDOWN | PROT_GROWSUP) != 0 || prot & PROT_GROWSDOWN & PROT_GROWSUP != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    if !a.u(0).is_multiple_of(PAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = user_range(a.u(0), a.u(1)).map_err(|_| Errno::ENOMEM)?;
+    if start == end {
+        return ok(0);
+    }
+    if end > TASK_SIZE {
+        return Err(Errno::ENOMEM);
+    }
+    c.proc.space.protect(start, end, prot_bits(prot))?;
+    c.p.mmu().protect(start, end - start, prot_bits(prot));
+    ok(0)
+}
+
+/// Implements Linux `madvise(2)`. MADV_DONTNEED (and FREE, REMOVE,
+/// DONTNEED_LOCKED) really drop the pages: anonymous memory reads back as
+/// zeros, program segments as the file's bytes. POPULATE_* fault pages in.
+/// Other valid advice is accepted and has no effect, as Linux may do.
+pub fn madvise(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let advice = a.int(2);
+    let valid = matches!(advice, 0..=4 | 8..=25);
+    if !valid {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = user_range(a.u(0), a.u(1))?;
+    if start == end {
+        return ok(0);
+    }
+    if end > TASK_SIZE {
+        return Err(Errno::ENOMEM);
+    }
+    let covered = c.proc.space.is_covered(start, end);
+    let pieces: alloc::vec::Vec<Region> = c.proc.space.overlapping(start, end).copied().collect();
+    for r in pieces {
+        let (s, e) = (r.start.max(start), r.end.min(end));
+        match advice {
+            MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_DONTNEED_LOCKED => {
+                c.p.mmu().unmap(s, e - s)
+            }
+            MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                let access = if advice == MADV_POPULATE_WRITE {
+                    crate::process::Access::Write
+                } else {
+                    crate::process::Access::Read
+                };
+                if !fault::allows(r.prot, access) {
+                    return Err(Errno::EFAULT);
+                }
+                populate(c, &r, s, e);
+            }
+            _ => {}
+        }
+    }
+    if covered {
+        ok(0)
+    } else {
+        Err(Errno::ENOMEM)
+    }
+}

@@ -1,0 +1,287 @@
+use crate::errno::Errno;
+use crate::mm::fault::{SEGV_ACCERR, SEGV_MAPERR};
+use crate::mm::{MMAP_TOP, STACK_TOP};
+use crate::platform::Prot;
+use crate::process::{Access, Signal};
+use crate::testutil::*;
+
+const MMAP: u64 = 9;
+const MPROTECT: u64 = 10;
+const MUNMAP: u64 = 11;
+const BRK: u64 = 12;
+const MADVISE: u64 = 28;
+const ANON_PRIVATE: u64 = 0x22;
+const NOFD: u64 = u64::MAX;
+const E: fn(Errno) -> i64 = |e| e.as_ret();
+
+#[test]
+fn mmap_records_and_pages_on_demand() {
+    let mut b = booted();
+    let before = b.fake.mmu.pages.len();
+    let a = b.sys(MMAP, &[0, 1 << 30, 3, ANON_PRIVATE, NOFD, 0]) as u64;
+    assert_eq!(a, MMAP_TOP - (1 << 30));
+    assert_eq!(b.fake.mmu.pages.len(), before, "mmap must not map frames");
+    // A program touch faults one page in.
+    b.proc
+        .page_fault(&mut b.fake, a + 5000, Access::Write)
+        .unwrap();
+    assert_eq!(b.fake.mmu.pages.len(), before + 1);
+    assert_eq!(b.fake.mmu.pages[&(a + 4096)].1, Prot::READ | Prot::WRITE);
+    // The next mapping goes below.
+    let a2 = b.sys(MMAP, &[0, 4096, 1, ANON_PRIVATE, NOFD, 0]) as u64;
+    assert_eq!(a2, a - 4096);
+}
+
+#[test]
+fn kernel_copies_fault_untouched_anonymous_pages_in() {
+    let mut b = booted();
+    let a = b.sys(MMAP, &[0, 8192, 3, ANON_PRIVATE, NOFD, 0]) as u64;
+    b.poke(a + 4093, b"across");
+    assert_eq!(b.peek(a + 4093, 6), b"across");
+    assert!(b.fake.mmu.pages.contains_key(&a) && b.fake.mmu.pages.contains_key(&(a + 4096)));
+}
+
+#[test]
+fn mmap_flags_and_errors() {
+    let mut b = booted();
+    assert_eq!(
+        b.sys(MMAP, &[0, 0, 3, ANON_PRIVATE, NOFD, 0]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(
+        b.sys(MMAP, &[0, 4096, 3, 0x20, NOFD, 0]),
+        E(Errno::EINVAL),
+        "no MAP_PRIVATE/SHARED"
+    );
+    assert_eq!(
+        b.sys(MMAP, &[0, 4096, 3, ANON_PRIVATE, NOFD, 100]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(
+        b.sys(MMAP, &[0, 4096, 3, 0x03 | 0x20 | 0x0200_0000, NOFD, 0]),
+        E(Errno::EOPNOTSUPP)
+    );
+    assert_eq!(
+        b.sys(MMAP, &[0, u64::MAX - 10, 3, ANON_PRIVATE, NOFD, 0]),
+        E(Errno::ENOMEM)
+    );
+    // File mappings: the console is a device without mmap; a bad fd is EBADF.
+    assert_eq!(b.sys(MMAP, &[0, 4096, 1, 2, 1, 0]), E(Errno::ENODEV));
+    assert_eq!(b.sys(MMAP, &[0, 4096, 1, 2, 77, 0]), E(Errno::EBADF));
+    // MAP_FIXED: alignment, low addresses, replacing.
+    assert_eq!(
+        b.sys(MMAP, &[0x1000_0001, 4096, 3, ANON_PRIVATE | 0x10, NOFD, 0]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(
+        b.sys(MMAP, &[0x1000, 4096, 3, ANON_PRIVATE | 0x10, NOFD, 0]),
+        E(Errno::EPERM)
+    );
+    let a = b.scratch(2);
+    b.poke(a, b"old");
+    assert_eq!(
+        b.sys(MMAP, &[a, 4096, 1, ANON_PRIVATE | 0x10_0000, NOFD, 0]),
+        E(Errno::EEXIST)
+    );
+    assert_eq!(
+        b.sys(MMAP, &[a, 4096, 1, ANON_PRIVATE | 0x10, NOFD, 0]) as u64,
+        a
+    );
+    assert_eq!(b.peek(a, 3), [0, 0, 0], "MAP_FIXED replaces the old pages");
+    assert_eq!(b.proc.space.find(a).unwrap().prot, Prot::READ);
+    // A free hint is honoured, a taken one is not.
+    assert_eq!(
+        b.sys(MMAP, &[0x2000_0000, 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64,
+        0x2000_0000
+    );
+    assert_ne!(
+        b.sys(MMAP, &[0x2000_0000, 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64,
+        0x2000_0000
+    );
+    // MAP_32BIT, MAP_SHARED anonymous, accepted extras, MAP_POPULATE.
+    let low = b.sys(MMAP, &[0, 4096, 3, ANON_PRIVATE | 0x40, NOFD, 0]) as u64;
+    assert!((0x4000_0000..0x8000_0000).contains(&low));
+    let sh = b.sys(
+        MMAP,
+        &[0, 4096, 3, 0x21 | 0x4000 | 0x20000 | 0x100, NOFD, 0],
+    );
+    assert!(sh > 0);
+    let pop = b.sys(MMAP, &[0, 3 * 4096, 3, ANON_PRIVATE | 0x8000, NOFD, 0]) as u64;
+    assert!((0..3).all(|i| b.fake.mmu.pages.contains_key(&(pop + i * 4096))));
+    assert_eq!(
+        b.sys(MMAP, &[0, 4096, 3, ANON_PRIVATE | 0x40000, NOFD, 0]),
+        E(Errno::ENOMEM)
+    );
+}
+
+#[test]
+fn munmap_splits_regions() {
+    let mut b = booted();
+    let a = b.scratch(3);
+    b.poke(a, &[1; 3 * 4096]);
+    assert_eq!(b.sys(MUNMAP, &[a + 4096, 4096]), 0);
+    assert!(b.proc.space.find(a).is_some());
+    assert!(b.proc.space.find(a + 4096).is_none());
+    assert!(b.proc.space.find(a + 8192).is_some());
+    assert!(!b.fake.mmu.pages.contains_key(&(a + 4096)));
+    assert_eq!(b.peek(a + 8192, 1), [1]);
+    let err = b
+        .proc
+        .page_fault(&mut b.fake, a + 4096, Access::Read)
+        .unwrap_err();
+    assert_eq!(
+        (err.signal, err.code, err.addr),
+        (Signal::Sigsegv, SEGV_MAPERR, a + 4096)
+    );
+    assert_eq!(b.sys(MUNMAP, &[a + 1, 4096]), E(Errno::EINVAL));
+    assert_eq!(b.sys(MUNMAP, &[a, 0]), E(Errno::EINVAL));
+    assert_eq!(
+        b.sys(MUNMAP, &[0x5000_0000, 4096]),
+        0,
+        "unmapping nothing succeeds"
+    );
+}
+
+#[test]
+fn mprotect_splits_and_faults_classify() {
+    let mut b = booted();
+    let a = b.scratch(3);
+    b.poke(a + 4096, b"x");
+    assert_eq!(b.sys(MPROTECT, &[a + 4096, 4096, 0]), 0);
+    assert_eq!(b.proc.space.find(a + 4096).unwrap().prot, Prot::empty());
+    assert_eq!(b.fake.mmu.pages[&(a + 4096)].1, Prot::empty());
+    assert_eq!(b.proc.space.find(a).unwrap().prot, Prot::READ | Prot::WRITE);
+    let err = b
+        .proc
+        .page_fault(&mut b.fake, a + 4100, Access::Read)
+        .unwrap_err();
+    assert_eq!((err.signal, err.code), (Signal::Sigsegv, SEGV_ACCERR));
+    assert!(
+        b.mem().read_u64(a + 4096).is_err(),
+        "kernel copies respect PROT_NONE"
+    );
+    assert_eq!(b.sys(MPROTECT, &[a, 4096, 1]), 0);
+    let err = b
+        .proc
+        .page_fault(&mut b.fake, a, Access::Write)
+        .unwrap_err();
+    assert_eq!(err.code, SEGV_ACCERR);
+    assert_eq!(
+        b.proc
+            .page_fault(&mut b.fake, a, Access::Execute)
+            .unwrap_err()
+            .code,
+        SEGV_ACCERR
+    );
+    assert_eq!(b.mem().write_u64(a, 1), Err(Errno::EFAULT));
+    // Text is not writable, data is not executable.
+    assert_eq!(
+        b.proc
+            .page_fault(&mut b.fake, 0x40_1000, Access::Write)
+            .unwrap_err()
+            .code,
+        SEGV_ACCERR
+    );
+    assert_eq!(
+        b.proc
+            .page_fault(&mut b.fake, 0x42_0000, Access::Execute)
+            .unwrap_err()
+            .code,
+        SEGV_ACCERR
+    );
+    assert_eq!(
+        b.proc
+            .page_fault(&mut b.fake, 0, Access::Read)
+            .unwrap_err()
+            .code,
+        SEGV_MAPERR
+    );
+    // Errors.
+    assert_eq!(b.sys(MPROTECT, &[a + 1, 4096, 1]), E(Errno::EINVAL));
+    assert_eq!(b.sys(MPROTECT, &[a, 4096, 0x10]), E(Errno::EINVAL));
+    assert_eq!(
+        b.sys(MPROTECT, &[a, 4 * 4096, 1]),
+        E(Errno::ENOMEM),
+        "hole after the range"
+    );
+    assert_eq!(b.sys(MPROTECT, &[a, 0, 1]), 0);
+}
+
+#[test]
+fn madvise_dontneed_zeroes_and_advice_is_checked() {
+    let mut b = booted();
+    let a = b.scratch(2);
+    b.poke(a, b"secret");
+    assert_eq!(b.sys(MADVISE, &[a, 8192, 4]), 0);
+    assert!(!b.fake.mmu.pages.contains_key(&a));
+    assert_eq!(b.peek(a, 6), [0; 6]);
+    // A segment page comes back with the file's bytes.
+    let data = 0x40_0000 + DATA_VADDR;
+    b.poke(data, b"HELLO");
+    assert_eq!(b.sys(MADVISE, &[data, 4096, 4]), 0);
+    assert_eq!(b.peek(data, 10), b"hello data");
+    assert_eq!(b.sys(MADVISE, &[a, 4096, 1]), 0);
+    assert_eq!(b.sys(MADVISE, &[a, 4096, 14]), 0);
+    assert_eq!(b.sys(MADVISE, &[a, 4096, 5]), E(Errno::EINVAL));
+    assert_eq!(b.sys(MADVISE, &[a, 4096, 999]), E(Errno::EINVAL));
+    assert_eq!(b.sys(MADVISE, &[a + 1, 4096, 0]), E(Errno::EINVAL));
+    assert_eq!(b.sys(MADVISE, &[a, 3 * 4096, 0]), E(Errno::ENOMEM));
+    assert_eq!(b.sys(MADVISE, &[a, 4096, 23]), 0);
+    assert!(
+        b.fake.mmu.pages.contains_key(&a),
+        "MADV_POPULATE_WRITE faults in"
+    );
+}
+
+#[test]
+fn brk_grows_shrinks_and_refuses_overlap() {
+    let mut b = booted();
+    let start = b.sys(BRK, &[0]) as u64;
+    assert_eq!(start, b.proc.brk_start);
+    assert_eq!(b.sys(BRK, &[start + 10_000]) as u64, start + 10_000);
+    b.poke(start + 9_000, b"heap");
+    assert_eq!(b.sys(BRK, &[start + 100]) as u64, start + 100);
+    assert!(b.proc.space.find(start + 4096).is_none());
+    assert!(!b.fake.mmu.pages.contains_key(&(start + 8192)));
+    assert_eq!(
+        b.sys(BRK, &[start - 4096]) as u64,
+        start + 100,
+        "below the start: unchanged"
+    );
+    // A mapping in the way stops growth.
+    let block = start + 0x10_0000;
+    assert_eq!(
+        b.sys(MMAP, &[block, 4096, 3, ANON_PRIVATE | 0x10, NOFD, 0]) as u64,
+        block
+    );
+    assert_eq!(b.sys(BRK, &[block + 4096]) as u64, start + 100);
+    assert_eq!(b.sys(BRK, &[start]) as u64, start);
+    assert!(b.proc.space.find(start).is_none());
+}
+
+#[test]
+fn stack_is_demand_paged_and_faults_report_oom() {
+    let mut b = booted();
+    let low = STACK_TOP - (8 << 20);
+    assert!(!b.fake.mmu.pages.contains_key(&low));
+    b.proc
+        .page_fault(&mut b.fake, low + 8, Access::Write)
+        .unwrap();
+    assert!(b.fake.mmu.pages.contains_key(&low));
+    assert_eq!(
+        b.proc
+            .page_fault(&mut b.fake, low - 1, Access::Write)
+            .unwrap_err()
+            .code,
+        SEGV_MAPERR
+    );
+    b.fake.mmu.frame_limit = Some(b.fake.mmu.pages.len());
+    let err = b
+        .proc
+        .page_fault(&mut b.fake, low + 4096, Access::Write)
+        .unwrap_err();
+    assert_eq!(err.signal, Signal::Sigbus);
+    assert_eq!(b.mem().write_u64(low + 8192, 1), Err(Errno::EFAULT));
+    // A spurious fault on a present page with the right rights resolves.
+    b.proc.page_fault(&mut b.fake, low, Access::Read).unwrap();
+}

@@ -1,0 +1,13 @@
+//! Host tests of the whole personality through `Process`, on fakes.
+
+mod boot;
+mod io;
+mod memory;
+mod misc;
+
+/// The kernel keeps the process in a static behind a lock: it must be Send.
+#[test]
+fn process_is_send() {
+    fn send<T: Send>() {}
+    send::<crate::Process>();
+}
