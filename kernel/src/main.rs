@@ -13,7 +13,6 @@ mod exit;
 mod mem;
 mod platform;
 mod pvh;
-mod bringup;
 mod run;
 mod time;
 mod usermem;

@@ -8,8 +8,7 @@ use crate::platform::Machine;
 use crate::{exit, println};
 use kiln_syscall::context::UserContext;
 use kiln_syscall::platform::{Console, Platform};
-use kiln_syscall::process::{Access, FaultSignal, Flow, Signal, WaitFor};
-use crate::bringup::Process;
+use kiln_syscall::process::{Access, FaultSignal, Flow, Process, Signal, WaitFor};
 
 const SEGV_MAPERR: i32 = 1;
 
