@@ -5,12 +5,14 @@
 
 use crate::qemu::{self, Accel, Launch, Machine, Verdict};
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
-/// How long a probe boot may take before KVM is declared unusable.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a probe boot may take before KVM is declared unusable (a
+/// working KVM answers in well under a second; one this slow loses to TCG).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum AccelChoice {
@@ -91,8 +93,23 @@ pub fn probe(kernel_path: &Path) -> bool {
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));
-    crate::run::quiet(&mut cmd);
-    match crate::run::supervise(&mut cmd, Some(PROBE_TIMEOUT)) {
+    crate::run::quiet(&mut cmd).stderr(Stdio::piped());
+    // On a KVM "internal error" (e.g. an instruction the hypervisor cannot
+    // emulate) QEMU pauses the VM instead of exiting: stop it at once.
+    let watch = |child: &mut Child| {
+        let pid = child.id() as i32;
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("KVM internal error") || line.contains("emulation failure") {
+                        crate::run::terminate(pid, libc::SIGKILL);
+                        break;
+                    }
+                }
+            });
+        }
+    };
+    match crate::run::supervise_with(&mut cmd, Some(PROBE_TIMEOUT), watch) {
         Ok(Some(_)) => {
             qemu::parse_ctl(&std::fs::read_to_string(&ctl).unwrap_or_default()) == Verdict::ProbeOk
         }

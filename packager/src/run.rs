@@ -112,7 +112,7 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-fn terminate(pid: i32, signal: i32) {
+pub(crate) fn terminate(pid: i32, signal: i32) {
     if pid > 0 {
         // SAFETY: kill(2) has no memory-safety preconditions; `pid` is a
         // child of this process that has not been reaped yet.
@@ -125,6 +125,15 @@ fn terminate(pid: i32, signal: i32) {
 /// Spawn `cmd`, wait for it, and kill it when kiln is interrupted or
 /// `timeout` passes (then the result is `None`).
 pub fn supervise(cmd: &mut Command, timeout: Option<Duration>) -> Result<Option<ExitStatus>> {
+    supervise_with(cmd, timeout, |_| {})
+}
+
+/// [`supervise`], calling `on_spawn` with the child first (to take its pipes).
+pub fn supervise_with(
+    cmd: &mut Command,
+    timeout: Option<Duration>,
+    on_spawn: impl FnOnce(&mut Child),
+) -> Result<Option<ExitStatus>> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child: Child = match cmd.spawn() {
         Ok(c) => c,
@@ -133,6 +142,7 @@ pub fn supervise(cmd: &mut Command, timeout: Option<Duration>) -> Result<Option<
         }
         Err(e) => bail!("cannot start {program}: {e}"),
     };
+    on_spawn(&mut child);
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
     if interrupted() {
