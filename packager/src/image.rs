@@ -1,0 +1,456 @@
+//! Writing and reading images, with the one format definition in
+//! `kiln_syscall::image`.
+
+use crate::elfcheck::{self, ElfKind};
+use anyhow::{anyhow, bail, Context, Result};
+use kiln_syscall::image::fs::Placement;
+use kiln_syscall::image::{
+    align_up, Extent, FsIndex, Header, IndexBuilder, Manifest, HEADER_OFFSET, HEADER_SIZE, MAGIC,
+};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+/// The environment every program gets (kept small on purpose).
+pub const DEFAULT_ENV: &[&str] = &["PATH=/bin:/usr/bin", "HOME=/", "TERM=xterm"];
+
+/// A program vetted and read into memory, ready to be packed.
+#[derive(Debug)]
+pub struct Program {
+    /// Its name in the image root (`/<name>`), also argv[0].
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub mtime: u64,
+    pub kind: ElfKind,
+}
+
+impl Program {
+    /// Read and check the program at `path`; every bad input gets one
+    /// message naming the file.
+    pub fn load(path: &Path) -> Result<Program> {
+        let shown = path.display();
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such file"),
+            Err(e) => bail!("{shown}: {e}"),
+        };
+        if meta.is_dir() {
+            bail!("{shown}: is a directory, not a program");
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty() && n.len() <= 255)
+            .ok_or_else(|| anyhow!("{shown}: the program's file name must be valid UTF-8"))?
+            .to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
+        let kind = elfcheck::check(&bytes).map_err(|e| anyhow!("{shown}: {e}"))?;
+        use std::os::unix::fs::PermissionsExt;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        Ok(Program {
+            name,
+            bytes,
+            mode: meta.permissions().mode() & 0o7777,
+            mtime,
+            kind,
+        })
+    }
+
+    /// The manifest for running this program with `args` after argv[0].
+    pub fn manifest(&self, args: &[String]) -> Manifest {
+        Manifest {
+            program: format!("/{}", self.name),
+            args: std::iter::once(self.name.clone())
+                .chain(args.iter().cloned())
+                .collect(),
+            env: DEFAULT_ENV.iter().map(|s| s.to_string()).collect(),
+            cwd: "/".into(),
+        }
+    }
+}
+
+/// Where each section of an image goes, and the bytes of the small ones.
+pub struct Layout {
+    pub header: Header,
+    pub manifest: Vec<u8>,
+    pub index: Vec<u8>,
+    pub files: Vec<Placement>,
+}
+
+/// Lay out an image: 1 MiB of zeros, the header block, then kernel,
+/// manifest, fs index and fs data, each 4 KiB-aligned.
+pub fn layout(kernel_len: u64, manifest: &Manifest, tree: &IndexBuilder) -> Layout {
+    let manifest = manifest.encode();
+    let kernel = Extent {
+        offset: HEADER_OFFSET + HEADER_SIZE as u64,
+        len: kernel_len,
+    };
+    let manifest_ext = Extent {
+        offset: align_up(kernel.offset + kernel.len),
+        len: manifest.len() as u64,
+    };
+    // The index's length does not depend on where the data starts, so lay
+    // it out once to learn its size, then for real.
+    let index_offset = align_up(manifest_ext.offset + manifest_ext.len);
+    let probe = tree.build(0);
+    let data_offset = align_up(index_offset + probe.index.len() as u64);
+    let built = tree.build(data_offset);
+    let header = Header {
+        image_size: data_offset + built.data_len,
+        kernel,
+        manifest: manifest_ext,
+        fs_index: Extent {
+            offset: index_offset,
+            len: built.index.len() as u64,
+        },
+        fs_data: Extent {
+            offset: data_offset,
+            len: built.data_len,
+        },
+    };
+    Layout {
+        header,
+        manifest,
+        index: built.index,
+        files: built.files,
+    }
+}
+
+/// Write an image for `program` to `out`, atomically: the bytes go to a
+/// temporary file beside `out` that is renamed into place once complete.
+pub fn write_image(
+    program: &Program,
+    args: &[String],
+    kernel: &[u8],
+    out: &Path,
+) -> Result<Header> {
+    let mut tree = IndexBuilder::new();
+    tree.add_file(
+        &format!("/{}", program.name),
+        program.bytes.len() as u64,
+        program.mode,
+        program.mtime,
+        0,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let manifest = program.manifest(args);
+    let layout = layout(kernel.len() as u64, &manifest, &tree);
+    let h = layout.header;
+
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if out.is_dir() {
+        bail!(
+            "{}: is a directory; give the image's file name with -o",
+            out.display()
+        );
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kiln-image-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let f = tmp.as_file_mut();
+    // Sparse: the unwritten gaps (first MiB, padding) read as zeros.
+    f.set_len(h.image_size)?;
+    let mut put = |offset: u64, bytes: &[u8]| -> std::io::Result<()> {
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(bytes)
+    };
+    put(HEADER_OFFSET, &h.encode())?;
+    put(h.kernel.offset, kernel)?;
+    put(h.manifest.offset, &layout.manifest)?;
+    put(h.fs_index.offset, &layout.index)?;
+    for p in &layout.files {
+        debug_assert_eq!((p.key, p.size), (0, program.bytes.len() as u64));
+        put(p.offset, &program.bytes)?;
+    }
+    tmp.as_file().sync_all().ok();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(out)
+        .map_err(|e| anyhow!("cannot write {}: {}", out.display(), e.error))?;
+    Ok(h)
+}
+
+/// `kiln build`.
+pub fn build_command(program: &Path, output: Option<PathBuf>, args: &[String]) -> Result<()> {
+    let prog = Program::load(program)?;
+    let out = output.unwrap_or_else(|| PathBuf::from(format!("{}.img", prog.name)));
+    if let (Ok(a), Ok(b)) = (program.canonicalize(), out.canonicalize()) {
+        if a == b {
+            bail!(
+                "{}: the image would overwrite the program; choose another name with -o",
+                out.display()
+            );
+        }
+    }
+    let h = write_image(&prog, args, crate::KERNEL, &out)?;
+    eprintln!(
+        "kiln: wrote {} ({}, program /{})",
+        out.display(),
+        human_size(h.image_size),
+        prog.name
+    );
+    Ok(())
+}
+
+/// Does `path` hold a Kiln image (magic at [`HEADER_OFFSET`])?
+pub fn is_image(path: &Path) -> bool {
+    let mut magic = [0u8; 8];
+    File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(HEADER_OFFSET))?;
+            f.read_exact(&mut magic)
+        })
+        .map(|()| magic == MAGIC)
+        .unwrap_or(false)
+}
+
+/// An image opened for reading.
+pub struct Image {
+    pub path: PathBuf,
+    pub header: Header,
+    pub manifest: Manifest,
+    pub fs: FsIndex,
+    file: File,
+}
+
+impl Image {
+    pub fn open(path: &Path) -> Result<Image> {
+        let shown = path.display();
+        let mut file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
+        let len = file.metadata()?.len();
+        if len < HEADER_OFFSET + HEADER_SIZE as u64 {
+            bail!("{shown}: not a Kiln image (too small)");
+        }
+        let mut block = vec![0u8; HEADER_SIZE];
+        file.seek(SeekFrom::Start(HEADER_OFFSET))?;
+        file.read_exact(&mut block)?;
+        let header = Header::decode(&block).map_err(|e| anyhow!("{shown}: {e}"))?;
+        if header.image_size > len {
+            bail!(
+                "{shown}: image is truncated ({len} bytes, header says {})",
+                header.image_size
+            );
+        }
+        let mut image = Image {
+            path: path.to_path_buf(),
+            header,
+            manifest: Manifest::default(),
+            fs: empty_fs(),
+            file,
+        };
+        let m = image.read_extent(header.manifest)?;
+        image.manifest = Manifest::decode(&m).map_err(|e| anyhow!("{shown}: {e}"))?;
+        let idx = image.read_extent(header.fs_index)?;
+        image.fs = FsIndex::parse(&idx, header.fs_data).map_err(|e| anyhow!("{shown}: {e}"))?;
+        Ok(image)
+    }
+
+    /// Read a byte range of the image.
+    pub fn read_extent(&mut self, e: Extent) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; usize::try_from(e.len)?];
+        self.file.seek(SeekFrom::Start(e.offset))?;
+        self.file
+            .read_exact(&mut buf)
+            .with_context(|| format!("{}: cannot read", self.path.display()))?;
+        Ok(buf)
+    }
+
+    /// The kernel ELF.
+    pub fn kernel(&mut self) -> Result<Vec<u8>> {
+        let e = self.header.kernel;
+        self.read_extent(e)
+    }
+
+    /// The contents of the file at `path` in the image's file system.
+    pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>> {
+        let id = self
+            .fs
+            .lookup(path)
+            .ok_or_else(|| anyhow!("{path}: not in the image"))?;
+        let e = *self.fs.entry(id).expect("lookup returns valid ids");
+        self.read_extent(Extent {
+            offset: e.data,
+            len: e.size,
+        })
+    }
+}
+
+fn empty_fs() -> FsIndex {
+    let built = IndexBuilder::new().build(0);
+    FsIndex::parse(&built.index, Extent::default()).expect("an empty index parses")
+}
+
+/// "4.2 MiB"-style sizes.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elfcheck::tests::elf;
+    use kiln_syscall::image::EntryKind;
+
+    fn program(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o751)).unwrap();
+        p
+    }
+
+    fn static_elf() -> Vec<u8> {
+        let mut b = elf(2, 62, goblin::elf::header::ET_EXEC, &[1]);
+        b.extend((0..10_000u32).map(|i| (i * 7) as u8)); // some "code"
+        b
+    }
+
+    #[test]
+    fn image_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog_path = program(dir.path(), "hello", &static_elf());
+        let prog = Program::load(&prog_path).unwrap();
+        let kernel: Vec<u8> = (0..5000u32).map(|i| i as u8 ^ 0x5a).collect();
+        let out = dir.path().join("hello.img");
+        let args = vec!["a b".to_string(), String::new(), "ü".to_string()];
+        let h = write_image(&prog, &args, &kernel, &out).unwrap();
+
+        let raw = std::fs::read(&out).unwrap();
+        assert_eq!(raw.len() as u64, h.image_size);
+        assert_eq!(raw.len() % 4096, 0);
+        assert!(
+            raw[..HEADER_OFFSET as usize].iter().all(|&b| b == 0),
+            "first MiB must stay zero"
+        );
+        for e in [h.kernel, h.manifest, h.fs_index, h.fs_data] {
+            assert_eq!(e.offset % 4096, 0);
+        }
+        assert!(is_image(&out));
+        assert!(!is_image(&prog_path));
+
+        let mut img = Image::open(&out).unwrap();
+        assert_eq!(img.header, h);
+        assert_eq!(img.kernel().unwrap(), kernel);
+        assert_eq!(img.manifest.program, "/hello");
+        assert_eq!(img.manifest.args, ["hello", "a b", "", "ü"]);
+        assert_eq!(img.manifest.env, DEFAULT_ENV);
+        assert_eq!(img.manifest.cwd, "/");
+        let id = img.fs.lookup("/hello").unwrap();
+        let e = *img.fs.entry(id).unwrap();
+        assert_eq!(
+            (e.kind, e.mode, e.size),
+            (EntryKind::File, 0o751, prog.bytes.len() as u64)
+        );
+        assert_eq!(e.data % 4096, 0);
+        assert_eq!(img.read_file("/hello").unwrap(), prog.bytes);
+        assert_eq!(img.fs.children(0).count(), 1);
+    }
+
+    #[test]
+    fn failed_builds_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_elf = program(dir.path(), "script", b"#!/bin/sh\necho hi\n");
+        let dynamic = program(dir.path(), "dyn", &elf(2, 62, 3, &[3, 1]));
+        let out = dir.path().join("out.img");
+        for (p, needle) in [(&not_elf, "not an ELF"), (&dynamic, "dynamically linked")] {
+            let err = build_command(p, Some(out.clone()), &[]).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{err:#}");
+        }
+        let err = build_command(&dir.path().join("missing"), Some(out.clone()), &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").ends_with("missing: no such file"),
+            "{err:#}"
+        );
+        // Writing into a directory that does not exist fails before any file appears.
+        let prog = Program::load(&program(dir.path(), "ok", &static_elf())).unwrap();
+        assert!(write_image(&prog, &[], b"kernel", &dir.path().join("nope/out.img")).is_err());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["dyn", "ok", "script"]);
+    }
+
+    #[test]
+    fn refuses_to_overwrite_the_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = program(dir.path(), "prog", &static_elf());
+        let err = build_command(&p, Some(p.clone()), &[]).unwrap_err();
+        assert!(err.to_string().contains("overwrite the program"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), static_elf());
+    }
+
+    #[test]
+    fn manifest_encodes_args_and_env() {
+        let prog = Program {
+            name: "p".into(),
+            bytes: vec![],
+            mode: 0o755,
+            mtime: 0,
+            kind: ElfKind::Exec,
+        };
+        let m = prog.manifest(&["--x=1".into(), "two words".into()]);
+        assert_eq!(m.program, "/p");
+        assert_eq!(m.args, ["p", "--x=1", "two words"]);
+        assert!(m.env.iter().all(|e| e.contains('=')));
+        assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn layout_is_ordered_and_aligned() {
+        let mut tree = IndexBuilder::new();
+        tree.add_file("/x", 5000, 0o755, 0, 0).unwrap();
+        let m = Manifest {
+            program: "/x".into(),
+            args: vec!["x".into()],
+            ..Default::default()
+        };
+        let l = layout(12345, &m, &tree);
+        let h = l.header;
+        assert_eq!(h.kernel.offset, HEADER_OFFSET + 4096);
+        assert!(h.kernel.end().unwrap() <= h.manifest.offset);
+        assert!(h.manifest.end().unwrap() <= h.fs_index.offset);
+        assert!(h.fs_index.end().unwrap() <= h.fs_data.offset);
+        assert_eq!(h.image_size, h.fs_data.offset + 8192);
+        assert_eq!(
+            l.files,
+            [Placement {
+                key: 0,
+                offset: h.fs_data.offset,
+                size: 5000
+            }]
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 << 20), "3.0 MiB");
+    }
+}

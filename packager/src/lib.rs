@@ -1,0 +1,39 @@
+//! `kiln`: build, run and inspect Kiln images.
+//!
+//! One module per job: [`cli`] parses the command line, [`elfcheck`] vets
+//! the program, [`image`] writes and reads images, [`qemu`] builds the QEMU
+//! command line, [`accel`] picks KVM or TCG, [`run`] boots an image and
+//! [`inspect`] lists one.
+
+pub mod accel;
+pub mod cli;
+pub mod elfcheck;
+pub mod image;
+pub mod inspect;
+pub mod qemu;
+pub mod run;
+
+/// The kernel embedded at build time (see `build.rs`).
+pub static KERNEL: &[u8] = include_bytes!(env!("KILN_KERNEL"));
+
+/// Exit status of `kiln run` when the program did not report its own:
+/// kiln could not start the VM, the kernel panicked, or the hypervisor
+/// failed.
+pub const EXIT_VM_FAILURE: i32 = 125;
+
+/// Run `kiln` with these arguments (`args[0]` is the program name) and
+/// return the process exit status.
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    cli::main(args)
+}
+
+/// FNV-1a over `data`: a cheap fingerprint (cache keys), not a security hash.
+pub fn fingerprint(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -1,0 +1,177 @@
+//! `kiln run`: boot an image under QEMU and turn what the kernel reports on
+//! the control channel into kiln's exit status.
+
+use crate::accel::{self, AccelChoice};
+use crate::image::{is_image, write_image, Image, Program};
+use crate::qemu::{self, Launch, Machine, Verdict};
+use crate::EXIT_VM_FAILURE;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::sync::Once;
+use std::time::Duration;
+
+/// Exit status after Ctrl-C or SIGTERM (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub memory: String,
+    pub machine: Machine,
+    pub accel: AccelChoice,
+    pub args: Vec<String>,
+}
+
+/// `kiln run`: returns the program's exit status, [`EXIT_VM_FAILURE`] when
+/// it reported none, or [`EXIT_INTERRUPTED`].
+pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
+    install_signal_handler();
+    let memory = qemu::check_memory(&opts.memory)?;
+    // Everything temporary lives here and goes when `work` is dropped, on
+    // every path out of this function.
+    let work = tempfile::Builder::new()
+        .prefix("kiln-run-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let image_path = if is_image(target) {
+        if !opts.args.is_empty() {
+            bail!(
+                "{}: arguments are fixed when an image is built; use `kiln build PROGRAM -- ARGS` or `kiln run PROGRAM -- ARGS`",
+                target.display()
+            );
+        }
+        target.to_path_buf()
+    } else {
+        let program = Program::load(target)?;
+        let path = work.path().join(format!("{}.img", program.name));
+        write_image(&program, &opts.args, crate::KERNEL, &path)?;
+        path
+    };
+    let mut image = Image::open(&image_path)?;
+    let kernel = image.kernel()?;
+    let kernel_path = work.path().join("kernel.elf");
+    std::fs::write(&kernel_path, &kernel).context("cannot write the kernel to a temporary file")?;
+
+    let accel = accel::resolve(opts.accel, &kernel, &kernel_path);
+    if interrupted() {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let ctl = work.path().join("ctl");
+    let launch = Launch {
+        machine: opts.machine,
+        accel,
+        memory,
+        kernel: kernel_path,
+        image: Some(image_path),
+        ctl: ctl.clone(),
+        append: None,
+    };
+    let mut cmd = Command::new(qemu::qemu_binary());
+    cmd.args(qemu::args(&launch));
+    let status = supervise(&mut cmd, None)?;
+    if interrupted() {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let report = std::fs::read_to_string(&ctl).unwrap_or_default();
+    Ok(match qemu::parse_ctl(&report) {
+        Verdict::Exit(n) => n as i32,
+        Verdict::Panic => {
+            eprintln!("kiln: error: the kernel panicked (see the console output above)");
+            EXIT_VM_FAILURE
+        }
+        Verdict::ProbeOk | Verdict::Silent => {
+            let how = status.map_or("was stopped after its time limit".to_string(), |s| {
+                format!("ended ({s})")
+            });
+            eprintln!("kiln: error: the VM {how} without reporting an exit status: kernel or hypervisor failure");
+            EXIT_VM_FAILURE
+        }
+    })
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C, SIGTERM and SIGHUP stop QEMU (politely, so that it restores the
+/// terminal) and let `run_command` clean up and return.
+fn install_signal_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // If another handler is already installed (embedding), keep it.
+        let _ = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            terminate(CHILD.load(Ordering::SeqCst), libc::SIGTERM);
+        });
+    });
+}
+
+/// Has the user asked kiln to stop?
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+pub(crate) fn terminate(pid: i32, signal: i32) {
+    if pid > 0 {
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is a
+        // child of this process that has not been reaped yet.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Spawn `cmd`, wait for it, and kill it when kiln is interrupted or
+/// `timeout` passes (then the result is `None`).
+pub fn supervise(cmd: &mut Command, timeout: Option<Duration>) -> Result<Option<ExitStatus>> {
+    supervise_with(cmd, timeout, |_| {})
+}
+
+/// [`supervise`], calling `on_spawn` with the child first (to take its pipes).
+pub fn supervise_with(
+    cmd: &mut Command,
+    timeout: Option<Duration>,
+    on_spawn: impl FnOnce(&mut Child),
+) -> Result<Option<ExitStatus>> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child: Child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("cannot start {program}: not found (install the qemu-system-x86 package, or set KILN_QEMU)")
+        }
+        Err(e) => bail!("cannot start {program}: {e}"),
+    };
+    on_spawn(&mut child);
+    let pid = child.id() as i32;
+    CHILD.store(pid, Ordering::SeqCst);
+    if interrupted() {
+        terminate(pid, libc::SIGTERM);
+    }
+    let (cancel, cancelled) = mpsc::channel::<()>();
+    let timed_out = std::sync::Arc::new(AtomicBool::new(false));
+    let watchdog = timeout.map(|t| {
+        let timed_out = timed_out.clone();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(t) {
+                timed_out.store(true, Ordering::SeqCst);
+                terminate(pid, libc::SIGKILL);
+            }
+        })
+    });
+    let status = child.wait();
+    CHILD.store(0, Ordering::SeqCst);
+    drop(cancel);
+    if let Some(w) = watchdog {
+        let _ = w.join();
+    }
+    let status = status.with_context(|| format!("waiting for {program}"))?;
+    Ok((!timed_out.load(Ordering::SeqCst)).then_some(status))
+}
+
+/// Stdio for a child that must stay quiet.
+pub fn quiet(cmd: &mut Command) -> &mut Command {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+}

@@ -1,0 +1,145 @@
+//! Boot-time benchmark: for the hello samples, the image size, the kernel
+//! size and the median wall time of `kiln run IMAGE` (start to exit), next
+//! to the median wall time of QEMU booting the same kernel in probe mode
+//! (`kiln.probe`: it exits at once), the floor of the machine, measured in
+//! the same run with the same machine flags.
+//!
+//!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35]
+
+use kiln::image::{human_size, write_image, Program};
+use kiln::qemu::{self, Accel, Launch, Machine};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SAMPLES: &[&str] = &["hello-rust", "hello-c-musl", "hello-c-glibc"];
+/// First argument that turns this binary into `kiln` (so that the
+/// benchmark times the real command line, process start included).
+const AS_KILN: &str = "__as-kiln";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(AS_KILN) {
+        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
+        std::process::exit(kiln::main_with_args(kiln_args));
+    }
+    let mut runs = 5usize;
+    let mut machines = vec![Machine::Microvm, Machine::Q35];
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next().map(String::as_str)) {
+            ("--runs", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
+                runs = n.parse().unwrap_or(5)
+            }
+            ("--machine", Some("microvm")) => machines = vec![Machine::Microvm],
+            ("--machine", Some("q35")) => machines = vec![Machine::Q35],
+            _ => {
+                eprintln!("usage: bench-boot [--runs N] [--machine microvm|q35]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let work = tempfile::tempdir().expect("temporary directory");
+    let me = std::env::current_exe().expect("own path");
+    let kernel_path = work.path().join("kernel.elf");
+    std::fs::write(&kernel_path, kiln::KERNEL).expect("write kernel");
+
+    let mut images = Vec::new();
+    for name in SAMPLES {
+        let program = Program::load(&kiln_tests::sample(name)).expect("load sample");
+        let image = work.path().join(format!("{name}.img"));
+        let header = write_image(&program, &[], kiln::KERNEL, &image).expect("write image");
+        images.push((name, image, header.image_size));
+    }
+
+    println!(
+        "kernel: {} ({} bytes), TCG, {runs} runs per figure, medians",
+        human_size(kiln::KERNEL.len() as u64),
+        kiln::KERNEL.len()
+    );
+    println!(
+        "{:<8} {:<14} {:>10} {:>12} {:>12} {:>7}",
+        "machine", "sample", "image", "kiln run", "qemu floor", "ratio"
+    );
+    for machine in machines {
+        let machine_name = match machine {
+            Machine::Microvm => "microvm",
+            Machine::Q35 => "q35",
+        };
+        let floor = floor(machine, &kernel_path, work.path(), runs);
+        for (name, image, size) in &images {
+            let mut failures = Vec::new();
+            let kiln_run = median(runs, || {
+                let mut cmd = Command::new(&me);
+                cmd.args([AS_KILN, "run", "--accel", "tcg", "--machine", machine_name])
+                    .arg(image);
+                let status = quiet(&mut cmd).status().expect("run kiln");
+                if !status.success() {
+                    failures.push(status.code());
+                }
+            });
+            let ratio = match floor {
+                Some(f) => format!("{:.1}x", kiln_run.as_secs_f64() / f.as_secs_f64()),
+                None => "-".into(),
+            };
+            println!(
+                "{machine_name:<8} {name:<14} {:>10} {:>12} {:>12} {ratio:>7}{}",
+                human_size(*size),
+                ms(kiln_run),
+                floor.map_or("no answer".into(), ms),
+                if failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (failed runs, statuses {failures:?})")
+                }
+            );
+        }
+    }
+}
+
+/// Median wall time of QEMU booting the kernel with `kiln.probe`, or `None`
+/// when the kernel does not answer the probe.
+fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Duration> {
+    let ctl = dir.join("floor-ctl");
+    let launch = Launch {
+        machine,
+        accel: Accel::Tcg,
+        memory: "256M".into(),
+        kernel: kernel.to_path_buf(),
+        image: None,
+        ctl: ctl.clone(),
+        append: Some(qemu::PROBE_CMDLINE.into()),
+    };
+    let mut answered = true;
+    let t = median(runs, || {
+        let _ = std::fs::remove_file(&ctl);
+        let mut cmd = Command::new(qemu::qemu_binary());
+        cmd.args(qemu::args(&launch));
+        quiet(&mut cmd).status().expect("run qemu");
+        answered &= qemu::parse_ctl(&std::fs::read_to_string(&ctl).unwrap_or_default())
+            == qemu::Verdict::ProbeOk;
+    });
+    answered.then_some(t)
+}
+
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn quiet(cmd: &mut Command) -> &mut Command {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
