@@ -14,7 +14,10 @@ pub struct Serial {
 
 impl Serial {
     const fn new() -> Self {
-        Serial { data: Port::new(COM1), line_status: Port::new(COM1 + 5) }
+        Serial {
+            data: Port::new(COM1),
+            line_status: Port::new(COM1 + 5),
+        }
     }
 
     fn init(&mut self) {

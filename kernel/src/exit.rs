@@ -33,7 +33,10 @@ fn power_off(code: u32) -> ! {
     unsafe {
         Port::<u32>::new(DEBUG_EXIT_PORT).write(code);
         x86_64::instructions::interrupts::disable();
-        let empty = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::new(0) };
+        let empty = x86_64::structures::DescriptorTablePointer {
+            limit: 0,
+            base: x86_64::VirtAddr::new(0),
+        };
         x86_64::instructions::tables::lidt(&empty);
         core::arch::asm!("int3", options(noreturn));
     }

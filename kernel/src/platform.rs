@@ -5,7 +5,9 @@ use crate::console::SERIAL;
 use crate::drivers::block::Disk;
 use crate::drivers::net::Nic;
 use crate::usermem::UserPages;
-use kiln_syscall::platform::{BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, Platform, Random};
+use kiln_syscall::platform::{
+    BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, Platform, Random,
+};
 
 pub struct SerialConsole;
 
@@ -41,12 +43,21 @@ pub struct Entropy {
 
 impl Entropy {
     pub fn new(has_rdrand: bool) -> Self {
-        let rdrand = if has_rdrand { x86_64::instructions::random::RdRand::new() } else { None };
+        let rdrand = if has_rdrand {
+            x86_64::instructions::random::RdRand::new()
+        } else {
+            None
+        };
         if rdrand.is_none() {
-            crate::println!("kiln: no RDRAND on this CPU; random numbers are not cryptographically strong");
+            crate::println!(
+                "kiln: no RDRAND on this CPU; random numbers are not cryptographically strong"
+            );
         }
         let seed = crate::arch::rdtsc() ^ crate::time::realtime_ns().rotate_left(32) | 1;
-        Entropy { rdrand, state: seed }
+        Entropy {
+            rdrand,
+            state: seed,
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -104,7 +115,13 @@ impl Platform for Machine {
     }
     fn info(&self) -> MachineInfo {
         let (total, free) = crate::mem::frame::stats();
-        MachineInfo { total_ram: total, free_ram: free, cpus: 1, hwcap: self.hwcap, hwcap2: 0 }
+        MachineInfo {
+            total_ram: total,
+            free_ram: free,
+            cpus: 1,
+            hwcap: self.hwcap,
+            hwcap2: 0,
+        }
     }
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         self.nic.as_mut().map(|n| n as &mut dyn NetDevice)

@@ -65,7 +65,12 @@ impl BootInfo {
 
 /// Read the start info at physical address `paddr`.
 pub fn parse(paddr: u64) -> BootInfo {
-    let mut info = BootInfo { ram: [RamRegion::default(); MAX_REGIONS], ram_count: 0, cmdline: [0; MAX_CMDLINE], cmdline_len: 0 };
+    let mut info = BootInfo {
+        ram: [RamRegion::default(); MAX_REGIONS],
+        ram_count: 0,
+        cmdline: [0; MAX_CMDLINE],
+        cmdline_len: 0,
+    };
     // SAFETY: the PVH loader put a start_info block at `paddr`, inside the
     // first GiB that the boot page tables map.
     let si = unsafe { &*(boot_phys_to_virt(paddr) as *const StartInfo) };
@@ -78,7 +83,10 @@ pub fn parse(paddr: u64) -> BootInfo {
             // SAFETY: entry `i` of the memory map the loader described.
             let e = unsafe { *(boot_phys_to_virt(at) as *const MemmapEntry) };
             if e.kind == E820_RAM && e.size > 0 && info.ram_count < MAX_REGIONS {
-                info.ram[info.ram_count] = RamRegion { start: e.addr, end: e.addr + e.size };
+                info.ram[info.ram_count] = RamRegion {
+                    start: e.addr,
+                    end: e.addr + e.size,
+                };
                 info.ram_count += 1;
             }
         }

@@ -23,7 +23,11 @@ pub fn run_program(machine: &mut Machine) -> ! {
     };
     loop {
         let Some(stop) = user::run(&mut ctx) else {
-            let fault = FaultSignal { signal: Signal::Sigsegv, code: SEGV_MAPERR, addr: ctx.rip };
+            let fault = FaultSignal {
+                signal: Signal::Sigsegv,
+                code: SEGV_MAPERR,
+                addr: ctx.rip,
+            };
             crash(&process, &ctx, fault);
         };
         match stop {
@@ -39,7 +43,15 @@ fn syscall(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) 
             Flow::Continue => return,
             Flow::Block(w) => wait(machine, w),
             Flow::Exit(status) => exit::exit(status),
-            Flow::Kill(signal) => crash(process, ctx, FaultSignal { signal, code: 0, addr: 0 }),
+            Flow::Kill(signal) => crash(
+                process,
+                ctx,
+                FaultSignal {
+                    signal,
+                    code: 0,
+                    addr: 0,
+                },
+            ),
         }
     }
 }
@@ -55,9 +67,10 @@ fn wait(machine: &mut Machine, w: WaitFor) {
         let now = machine.clock().monotonic_ns();
         let (ready, deadline) = match w {
             WaitFor::ConsoleInput => (machine.console.input_ready(), now + CONSOLE_POLL_NS),
-            WaitFor::ConsoleInputOrDeadline(d) => {
-                (machine.console.input_ready() || now >= d, d.min(now + CONSOLE_POLL_NS))
-            }
+            WaitFor::ConsoleInputOrDeadline(d) => (
+                machine.console.input_ready() || now >= d,
+                d.min(now + CONSOLE_POLL_NS),
+            ),
             WaitFor::Deadline(d) => (now >= d, d),
         };
         if ready {
@@ -82,9 +95,9 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
             };
             process.page_fault(machine, t.cr2, access)
         }
-        0 => Err(fault(Signal::Sigfpe, 1, ctx.rip)),  // FPE_INTDIV
+        0 => Err(fault(Signal::Sigfpe, 1, ctx.rip)), // FPE_INTDIV
         16 | 19 => Err(fault(Signal::Sigfpe, 0, ctx.rip)),
-        6 => Err(fault(Signal::Sigill, 2, ctx.rip)),   // ILL_ILLOPN
+        6 => Err(fault(Signal::Sigill, 2, ctx.rip)), // ILL_ILLOPN
         1 | 3 => Err(fault(Signal::Sigtrap, 1, ctx.rip)),
         17 => Err(fault(Signal::Sigbus, 1, 0)),
         4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::Sigsegv, 128, 0)), // SI_KERNEL
@@ -101,15 +114,36 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
 
 /// The program dies of a signal: report it and end the VM with 128+signal.
 fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
-    println!("kiln: program terminated by {} (signal {}), code {}, fault address {:#x}", f.signal.name(), f.signal.number(), f.code, f.addr);
+    println!(
+        "kiln: program terminated by {} (signal {}), code {}, fault address {:#x}",
+        f.signal.name(),
+        f.signal.number(),
+        f.code,
+        f.addr
+    );
     match process.symbolize(ctx.rip) {
         Some((name, off)) => println!("  rip {:#018x} <{}+{:#x}>", ctx.rip, name, off),
         None => println!("  rip {:#018x}", ctx.rip),
     }
-    println!("  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx);
-    println!("  rsi {:#018x} rdi {:#018x} rbp {:#018x} rsp {:#018x}", ctx.rsi, ctx.rdi, ctx.rbp, ctx.rsp);
-    println!("  r8  {:#018x} r9  {:#018x} r10 {:#018x} r11 {:#018x}", ctx.r8, ctx.r9, ctx.r10, ctx.r11);
-    println!("  r12 {:#018x} r13 {:#018x} r14 {:#018x} r15 {:#018x}", ctx.r12, ctx.r13, ctx.r14, ctx.r15);
-    println!("  rflags {:#010x} fs_base {:#018x}", ctx.rflags, ctx.fs_base);
+    println!(
+        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx
+    );
+    println!(
+        "  rsi {:#018x} rdi {:#018x} rbp {:#018x} rsp {:#018x}",
+        ctx.rsi, ctx.rdi, ctx.rbp, ctx.rsp
+    );
+    println!(
+        "  r8  {:#018x} r9  {:#018x} r10 {:#018x} r11 {:#018x}",
+        ctx.r8, ctx.r9, ctx.r10, ctx.r11
+    );
+    println!(
+        "  r12 {:#018x} r13 {:#018x} r14 {:#018x} r15 {:#018x}",
+        ctx.r12, ctx.r13, ctx.r14, ctx.r15
+    );
+    println!(
+        "  rflags {:#010x} fs_base {:#018x}",
+        ctx.rflags, ctx.fs_base
+    );
     exit::exit(128 + f.signal.number())
 }

@@ -61,7 +61,7 @@ fn cpuid_tsc_per_us_fp() -> Option<u64> {
         return Some((hz << 16) / 1_000_000);
     }
     let l16 = core::arch::x86_64::__cpuid(0x16);
-    (l16.eax != 0).then(|| (l16.eax as u64) << 16)
+    (l16.eax != 0).then_some((l16.eax as u64) << 16)
 }
 
 fn cmos(reg: u8) -> u8 {
@@ -125,4 +125,3 @@ pub fn monotonic_ns() -> u64 {
 pub fn realtime_ns() -> u64 {
     EPOCH_NS_AT_BOOT.load(Ordering::Relaxed) + monotonic_ns()
 }
-

@@ -8,7 +8,9 @@ use crate::mem::{frame, paging};
 use kiln_syscall::errno::Errno;
 use kiln_syscall::platform::{Mmu, Prot, PAGE_SIZE};
 use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
-use x86_64::structures::paging::{Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB, Translate};
+use x86_64::structures::paging::{
+    Mapper, Page, PageTableFlags as F, PhysFrame, Size4KiB, Translate,
+};
 use x86_64::{PhysAddr, VirtAddr};
 
 pub struct UserPages;
@@ -39,9 +41,11 @@ fn translate(addr: u64) -> Option<u64> {
         return None;
     }
     match paging::mapper().translate(VirtAddr::new(addr)) {
-        TranslateResult::Mapped { frame: MappedFrame::Size4KiB(f), offset, .. } => {
-            Some(f.start_address().as_u64() + offset)
-        }
+        TranslateResult::Mapped {
+            frame: MappedFrame::Size4KiB(f),
+            offset,
+            ..
+        } => Some(f.start_address().as_u64() + offset),
         _ => None,
     }
 }
@@ -67,7 +71,15 @@ impl Mmu for UserPages {
         let parents = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
         // SAFETY: a fresh frame mapped at a lower-half address, which only
         // the program uses.
-        let r = unsafe { paging::mapper().map_to_with_table_flags(page(page_addr), frame, flags(prot), parents, &mut paging::TableFrames) };
+        let r = unsafe {
+            paging::mapper().map_to_with_table_flags(
+                page(page_addr),
+                frame,
+                flags(prot),
+                parents,
+                &mut paging::TableFrames,
+            )
+        };
         match r {
             Ok(flush) => {
                 flush.flush();
@@ -81,20 +93,28 @@ impl Mmu for UserPages {
     }
 
     fn unmap(&mut self, start: u64, len: u64) {
-        paging::for_each_user_pte(start & !(PAGE_SIZE - 1), start.saturating_add(len), |va, pte| {
-            let frame_addr = *pte & ADDR_MASK;
-            *pte = 0;
-            paging::flush_page(va);
-            frame::free(frame_addr);
-        });
+        paging::for_each_user_pte(
+            start & !(PAGE_SIZE - 1),
+            start.saturating_add(len),
+            |va, pte| {
+                let frame_addr = *pte & ADDR_MASK;
+                *pte = 0;
+                paging::flush_page(va);
+                frame::free(frame_addr);
+            },
+        );
     }
 
     fn protect(&mut self, start: u64, len: u64, prot: Prot) {
         let bits = flags(prot).bits();
-        paging::for_each_user_pte(start & !(PAGE_SIZE - 1), start.saturating_add(len), |va, pte| {
-            *pte = (*pte & ADDR_MASK) | bits;
-            paging::flush_page(va);
-        });
+        paging::for_each_user_pte(
+            start & !(PAGE_SIZE - 1),
+            start.saturating_add(len),
+            |va, pte| {
+                *pte = (*pte & ADDR_MASK) | bits;
+                paging::flush_page(va);
+            },
+        );
     }
 
     fn read_mapped(&self, addr: u64, buf: &mut [u8]) {
@@ -102,13 +122,21 @@ impl Mmu for UserPages {
         debug_assert!((addr & (PAGE_SIZE - 1)) + buf.len() as u64 <= PAGE_SIZE);
         // SAFETY: `p..p+len` lies inside one mapped frame, reached through
         // the direct map.
-        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(p) as *const u8, buf.as_mut_ptr(), buf.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(p) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
     }
 
     fn write_mapped(&mut self, addr: u64, data: &[u8]) {
         let p = translate(addr).expect("write_mapped on an unmapped page");
         debug_assert!((addr & (PAGE_SIZE - 1)) + data.len() as u64 <= PAGE_SIZE);
         // SAFETY: as in read_mapped.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), phys_to_virt(p) as *mut u8, data.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), phys_to_virt(p) as *mut u8, data.len())
+        };
     }
 }

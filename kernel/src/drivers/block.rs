@@ -28,12 +28,14 @@ impl Disk {
 
 impl BlockDevice for Disk {
     fn read_sectors(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        if buf.len() % SECTOR_SIZE != 0 {
+        if !buf.len().is_multiple_of(SECTOR_SIZE) {
             return Err(Errno::EINVAL);
         }
         for (i, chunk) in buf.chunks_mut(MAX_REQUEST).enumerate() {
             let at = sector + (i * MAX_REQUEST / SECTOR_SIZE) as u64;
-            self.dev.read_blocks(at as usize, chunk).map_err(|_| Errno::EIO)?;
+            self.dev
+                .read_blocks(at as usize, chunk)
+                .map_err(|_| Errno::EIO)?;
         }
         Ok(())
     }
@@ -42,4 +44,3 @@ impl BlockDevice for Disk {
         self.size
     }
 }
-

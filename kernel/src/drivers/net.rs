@@ -34,7 +34,13 @@ impl Nic {
         let t = transport::find(cmdline, DeviceType::Network)?;
         let dev = VirtIONetRaw::<KernelHal, _, QUEUE_SIZE>::new(t).ok()?;
         let mac = dev.mac_address();
-        let mut nic = Nic { dev, rx_posted: BTreeMap::new(), tx_inflight: BTreeMap::new(), tx_spare: Vec::new(), mac };
+        let mut nic = Nic {
+            dev,
+            rx_posted: BTreeMap::new(),
+            tx_inflight: BTreeMap::new(),
+            tx_spare: Vec::new(),
+            mac,
+        };
         for _ in 0..QUEUE_SIZE {
             nic.post_rx(vec![0u8; BUF_LEN].into_boxed_slice());
         }
@@ -95,13 +101,20 @@ impl NetDevice for Nic {
         if frame.len() > MAX_FRAME {
             return Err(Errno::EMSGSIZE);
         }
-        let mut buf = self.tx_spare.pop().unwrap_or_else(|| vec![0u8; BUF_LEN].into_boxed_slice());
-        let hdr = self.dev.fill_buffer_header(&mut buf).map_err(|_| Errno::EIO)?;
+        let mut buf = self
+            .tx_spare
+            .pop()
+            .unwrap_or_else(|| vec![0u8; BUF_LEN].into_boxed_slice());
+        let hdr = self
+            .dev
+            .fill_buffer_header(&mut buf)
+            .map_err(|_| Errno::EIO)?;
         buf[hdr..hdr + frame.len()].copy_from_slice(frame);
         let total = hdr + frame.len();
         // SAFETY: the buffer moves into tx_inflight and stays there until
         // the device reports the token done.
-        let token = unsafe { self.dev.transmit_begin(&buf[..total]) }.map_err(|_| Errno::ENOBUFS)?;
+        let token =
+            unsafe { self.dev.transmit_begin(&buf[..total]) }.map_err(|_| Errno::ENOBUFS)?;
         self.tx_inflight.insert(token, buf);
         Ok(())
     }

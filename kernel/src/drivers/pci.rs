@@ -11,7 +11,11 @@ pub struct PortCam;
 
 impl PortCam {
     fn address(df: DeviceFunction, offset: u8) -> u32 {
-        0x8000_0000 | (df.bus as u32) << 16 | (df.device as u32) << 11 | (df.function as u32) << 8 | (offset as u32 & 0xfc)
+        0x8000_0000
+            | (df.bus as u32) << 16
+            | (df.device as u32) << 11
+            | (df.function as u32) << 8
+            | (offset as u32 & 0xfc)
     }
 }
 
@@ -44,6 +48,9 @@ pub fn find_virtio(kind: DeviceType) -> Option<(PciRoot<PortCam>, DeviceFunction
         .enumerate_bus(0)
         .find(|(_, info)| virtio_device_type(info) == Some(kind))
         .map(|(df, _)| df)?;
-    root.set_command(found, Command::IO_SPACE | Command::MEMORY_SPACE | Command::BUS_MASTER);
+    root.set_command(
+        found,
+        Command::IO_SPACE | Command::MEMORY_SPACE | Command::BUS_MASTER,
+    );
     Some((root, found))
 }

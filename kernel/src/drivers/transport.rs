@@ -39,7 +39,13 @@ fn mmio(cmdline: &str, kind: DeviceType) -> Option<SomeTransport<'static>> {
         // Look at the device ID before building a transport: dropping a
         // transport resets its device, which would break one already in use.
         // SAFETY: the DeviceID register of the mapped device.
-        let id = unsafe { header.as_ptr().add(MMIO_DEVICE_ID).cast::<u32>().read_volatile() };
+        let id = unsafe {
+            header
+                .as_ptr()
+                .add(MMIO_DEVICE_ID)
+                .cast::<u32>()
+                .read_volatile()
+        };
         if id != kind as u32 {
             continue;
         }
@@ -53,7 +59,9 @@ fn mmio(cmdline: &str, kind: DeviceType) -> Option<SomeTransport<'static>> {
 
 fn pci(kind: DeviceType) -> Option<SomeTransport<'static>> {
     let (mut root, df) = pci::find_virtio(kind)?;
-    PciTransport::new::<KernelHal, _>(&mut root, df).ok().map(Into::into)
+    PciTransport::new::<KernelHal, _>(&mut root, df)
+        .ok()
+        .map(Into::into)
 }
 
 /// The first virtio device of `kind`.

@@ -23,7 +23,9 @@ unsafe impl Source for FrameSource {
         let p = frame::alloc_contiguous(frames).ok_or(())?;
         let base = phys_to_virt(p) as *mut u8;
         // SAFETY: the frames are ours, mapped, and given to talc for good.
-        unsafe { talc.claim(base, (frames * frame::FRAME_SIZE) as usize) }.map(|_| ()).ok_or(())
+        unsafe { talc.claim(base, (frames * frame::FRAME_SIZE) as usize) }
+            .map(|_| ())
+            .ok_or(())
     }
 }
 

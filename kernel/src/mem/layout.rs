@@ -19,13 +19,19 @@ extern "C" {
 /// Physical range of the kernel image.
 pub fn kernel_phys_range() -> (u64, u64) {
     // Only the addresses of the linker symbols are taken.
-    (&raw const __kernel_phys_start as u64, &raw const __kernel_phys_end as u64)
+    (
+        &raw const __kernel_phys_start as u64,
+        &raw const __kernel_phys_end as u64,
+    )
 }
 
 /// Before the direct map exists, the first GiB is reachable through the boot
 /// tables' higher-half window.
 pub fn boot_phys_to_virt(paddr: u64) -> u64 {
-    assert!(paddr < 1 << 30, "physical address {paddr:#x} beyond the boot window");
+    assert!(
+        paddr < 1 << 30,
+        "physical address {paddr:#x} beyond the boot window"
+    );
     KERNEL_VMA + paddr
 }
 

@@ -86,7 +86,12 @@ pub fn init(ram: &[RamRegion]) {
     }
     // SAFETY: the new table maps the kernel exactly as the boot table did,
     // so execution continues; the boot stack lives in the kernel image.
-    unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4_phys)), Cr3Flags::empty()) };
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4_phys)),
+            Cr3Flags::empty(),
+        )
+    };
     mark_direct_map_ready();
 }
 
@@ -123,9 +128,15 @@ pub fn map_mmio(paddr: u64, size: u64) -> u64 {
             let frame = PhysFrame::containing_address(PhysAddr::new(p));
             // SAFETY: device memory mapped into the kernel-only MMIO window.
             unsafe {
-                m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut TableFrames)
-                    .expect("mapping device memory")
-                    .flush()
+                m.map_to_with_table_flags(
+                    page,
+                    frame,
+                    flags,
+                    F::PRESENT | F::WRITABLE,
+                    &mut TableFrames,
+                )
+                .expect("mapping device memory")
+                .flush()
             };
         }
         p += 4096;
@@ -138,7 +149,14 @@ pub fn map_mmio(paddr: u64, size: u64) -> u64 {
 /// program may unmap terabytes it never touched).
 pub fn for_each_user_pte(start: u64, end: u64, mut f: impl FnMut(u64, &mut u64)) {
     let (pml4, _) = Cr3::read();
-    walk(pml4.start_address().as_u64(), 4, 0, start, end.min(super::layout::USER_END), &mut f);
+    walk(
+        pml4.start_address().as_u64(),
+        4,
+        0,
+        start,
+        end.min(super::layout::USER_END),
+        &mut f,
+    );
 }
 
 fn walk(table: u64, level: u32, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, &mut u64)) {

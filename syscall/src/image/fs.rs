@@ -117,6 +117,10 @@ impl FsIndex {
             if e.name_off as usize + e.name_len as usize > self.names.len() {
                 return Err(FormatError::Truncated("fs name"));
             }
+            let name = &self.names[e.name_off as usize..e.name_off as usize + e.name_len as usize];
+            if i > 0 && (name.is_empty() || name.contains(&b'/') || name == b"." || name == b"..") {
+                return Err(FormatError::Invalid("fs entry has a bad name"));
+            }
             match e.kind {
                 EntryKind::Dir => {
                     let end = e.first_child as u64 + e.child_count as u64;
@@ -134,7 +138,11 @@ impl FsIndex {
                     }
                 }
                 EntryKind::Symlink => {
-                    if e.data + e.size > self.names.len() as u64 {
+                    let end = e
+                        .data
+                        .checked_add(e.size)
+                        .ok_or(FormatError::Invalid("symlink extent"))?;
+                    if end > self.names.len() as u64 {
                         return Err(FormatError::Truncated("symlink target"));
                     }
                 }
@@ -182,10 +190,16 @@ impl FsIndex {
     /// Find `name` among the children of `dir`.
     pub fn lookup_child(&self, dir: u32, name: &[u8]) -> Option<u32> {
         let range = self.children(dir);
-        let ids: Vec<u32> = range.clone().collect();
-        ids.binary_search_by(|&id| self.name(id).cmp(name))
-            .ok()
-            .map(|i| range.start + i as u32)
+        let (mut lo, mut hi) = (range.start, range.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
     }
 
     /// Resolve an absolute path without following symlinks (`.` and `..`

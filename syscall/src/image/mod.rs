@@ -16,7 +16,7 @@ pub mod bytes;
 pub mod fs;
 pub mod manifest;
 
-pub use fs::{Entry, EntryKind, FsIndex, IndexBuilder};
+pub use fs::{BuiltIndex, Entry, EntryKind, FsIndex, IndexBuilder, Placement, TreeError};
 pub use manifest::Manifest;
 
 use bytes::{Reader, Writer};

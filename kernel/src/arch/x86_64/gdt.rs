@@ -55,7 +55,10 @@ pub fn init() {
             | (((limit >> 16) & 0xf) << 48)
             | (((base >> 24) & 0xff) << 56);
         (*gdt)[6] = base >> 32;
-        let ptr = Pointer { limit: (core::mem::size_of::<[u64; 7]>() - 1) as u16, base: gdt as u64 };
+        let ptr = Pointer {
+            limit: (core::mem::size_of::<[u64; 7]>() - 1) as u16,
+            base: gdt as u64,
+        };
         core::arch::asm!("lgdt [{}]", in(reg) &ptr, options(readonly, nostack));
         CS::set_reg(SegmentSelector::new(KERNEL_CS >> 3, PrivilegeLevel::Ring0));
         let ds = SegmentSelector::new(KERNEL_DS >> 3, PrivilegeLevel::Ring0);

@@ -49,7 +49,10 @@ pub fn init(monotonic_ns: fn() -> u64) {
     }
     let elapsed = u32::MAX - read(CURRENT_COUNT);
     let ns = monotonic_ns() - t0;
-    TICKS_PER_MS.store((elapsed as u64 * 1_000_000 / ns.max(1)).max(1), Ordering::Relaxed);
+    TICKS_PER_MS.store(
+        (elapsed as u64 * 1_000_000 / ns.max(1)).max(1),
+        Ordering::Relaxed,
+    );
     write(INITIAL_COUNT, 0);
     write(LVT_TIMER, TIMER_VECTOR as u32); // one-shot, unmasked
 }
@@ -57,7 +60,8 @@ pub fn init(monotonic_ns: fn() -> u64) {
 /// Fire the timer interrupt after `ns` nanoseconds (at most about 1 s at a
 /// time; callers re-arm).
 pub fn arm(ns: u64) {
-    let ticks = (ns.min(1_000_000_000) * TICKS_PER_MS.load(Ordering::Relaxed) / 1_000_000).clamp(1, u32::MAX as u64);
+    let ticks = (ns.min(1_000_000_000) * TICKS_PER_MS.load(Ordering::Relaxed) / 1_000_000)
+        .clamp(1, u32::MAX as u64);
     write(INITIAL_COUNT, ticks as u32);
 }
 

@@ -176,7 +176,15 @@ struct Gate {
     reserved: u32,
 }
 
-static mut IDT: [Gate; 256] = [Gate { offset_low: 0, selector: 0, ist: 0, kind: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 256];
+static mut IDT: [Gate; 256] = [Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    kind: 0,
+    offset_mid: 0,
+    offset_high: 0,
+    reserved: 0,
+}; 256];
 
 extern "C" {
     static trap_stub_table: [u64; 48];
@@ -205,7 +213,10 @@ pub fn init() {
                 reserved: 0,
             };
         }
-        let ptr = Pointer { limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16, base: idt as u64 };
+        let ptr = Pointer {
+            limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16,
+            base: idt as u64,
+        };
         core::arch::asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack));
     }
 }

@@ -131,10 +131,17 @@ pub fn init() {
     unsafe {
         Efer::update(|f| *f |= EferFlags::SYSTEM_CALL_EXTENSIONS | EferFlags::NO_EXECUTE_ENABLE);
         // STAR: syscall loads CS 0x08 / SS 0x10; the sysret base would be 0x13.
-        Msr::new(0xc000_0081).write(((USER_DS as u64 - 8) << 48) | ((super::gdt::KERNEL_CS as u64) << 32));
-        LStar::write(x86_64::VirtAddr::new(kiln_syscall_entry as *const () as u64));
+        Msr::new(0xc000_0081)
+            .write(((USER_DS as u64 - 8) << 48) | ((super::gdt::KERNEL_CS as u64) << 32));
+        LStar::write(x86_64::VirtAddr::new(
+            kiln_syscall_entry as *const () as u64,
+        ));
         SFMask::write(
-            RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK | RFlags::NESTED_TASK,
+            RFlags::INTERRUPT_FLAG
+                | RFlags::TRAP_FLAG
+                | RFlags::DIRECTION_FLAG
+                | RFlags::ALIGNMENT_CHECK
+                | RFlags::NESTED_TASK,
         );
     }
 }
