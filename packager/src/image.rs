@@ -71,6 +71,7 @@ impl Program {
                 .collect(),
             env: DEFAULT_ENV.iter().map(|s| s.to_string()).collect(),
             cwd: "/".into(),
+            ..Default::default()
         }
     }
 }

@@ -401,6 +401,7 @@ pub fn manifest(args: &[&str], env: &[&str]) -> Manifest {
         args: args.iter().map(|s| (*s).into()).collect(),
         env: env.iter().map(|s| (*s).into()).collect(),
         cwd: "/srv".into(),
+        ..Default::default()
     }
 }
 

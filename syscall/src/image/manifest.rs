@@ -11,6 +11,30 @@ const TAG_PROGRAM: u16 = 1;
 const TAG_ARG: u16 = 2;
 const TAG_ENV: u16 = 3;
 const TAG_CWD: u16 = 4;
+const TAG_TMPFS: u16 = 5;
+const TAG_IPV4: u16 = 6;
+const TAG_GATEWAY: u16 = 7;
+const TAG_NAMESERVER: u16 = 8;
+
+/// A tmpfs the kernel mounts before the program starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TmpfsMount {
+    /// Absolute mount point.
+    pub path: String,
+    /// Size limit in bytes (0: no limit beyond free memory).
+    pub size: u64,
+}
+
+/// Network configuration. With no address the kernel uses DHCP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetConfig {
+    /// Static IPv4 address and prefix length.
+    pub ipv4: Option<([u8; 4], u8)>,
+    /// Default IPv4 gateway.
+    pub gateway: Option<[u8; 4]>,
+    /// Name servers (4 bytes IPv4 or 16 bytes IPv6 each).
+    pub nameservers: Vec<Vec<u8>>,
+}
 
 /// What the kernel runs: the program's path inside the image file system,
 /// its argv (argv[0] included), its environment (`KEY=value`) and its
@@ -21,25 +45,42 @@ pub struct Manifest {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
+    /// tmpfs mounts beyond the default one at /tmp.
+    pub tmpfs: Vec<TmpfsMount>,
+    pub net: NetConfig,
 }
 
 impl Manifest {
     /// Encode as tagged records.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        let mut record = |tag: u16, value: &str| {
+        let mut record = |tag: u16, value: &[u8]| {
             w.u16(tag);
             w.u32(value.len() as u32);
-            w.bytes(value.as_bytes());
+            w.bytes(value);
         };
-        record(TAG_PROGRAM, &self.program);
+        record(TAG_PROGRAM, self.program.as_bytes());
         for a in &self.args {
-            record(TAG_ARG, a);
+            record(TAG_ARG, a.as_bytes());
         }
         for e in &self.env {
-            record(TAG_ENV, e);
+            record(TAG_ENV, e.as_bytes());
         }
-        record(TAG_CWD, &self.cwd);
+        record(TAG_CWD, self.cwd.as_bytes());
+        for m in &self.tmpfs {
+            let mut payload = Vec::from(m.size.to_le_bytes());
+            payload.extend_from_slice(m.path.as_bytes());
+            record(TAG_TMPFS, &payload);
+        }
+        if let Some((addr, prefix)) = self.net.ipv4 {
+            record(TAG_IPV4, &[addr[0], addr[1], addr[2], addr[3], prefix]);
+        }
+        if let Some(gw) = self.net.gateway {
+            record(TAG_GATEWAY, &gw);
+        }
+        for ns in &self.net.nameservers {
+            record(TAG_NAMESERVER, ns);
+        }
         w.into_vec()
     }
 
@@ -65,6 +106,46 @@ impl Manifest {
                 TAG_ARG => m.args.push(text()?),
                 TAG_ENV => m.env.push(text()?),
                 TAG_CWD => m.cwd = text()?,
+                TAG_TMPFS => {
+                    let (size, path) = payload
+                        .split_at_checked(8)
+                        .ok_or(FormatError::Truncated("tmpfs record"))?;
+                    let path = core::str::from_utf8(path)
+                        .map_err(|_| FormatError::Invalid("manifest text is not UTF-8"))?;
+                    if !path.starts_with('/') {
+                        return Err(FormatError::Invalid("tmpfs mount point is not absolute"));
+                    }
+                    let size = u64::from_le_bytes(
+                        size.try_into()
+                            .map_err(|_| FormatError::Truncated("tmpfs record"))?,
+                    );
+                    m.tmpfs.push(TmpfsMount {
+                        path: String::from(path),
+                        size,
+                    });
+                }
+                TAG_IPV4 => {
+                    let [a, b, c, d, prefix] = payload else {
+                        return Err(FormatError::Invalid("bad IPv4 address record"));
+                    };
+                    if *prefix > 32 {
+                        return Err(FormatError::Invalid("bad IPv4 prefix length"));
+                    }
+                    m.net.ipv4 = Some(([*a, *b, *c, *d], *prefix));
+                }
+                TAG_GATEWAY => {
+                    m.net.gateway = Some(
+                        payload
+                            .try_into()
+                            .map_err(|_| FormatError::Invalid("bad gateway record"))?,
+                    );
+                }
+                TAG_NAMESERVER => {
+                    if payload.len() != 4 && payload.len() != 16 {
+                        return Err(FormatError::Invalid("bad name server record"));
+                    }
+                    m.net.nameservers.push(payload.to_vec());
+                }
                 _ => {}
             }
         }
@@ -93,6 +174,15 @@ mod tests {
             args: vec!["hello".into(), "a b".into(), "".into()],
             env: vec!["PATH=/bin".into(), "X=é".into()],
             cwd: "/srv".into(),
+            tmpfs: vec![TmpfsMount {
+                path: "/var/cache".into(),
+                size: 1 << 20,
+            }],
+            net: NetConfig {
+                ipv4: Some(([10, 0, 2, 15], 24)),
+                gateway: Some([10, 0, 2, 2]),
+                nameservers: vec![vec![10, 0, 2, 3], vec![0; 16]],
+            },
         };
         assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
     }

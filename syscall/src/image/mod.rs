@@ -17,7 +17,7 @@ pub mod fs;
 pub mod manifest;
 
 pub use fs::{BuiltIndex, Entry, EntryKind, FsIndex, IndexBuilder, Placement, TreeError};
-pub use manifest::Manifest;
+pub use manifest::{Manifest, NetConfig, TmpfsMount};
 
 use bytes::{Reader, Writer};
 
