@@ -5,7 +5,7 @@ use crate::arch::lapic;
 use crate::arch::trap::last_trap;
 use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
-use crate::{exit, println};
+use crate::{exit, print, println};
 use kiln_syscall::context::UserContext;
 use kiln_syscall::platform::{Console, Platform};
 use kiln_syscall::process::{Access, FaultSignal, Flow, Process, Signal, WaitFor};
@@ -121,9 +121,14 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
         f.code,
         f.addr
     );
-    match process.symbolize(ctx.rip) {
-        Some((name, off)) => println!("  rip {:#018x} <{}+{:#x}>", ctx.rip, name, off),
-        None => println!("  rip {:#018x}", ctx.rip),
+    println!("  rip {:#018x}{}", ctx.rip, Symbol(process, ctx.rip));
+    let mut code = [0u8; 16];
+    if crate::usermem::peek(ctx.rip, &mut code) {
+        print!("  code");
+        for b in code {
+            print!(" {b:02x}");
+        }
+        println!();
     }
     println!(
         "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
@@ -145,5 +150,50 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
         "  rflags {:#010x} fs_base {:#018x}",
         ctx.rflags, ctx.fs_base
     );
+    backtrace(process, ctx);
     exit::exit(128 + f.signal.number())
+}
+
+/// ` <symbol+offset>` when the program's symbol table knows the address.
+struct Symbol<'a>(&'a Process, u64);
+
+impl core::fmt::Display for Symbol<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0.symbolize(self.1) {
+            Some((name, off)) => write!(f, " <{name}+{off:#x}>"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Follow the frame-pointer chain from `rbp` while it looks like one (each
+/// frame higher on the stack than the last, return addresses that name a
+/// symbol). Programs built without frame pointers give a short or empty list.
+fn backtrace(process: &Process, ctx: &UserContext) {
+    const MAX_FRAMES: usize = 32;
+    let mut rbp = ctx.rbp;
+    let mut printed = false;
+    for depth in 0..MAX_FRAMES {
+        if rbp < ctx.rsp || rbp % 8 != 0 {
+            break;
+        }
+        let mut frame = [0u8; 16];
+        if !crate::usermem::peek(rbp, &mut frame) {
+            break;
+        }
+        let next = u64::from_le_bytes(frame[..8].try_into().unwrap_or_default());
+        let ret = u64::from_le_bytes(frame[8..].try_into().unwrap_or_default());
+        if process.symbolize(ret).is_none() {
+            break;
+        }
+        if !printed {
+            println!("  backtrace:");
+            printed = true;
+        }
+        println!("    #{depth} {ret:#018x}{}", Symbol(process, ret));
+        if next <= rbp {
+            break;
+        }
+        rbp = next;
+    }
 }

@@ -140,3 +140,28 @@ impl Mmu for UserPages {
         };
     }
 }
+
+/// Read program memory for a crash report: only pages that are mapped and
+/// user-accessible, no demand faults. Returns false if any byte is missing.
+pub fn peek(addr: u64, buf: &mut [u8]) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        let at = addr.wrapping_add(done as u64);
+        let in_page = (PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize;
+        let n = in_page.min(buf.len() - done);
+        let Some(p) = translate(at) else {
+            return false;
+        };
+        // SAFETY: `p..p+n` lies inside one mapped frame, reached through the
+        // direct map.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(p) as *const u8,
+                buf[done..].as_mut_ptr(),
+                n,
+            )
+        };
+        done += n;
+    }
+    true
+}
