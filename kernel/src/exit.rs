@@ -27,7 +27,8 @@ pub fn control_line(args: core::fmt::Arguments) {
     let _ = Control.write_str("\n");
 }
 
-fn power_off(code: u32) -> ! {
+/// Stop the VM without reporting a status (used by the probe boot).
+pub fn power_off(code: u32) -> ! {
     // SAFETY: isa-debug-exit ends QEMU; without it, the triple fault below
     // ends the VM (QEMU runs with -no-reboot).
     unsafe {

@@ -34,14 +34,13 @@ extern "C" fn kmain(start_info: u64) -> ! {
     arch::trap::init();
     arch::user::init();
     let features = arch::cpu::init();
-    time::init();
-    arch::lapic::init(time::monotonic_ns);
-
     if boot.has_flag("kiln.probe") {
         // `kiln run` checks that this hypervisor can run us at all.
         exit::control_line(format_args!("probe ok"));
-        exit::exit(0);
+        exit::power_off(0);
     }
+    time::init();
+    arch::lapic::init(time::monotonic_ns);
 
     let Some(disk) = Disk::probe(boot.cmdline()) else {
         println!("kiln: no virtio block device holds the image");

@@ -20,6 +20,9 @@ const CACHE_PAGES: usize = 64;
 /// Symlinks followed in one path resolution before ELOOP (Linux: 40).
 const MAX_SYMLINKS: u32 = 40;
 
+/// Largest read sent to the device past the cache, in pages (1 MiB).
+const MAX_DIRECT_PAGES: usize = 256;
+
 /// A read cache of 4 KiB pages of the block device, evicting the oldest.
 #[derive(Debug, Default)]
 pub struct BlockCache {
@@ -44,6 +47,15 @@ impl BlockCache {
             let at = offset + done as u64;
             let page = at / CACHE_PAGE;
             let within = (at % CACHE_PAGE) as usize;
+            let whole = (buf.len() - done) / CACHE_PAGE as usize;
+            if within == 0 && whole > 1 && !self.pages.contains_key(&page) {
+                // A large aligned read (loading the program, a big file)
+                // goes to the device in one request and skips the cache.
+                let n = whole.min(MAX_DIRECT_PAGES) * CACHE_PAGE as usize;
+                dev.read_sectors(at / SECTOR, &mut buf[done..done + n])?;
+                done += n;
+                continue;
+            }
             let n = (buf.len() - done).min(CACHE_PAGE as usize - within);
             let data = self.page(dev, page)?;
             buf[done..done + n].copy_from_slice(&data[within..within + n]);

@@ -2,8 +2,7 @@
 //! own rights (W^X), file bytes paged in from the image, the bss zeroed.
 
 use crate::errno::Errno;
-use crate::imagefs::ImageFs;
-use crate::mm::{fault, page_down, page_up, AddressSpace, Backing, Kind, Region, TASK_SIZE};
+use crate::mm::{page_down, page_up, AddressSpace, Backing, Kind, Region, TASK_SIZE};
 use crate::platform::{Platform, Prot, PAGE_SIZE};
 use crate::process::BootError;
 use crate::symbols::Symbols;
@@ -51,7 +50,6 @@ pub fn load(
     bytes: &[u8],
     image_offset: u64,
     space: &mut AddressSpace,
-    fs: &mut ImageFs,
     p: &mut dyn Platform,
 ) -> Result<Loaded, BootError> {
     let err = |m: String| BootError(m);
@@ -147,12 +145,19 @@ pub fn load(
         space
             .insert(region)
             .map_err(|_| bad("overlaps another segment"))?;
-        // Page the file bytes in now; the bss beyond them is demand-paged.
+        // Page the file bytes in now, from the copy already in memory; the
+        // bss beyond them is demand-paged.
         let file_end = page_up(start + file_bytes).unwrap_or(end);
+        let seg_file_start = (ph.p_offset - delta) as usize;
         let mut page = start;
         while page < file_end {
-            fault::fill_page(fs, p, &region, page)
+            p.mmu()
+                .map_zeroed(page, prot)
                 .map_err(|e: Errno| bad(&format!("cannot map page {page:#x}: {e:?}")))?;
+            let rel = page - start;
+            let n = (file_bytes - rel).min(PAGE_SIZE) as usize;
+            let from = seg_file_start + rel as usize;
+            p.mmu().write_mapped(page, &bytes[from..from + n]);
             page += PAGE_SIZE;
         }
         brk_start = brk_start.max(end);

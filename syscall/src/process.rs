@@ -154,7 +154,7 @@ impl Process {
             .read_all(p.block(), id)
             .map_err(|e| BootError(format!("cannot read program {prog}: {e:?}")))?;
         let mut space = AddressSpace::default();
-        let loaded = crate::loader::load(&bytes, entry.data, &mut space, &mut fs, p)?;
+        let loaded = crate::loader::load(&bytes, entry.data, &mut space, p)?;
         drop(bytes);
         let stack = Region {
             start: STACK_TOP - STACK_SIZE,
