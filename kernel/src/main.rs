@@ -16,6 +16,7 @@ mod pvh;
 mod run;
 mod time;
 mod usermem;
+mod vdso;
 
 use drivers::block::Disk;
 use drivers::net::Nic;

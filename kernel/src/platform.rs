@@ -123,6 +123,9 @@ impl Platform for Machine {
             hwcap2: 0,
         }
     }
+    fn vdso(&self) -> Option<&'static [u8]> {
+        Some(crate::vdso::IMAGE)
+    }
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         self.nic.as_mut().map(|n| n as &mut dyn NetDevice)
     }

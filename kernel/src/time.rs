@@ -6,8 +6,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
-/// TSC ticks per microsecond, fixed-point with 16 fractional bits.
-static TSC_PER_US_FP: AtomicU64 = AtomicU64::new(1000 << 16);
+/// Nanoseconds per TSC tick, fixed-point with 32 fractional bits (the same
+/// formula the vDSO uses, so both clocks agree).
+static NS_PER_TICK_FP32: AtomicU64 = AtomicU64::new(1 << 32);
 static EPOCH_NS_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 const PIT_HZ: u64 = 1_193_182;
@@ -109,16 +110,21 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 }
 
 pub fn init() {
-    let per_us = calibrate().max(1);
-    TSC_PER_US_FP.store(per_us, Ordering::Relaxed);
-    EPOCH_NS_AT_BOOT.store(rtc_epoch_seconds() * 1_000_000_000, Ordering::Relaxed);
-    TSC_AT_BOOT.store(rdtsc(), Ordering::Relaxed);
+    // ticks per us (16 fractional bits) -> ns per tick (32 fractional bits).
+    let per_us_fp16 = calibrate().max(1) as u128;
+    let mult = ((1000u128 << 48) / per_us_fp16) as u64;
+    NS_PER_TICK_FP32.store(mult, Ordering::Relaxed);
+    let epoch = rtc_epoch_seconds() * 1_000_000_000;
+    EPOCH_NS_AT_BOOT.store(epoch, Ordering::Relaxed);
+    let base = rdtsc();
+    TSC_AT_BOOT.store(base, Ordering::Relaxed);
+    crate::vdso::publish(base, mult, epoch);
 }
 
 /// Nanoseconds since boot.
 pub fn monotonic_ns() -> u64 {
     let ticks = rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
-    (ticks as u128 * 1000 * 65536 / TSC_PER_US_FP.load(Ordering::Relaxed) as u128) as u64
+    ((ticks as u128 * NS_PER_TICK_FP32.load(Ordering::Relaxed) as u128) >> 32) as u64
 }
 
 /// Nanoseconds since the epoch.

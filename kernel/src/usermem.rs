@@ -107,14 +107,46 @@ impl Mmu for UserPages {
 
     fn protect(&mut self, start: u64, len: u64, prot: Prot) {
         let bits = flags(prot).bits();
+        // The clock page never becomes writable or executable.
+        let clock_bits = (bits & !F::WRITABLE.bits()) | F::NO_EXECUTE.bits();
+        let clock_page = crate::vdso::vvar_phys();
         paging::for_each_user_pte(
             start & !(PAGE_SIZE - 1),
             start.saturating_add(len),
             |va, pte| {
-                *pte = (*pte & ADDR_MASK) | bits;
+                let frame = *pte & ADDR_MASK;
+                *pte = frame
+                    | if frame == clock_page {
+                        clock_bits
+                    } else {
+                        bits
+                    };
                 paging::flush_page(va);
             },
         );
+    }
+
+    fn map_clock_page(&mut self, page_addr: u64) -> Result<(), Errno> {
+        if page_addr >= USER_END || self.is_mapped(page_addr) {
+            return Err(Errno::EINVAL);
+        }
+        let frame = PhysFrame::containing_address(PhysAddr::new(crate::vdso::vvar_phys()));
+        let parents = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+        let rights = F::PRESENT | F::USER_ACCESSIBLE | F::NO_EXECUTE;
+        // SAFETY: the clock page is a kernel frame that lives forever; the
+        // program gets it read-only. `unmap` must not free it: see there.
+        unsafe {
+            paging::mapper().map_to_with_table_flags(
+                page(page_addr),
+                frame,
+                rights,
+                parents,
+                &mut paging::TableFrames,
+            )
+        }
+        .map_err(|_| Errno::ENOMEM)?
+        .flush();
+        Ok(())
     }
 
     fn read_mapped(&self, addr: u64, buf: &mut [u8]) {

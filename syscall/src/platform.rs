@@ -36,6 +36,11 @@ pub trait Mmu {
     /// Copy bytes into a mapped page, ignoring its rights. `addr..addr+len`
     /// lies within one page.
     fn write_mapped(&mut self, addr: u64, data: &[u8]);
+    /// Map the kernel's clock page (read by the vDSO) read-only at `page`.
+    fn map_clock_page(&mut self, page: u64) -> Result<(), Errno> {
+        let _ = page;
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// The console: standard input and output of the program.
@@ -84,6 +89,11 @@ pub trait Platform {
     fn block(&mut self) -> &mut dyn BlockDevice;
     /// Facts about the machine for uname/sysinfo/auxv.
     fn info(&self) -> MachineInfo;
+    /// The vDSO to map into the program (an ELF shared object that expects
+    /// the clock page one page below its first byte), if the kernel has one.
+    fn vdso(&self) -> Option<&'static [u8]> {
+        None
+    }
     /// The network interface, if the machine has one.
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         None
