@@ -2,6 +2,7 @@
 //! CPU set-up. The rest of the kernel names `arch::` only.
 mod boot;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod lapic;
 mod stubs;
