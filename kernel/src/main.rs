@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod arch;
 mod console;
+mod control;
 mod drivers;
 mod exit;
 mod mem;
@@ -27,6 +28,7 @@ use platform::{Clocks, Entropy, Machine, SerialConsole};
 #[no_mangle]
 extern "C" fn kmain(start_info: u64) -> ! {
     console::init();
+    control::init();
     let boot = pvh::parse(start_info);
     let (_, kernel_end) = mem::layout::kernel_phys_range();
     mem::frame::init(boot.ram(), kernel_end);
@@ -35,6 +37,7 @@ extern "C" fn kmain(start_info: u64) -> ! {
     arch::trap::init();
     arch::user::init();
     let features = arch::cpu::init();
+    arch::fpu::init(features.xsave);
     if boot.has_flag("kiln.probe") {
         // `kiln run` checks that this hypervisor can run us at all.
         exit::control_line(format_args!("probe ok"));

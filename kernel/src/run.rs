@@ -21,6 +21,7 @@ pub fn run_program(machine: &mut Machine) -> ! {
             exit::exit(126);
         }
     };
+    lapic::start_periodic(TICK_NS);
     loop {
         let Some(stop) = user::run(&mut ctx) else {
             let fault = FaultSignal {
@@ -76,8 +77,23 @@ fn wait(machine: &mut Machine, w: WaitFor) {
         if ready {
             return;
         }
-        lapic::arm(deadline.saturating_sub(now));
+        lapic::arm_oneshot(deadline.saturating_sub(now));
         crate::arch::idle();
+        lapic::start_periodic(TICK_NS);
+        check_control();
+    }
+}
+
+/// The regular tick while the program runs.
+pub const TICK_NS: u64 = 10_000_000;
+
+/// Act on a request from the host (see control.rs).
+fn check_control() {
+    if crate::control::shutdown_requested() {
+        // No handler can run yet (signal delivery comes with threads and
+        // signals): SIGTERM's default action ends the program.
+        println!("kiln: shutdown requested: the program gets SIGTERM");
+        exit::exit(128 + 15);
     }
 }
 
@@ -103,6 +119,9 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
         4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::Sigsegv, 128, 0)), // SI_KERNEL
         v if v >= 32 => {
             crate::arch::trap::irq(v);
+            if v == lapic::TIMER_VECTOR {
+                check_control();
+            }
             Ok(())
         }
         _ => Err(fault(Signal::Sigsegv, 128, 0)),

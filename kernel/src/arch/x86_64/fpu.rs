@@ -1,3 +1,5 @@
+// The scheduler that switches program threads (issue 5) is its user.
+#![allow(dead_code)]
 //! Per-thread FPU/SSE/AVX state. The kernel is built without SSE and never
 //! touches these registers, so they only need saving when the CPU switches
 //! from one program thread to another (XSAVE where the CPU has it, FXSAVE

@@ -11,6 +11,7 @@ const LVT_TIMER: usize = 0x320;
 const INITIAL_COUNT: usize = 0x380;
 const CURRENT_COUNT: usize = 0x390;
 const DIVIDE: usize = 0x3e0;
+const PERIODIC: u32 = 1 << 17;
 
 /// Vector of the timer interrupt.
 pub const TIMER_VECTOR: u64 = 32;
@@ -57,12 +58,23 @@ pub fn init(monotonic_ns: fn() -> u64) {
     write(LVT_TIMER, TIMER_VECTOR as u32); // one-shot, unmasked
 }
 
-/// Fire the timer interrupt after `ns` nanoseconds (at most about 1 s at a
-/// time; callers re-arm).
-pub fn arm(ns: u64) {
-    let ticks = (ns.min(1_000_000_000) * TICKS_PER_MS.load(Ordering::Relaxed) / 1_000_000)
-        .clamp(1, u32::MAX as u64);
-    write(INITIAL_COUNT, ticks as u32);
+fn ticks(ns: u64) -> u32 {
+    (ns.min(1_000_000_000) * TICKS_PER_MS.load(Ordering::Relaxed) / 1_000_000)
+        .clamp(1, u32::MAX as u64) as u32
+}
+
+/// Tick every `ns` nanoseconds while the program runs, so the kernel gets
+/// control back from a program that makes no system calls.
+pub fn start_periodic(ns: u64) {
+    write(LVT_TIMER, TIMER_VECTOR as u32 | PERIODIC);
+    write(INITIAL_COUNT, ticks(ns));
+}
+
+/// Fire once after `ns` nanoseconds (at most about 1 s; callers re-arm),
+/// for a wait; `start_periodic` resumes the regular tick afterwards.
+pub fn arm_oneshot(ns: u64) {
+    write(LVT_TIMER, TIMER_VECTOR as u32);
+    write(INITIAL_COUNT, ticks(ns));
 }
 
 /// Acknowledge the interrupt being handled.
