@@ -106,7 +106,11 @@ fn mode_string(mode: u32) -> String {
     // setuid, setgid and sticky show in the x columns, as ls shows them.
     for (bit, col, set) in [(0o4000, 2, 's'), (0o2000, 5, 's'), (0o1000, 8, 't')] {
         if mode & bit != 0 {
-            s[col] = if s[col] == 'x' { set } else { set.to_ascii_uppercase() };
+            s[col] = if s[col] == 'x' {
+                set
+            } else {
+                set.to_ascii_uppercase()
+            };
         }
     }
     s.into_iter().collect()

@@ -106,9 +106,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         kernel: kernel_path,
         image: Some(image_path),
         ctl: ctl.clone(),
-        append: opts
-            .missing_files
-            .then(|| MISSING_FILES_CMDLINE.to_string()),
+        append: kernel_cmdline(opts),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));
@@ -131,6 +129,12 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             EXIT_VM_FAILURE
         }
     })
+}
+
+/// The kernel command line for these options (`-append`).
+pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
+    opts.missing_files
+        .then(|| MISSING_FILES_CMDLINE.to_string())
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -216,4 +220,24 @@ pub fn quiet(cmd: &mut Command) -> &mut Command {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_goes_on_the_kernel_command_line() {
+        let mut opts = RunOptions {
+            memory: None,
+            machine: Machine::Microvm,
+            accel: None,
+            missing_files: false,
+            build: BuildArgs::default(),
+            args: vec![],
+        };
+        assert_eq!(kernel_cmdline(&opts), None);
+        opts.missing_files = true;
+        assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.missing-files"));
+    }
 }

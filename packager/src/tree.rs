@@ -358,25 +358,7 @@ impl Tree {
                 implicit: false,
             },
         )?;
-        let entries = std::fs::read_dir(host).map_err(|e| {
-            anyhow!(
-                "{}: cannot read directory: {}",
-                host.display(),
-                io_reason(&e)
-            )
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                anyhow!(
-                    "{}: cannot read directory: {}",
-                    host.display(),
-                    io_reason(&e)
-                )
-            })?;
-            let child = entry.path();
-            let name = utf8_name(&child, &entry.file_name())?;
-            let meta = std::fs::symlink_metadata(&child)
-                .map_err(|e| anyhow!("{}: {}", child.display(), io_reason(&e)))?;
+        for (child, name, meta) in sorted_entries(host)? {
             self.add_entry(&child, &join(image, &name), &meta, origin, depth + 1)?;
         }
         Ok(())
@@ -431,25 +413,7 @@ impl Tree {
         if depth > 256 {
             bail!("{}: directories nested too deeply", dir.display());
         }
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            anyhow!(
-                "{}: cannot read directory: {}",
-                dir.display(),
-                io_reason(&e)
-            )
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                anyhow!(
-                    "{}: cannot read directory: {}",
-                    dir.display(),
-                    io_reason(&e)
-                )
-            })?;
-            let child = entry.path();
-            let name = utf8_name(&child, &entry.file_name())?;
-            let meta = std::fs::symlink_metadata(&child)
-                .map_err(|e| anyhow!("{}: {}", child.display(), io_reason(&e)))?;
+        for (child, name, meta) in sorted_entries(dir)? {
             let image = join(dest, &name);
             if meta.is_dir() {
                 self.map_walk(&child, &image, pat, origin, count, depth + 1)?;
@@ -460,6 +424,29 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// The entries of a host directory, sorted by name (so that errors and
+/// images do not depend on the host's directory order).
+fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, String, Metadata)>> {
+    let unreadable = |e: std::io::Error| {
+        anyhow!(
+            "{}: cannot read directory: {}",
+            dir.display(),
+            io_reason(&e)
+        )
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let child = entry.path();
+        let name = utf8_name(&child, &entry.file_name())?;
+        let meta = std::fs::symlink_metadata(&child)
+            .map_err(|e| anyhow!("{}: {}", child.display(), io_reason(&e)))?;
+        out.push((child, name, meta));
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
 }
 
 /// Shell-style match of a whole name: `*` any run, `?` one character.
