@@ -7,6 +7,8 @@
 #   hello-c-glibc   gcc -static (glibc)
 #   exit-status     musl-gcc -static
 #   crash           musl-gcc -static
+#   fs-walk-c       musl-gcc -static (samples/fs-walk.c)
+#   fs-walk-rust    Rust, x86_64-unknown-linux-musl (samples/fs-walk-rust)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -33,15 +35,22 @@ cc_sample musl-gcc hello-c.c hello-c-musl
 cc_sample gcc hello-c.c hello-c-glibc
 cc_sample musl-gcc exit-status.c exit-status
 cc_sample musl-gcc crash.c crash
+cc_sample musl-gcc fs-walk.c fs-walk-c
 
-if stale "$out/hello-rust" "$here/hello-rust/src/main.rs" "$here/hello-rust/Cargo.toml"; then
-    echo "samples: cargo build hello-rust (x86_64-unknown-linux-musl)" >&2
-    # Run from the sample's directory so the repo's rust-toolchain.toml applies,
-    # and keep flags meant for the host build out of it.
-    (cd "$here/hello-rust" &&
-        env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET \
-            cargo build --quiet --release --target x86_64-unknown-linux-musl \
-            --target-dir "$root/target/samples-cargo")
-    cp "$root/target/samples-cargo/x86_64-unknown-linux-musl/release/hello-rust" "$out/hello-rust.tmp"
-    mv "$out/hello-rust.tmp" "$out/hello-rust"
-fi
+rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
+    local name="$1"
+    if stale "$out/$name" "$here/$name/src/main.rs" "$here/$name/Cargo.toml"; then
+        echo "samples: cargo build $name (x86_64-unknown-linux-musl)" >&2
+        # Run from the sample's directory so the repo's rust-toolchain.toml applies,
+        # and keep flags meant for the host build out of it.
+        (cd "$here/$name" &&
+            env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET \
+                cargo build --quiet --release --target x86_64-unknown-linux-musl \
+                --target-dir "$root/target/samples-cargo")
+        cp "$root/target/samples-cargo/x86_64-unknown-linux-musl/release/$name" "$out/$name.tmp"
+        mv "$out/$name.tmp" "$out/$name"
+    fi
+}
+
+rust_sample hello-rust
+rust_sample fs-walk-rust

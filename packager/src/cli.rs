@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 use crate::qemu::Machine;
+use crate::spec::BuildArgs;
 use crate::{accel::AccelChoice, EXIT_VM_FAILURE};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -21,12 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Pack PROGRAM into a bootable image.
     Build {
-        /// A statically linked x86_64 Linux program.
-        program: PathBuf,
+        /// A statically linked x86_64 Linux program [default: the config's "Program"].
+        program: Option<PathBuf>,
         /// Where to write the image [default: <program name>.img in the current directory].
         #[arg(short, long, value_name = "IMAGE")]
         output: Option<PathBuf>,
-        /// Arguments given to the program (after argv[0]).
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Arguments given to the program (after argv[0]); they replace the config's Args.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
@@ -34,15 +37,21 @@ pub enum Command {
     Run {
         /// An image made by `kiln build`, or a program.
         target: PathBuf,
-        /// Memory of the VM, as QEMU's -m takes it (e.g. 256M, 1G).
-        #[arg(short, long, default_value = "256M", value_name = "MEM")]
-        memory: String,
+        /// Memory of the VM, as QEMU's -m takes it (e.g. 256M, 1G) [default: RunConfig.Memory or 256M].
+        #[arg(short, long, value_name = "MEM")]
+        memory: Option<String>,
         /// Machine type.
         #[arg(long, value_enum, default_value_t = Machine::Microvm)]
         machine: Machine,
-        /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
-        #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
-        accel: AccelChoice,
+        /// Accelerator: auto probes KVM once (cached) and falls back to TCG
+        /// [default: auto, or tcg when RunConfig.Accel is false].
+        #[arg(long, value_enum)]
+        accel: Option<AccelChoice>,
+        /// At exit, list every path the program tried to open that does not exist.
+        #[arg(long)]
+        missing_files: bool,
+        #[command(flatten)]
+        build: BuildArgs,
         /// Arguments given to the program (only when running a program).
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
@@ -71,20 +80,28 @@ where
         Command::Build {
             program,
             output,
+            build,
             args,
-        } => report(crate::image::build_command(&program, output, &args), 1),
+        } => report(
+            crate::image::build_command(program.as_deref(), output, &args, &build),
+            1,
+        ),
         Command::Inspect { image } => report(crate::inspect::inspect_command(&image), 1),
         Command::Run {
             target,
             memory,
             machine,
             accel,
+            missing_files,
+            build,
             args,
         } => {
             let opts = crate::run::RunOptions {
                 memory,
                 machine,
                 accel,
+                missing_files,
+                build,
                 args,
             };
             match crate::run::run_command(&target, &opts) {

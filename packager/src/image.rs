@@ -2,13 +2,16 @@
 //! `kiln_syscall::image`.
 
 use crate::elfcheck::{self, ElfKind};
+use crate::spec::BuildArgs;
+use crate::tree::{io_reason, Content, Kind, Tree};
 use anyhow::{anyhow, bail, Context, Result};
 use kiln_syscall::image::fs::Placement;
 use kiln_syscall::image::{
     align_up, Extent, FsIndex, Header, IndexBuilder, Manifest, HEADER_OFFSET, HEADER_SIZE, MAGIC,
 };
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -18,6 +21,8 @@ pub const DEFAULT_ENV: &[&str] = &["PATH=/bin:/usr/bin", "HOME=/", "TERM=xterm"]
 /// A program vetted and read into memory, ready to be packed.
 #[derive(Debug)]
 pub struct Program {
+    /// Where it was read from.
+    pub path: PathBuf,
     /// Its name in the image root (`/<name>`), also argv[0].
     pub name: String,
     pub bytes: Vec<u8>,
@@ -54,25 +59,13 @@ impl Program {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs());
         Ok(Program {
+            path: path.to_path_buf(),
             name,
             bytes,
             mode: meta.permissions().mode() & 0o7777,
             mtime,
             kind,
         })
-    }
-
-    /// The manifest for running this program with `args` after argv[0].
-    pub fn manifest(&self, args: &[String]) -> Manifest {
-        Manifest {
-            program: format!("/{}", self.name),
-            args: std::iter::once(self.name.clone())
-                .chain(args.iter().cloned())
-                .collect(),
-            env: DEFAULT_ENV.iter().map(|s| s.to_string()).collect(),
-            cwd: "/".into(),
-            ..Default::default()
-        }
     }
 }
 
@@ -123,25 +116,37 @@ pub fn layout(kernel_len: u64, manifest: &Manifest, tree: &IndexBuilder) -> Layo
     }
 }
 
-/// Write an image for `program` to `out`, atomically: the bytes go to a
-/// temporary file beside `out` that is renamed into place once complete.
+/// Write an image holding `tree` and `manifest` to `out`, atomically: the
+/// bytes go to a temporary file beside `out` that is renamed into place
+/// once complete. File contents are streamed from the host in one pass (no
+/// per-file sync); `progress` shows a bar on stderr for large trees.
 pub fn write_image(
-    program: &Program,
-    args: &[String],
+    tree: &Tree,
+    manifest: &Manifest,
     kernel: &[u8],
     out: &Path,
+    progress: bool,
 ) -> Result<Header> {
-    let mut tree = IndexBuilder::new();
-    tree.add_file(
-        &format!("/{}", program.name),
-        program.bytes.len() as u64,
-        program.mode,
-        program.mtime,
-        0,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
-    let manifest = program.manifest(args);
-    let layout = layout(kernel.len() as u64, &manifest, &tree);
+    let mut index = IndexBuilder::new();
+    let mut contents: Vec<(&str, &Content)> = Vec::new();
+    for (path, node) in tree.iter() {
+        let r = match &node.kind {
+            Kind::Dir => index.add_dir(path, node.mode, node.mtime),
+            Kind::File { size, content } => {
+                contents.push((path, content));
+                index.add_file(
+                    path,
+                    *size,
+                    node.mode,
+                    node.mtime,
+                    contents.len() as u64 - 1,
+                )
+            }
+            Kind::Symlink(target) => index.add_symlink(path, target, node.mtime),
+        };
+        r.map_err(|e| anyhow!("{e}"))?;
+    }
+    let layout = layout(kernel.len() as u64, manifest, &index);
     let h = layout.header;
 
     let dir = match out.parent() {
@@ -161,19 +166,26 @@ pub fn write_image(
     let f = tmp.as_file_mut();
     // Sparse: the unwritten gaps (first MiB, padding) read as zeros.
     f.set_len(h.image_size)?;
-    let mut put = |offset: u64, bytes: &[u8]| -> std::io::Result<()> {
-        f.seek(SeekFrom::Start(offset))?;
-        f.write_all(bytes)
-    };
-    put(HEADER_OFFSET, &h.encode())?;
-    put(h.kernel.offset, kernel)?;
-    put(h.manifest.offset, &layout.manifest)?;
-    put(h.fs_index.offset, &layout.index)?;
+    f.write_all_at(&h.encode(), HEADER_OFFSET)?;
+    f.write_all_at(kernel, h.kernel.offset)?;
+    f.write_all_at(&layout.manifest, h.manifest.offset)?;
+    f.write_all_at(&layout.index, h.fs_index.offset)?;
+
+    let bar = progress_bar(progress, layout.files.len());
+    let mut buf = vec![0u8; 1 << 20];
     for p in &layout.files {
-        debug_assert_eq!((p.key, p.size), (0, program.bytes.len() as u64));
-        put(p.offset, &program.bytes)?;
+        let (path, content) = contents[p.key as usize];
+        match content {
+            Content::Bytes(b) => f.write_all_at(b, p.offset)?,
+            Content::Host(host) => copy_host_file(host, path, p.size, f, p.offset, &mut buf)?,
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
     }
-    tmp.as_file().sync_all().ok();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
@@ -184,11 +196,70 @@ pub fn write_image(
     Ok(h)
 }
 
+/// A progress bar on stderr when it is a terminal and there are many files.
+fn progress_bar(wanted: bool, files: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !wanted || files < PROGRESS_MIN_FILES || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(files as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "kiln: packing {bar:40} {pos}/{len} files ({elapsed})",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// Trees with at least this many files get a progress bar.
+pub const PROGRESS_MIN_FILES: usize = 500;
+
+/// Copy a host file of `size` bytes (as seen when the tree was gathered)
+/// to `offset` in `out`. A file that changed size since is an error.
+fn copy_host_file(
+    host: &Path,
+    image_path: &str,
+    size: u64,
+    out: &File,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
+    let shown = host.display();
+    let mut src = File::open(host).map_err(|e| anyhow!("{shown}: {}", io_reason(&e)))?;
+    let mut done = 0u64;
+    loop {
+        let n = src
+            .read(buf)
+            .map_err(|e| anyhow!("{shown}: cannot read: {}", io_reason(&e)))?;
+        if n == 0 {
+            break;
+        }
+        if done + n as u64 > size {
+            bail!("{shown}: grew while it was packed (for {image_path})");
+        }
+        out.write_all_at(&buf[..n], offset + done)?;
+        done += n as u64;
+    }
+    if done != size {
+        bail!("{shown}: shrank while it was packed (for {image_path})");
+    }
+    Ok(())
+}
+
 /// `kiln build`.
-pub fn build_command(program: &Path, output: Option<PathBuf>, args: &[String]) -> Result<()> {
-    let prog = Program::load(program)?;
+pub fn build_command(
+    program: Option<&Path>,
+    output: Option<PathBuf>,
+    args: &[String],
+    build: &BuildArgs,
+) -> Result<()> {
+    let spec = crate::spec::resolve(program, args, build)?;
+    let prog = &spec.program;
     let out = output.unwrap_or_else(|| PathBuf::from(format!("{}.img", prog.name)));
-    if let (Ok(a), Ok(b)) = (program.canonicalize(), out.canonicalize()) {
+    if let (Ok(a), Ok(b)) = (prog.path.canonicalize(), out.canonicalize()) {
         if a == b {
             bail!(
                 "{}: the image would overwrite the program; choose another name with -o",
@@ -196,12 +267,13 @@ pub fn build_command(program: &Path, output: Option<PathBuf>, args: &[String]) -
             );
         }
     }
-    let h = write_image(&prog, args, crate::KERNEL, &out)?;
+    let h = write_image(&spec.tree, &spec.manifest, crate::KERNEL, &out, true)?;
     eprintln!(
-        "kiln: wrote {} ({}, program /{})",
+        "kiln: wrote {} ({}, program /{}, {} files)",
         out.display(),
         human_size(h.image_size),
-        prog.name
+        prog.name,
+        spec.tree.file_count()
     );
     Ok(())
 }
@@ -330,15 +402,37 @@ mod tests {
         b
     }
 
+    /// Write an image for the program at `path` with `args` and `b`.
+    fn build(
+        path: &Path,
+        args: &[&str],
+        b: &BuildArgs,
+        kernel: &[u8],
+        out: &Path,
+    ) -> Result<(Header, Program)> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let spec = crate::spec::resolve(Some(path), &args, b)?;
+        let h = write_image(&spec.tree, &spec.manifest, kernel, out, false)?;
+        Ok((h, spec.program))
+    }
+
     #[test]
     fn image_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let prog_path = program(dir.path(), "hello", &static_elf());
-        let prog = Program::load(&prog_path).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(data.join("sub/big.bin"), &big).unwrap();
+        std::fs::write(data.join("empty"), b"").unwrap();
+        std::os::unix::fs::symlink("sub/big.bin", data.join("link")).unwrap();
         let kernel: Vec<u8> = (0..5000u32).map(|i| i as u8 ^ 0x5a).collect();
         let out = dir.path().join("hello.img");
-        let args = vec!["a b".to_string(), String::new(), "ü".to_string()];
-        let h = write_image(&prog, &args, &kernel, &out).unwrap();
+        let b = BuildArgs {
+            dirs: vec![format!("{}:/data", data.display())],
+            ..Default::default()
+        };
+        let (h, prog) = build(&prog_path, &["a b", "", "ü"], &b, &kernel, &out).unwrap();
 
         let raw = std::fs::read(&out).unwrap();
         assert_eq!(raw.len() as u64, h.image_size);
@@ -368,7 +462,20 @@ mod tests {
         );
         assert_eq!(e.data % 4096, 0);
         assert_eq!(img.read_file("/hello").unwrap(), prog.bytes);
-        assert_eq!(img.fs.children(0).count(), 1);
+        assert_eq!(img.read_file("/data/sub/big.bin").unwrap(), big);
+        assert_eq!(img.read_file("/data/empty").unwrap(), b"");
+        let link = img.fs.lookup("/data/link").unwrap();
+        assert_eq!(img.fs.symlink_target(link), Some(&b"sub/big.bin"[..]));
+        assert!(img
+            .read_file("/etc/hosts")
+            .unwrap()
+            .starts_with(b"127.0.0.1\tlocalhost kiln\n"));
+        assert_eq!(
+            img.read_file("/etc/localtime").unwrap(),
+            crate::etc::tzif_utc()
+        );
+        let names: Vec<&[u8]> = img.fs.children(0).map(|c| img.fs.name(c)).collect();
+        assert_eq!(names, [&b"data"[..], b"etc", b"hello", b"tmp"]);
     }
 
     #[test]
@@ -376,19 +483,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let not_elf = program(dir.path(), "script", b"#!/bin/sh\necho hi\n");
         let dynamic = program(dir.path(), "dyn", &elf(2, 62, 3, &[3, 1]));
+        let ok = program(dir.path(), "ok", &static_elf());
         let out = dir.path().join("out.img");
+        let none = BuildArgs::default();
         for (p, needle) in [(&not_elf, "not an ELF"), (&dynamic, "dynamically linked")] {
-            let err = build_command(p, Some(out.clone()), &[]).unwrap_err();
+            let err = build_command(Some(p), Some(out.clone()), &[], &none).unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{err:#}");
         }
-        let err = build_command(&dir.path().join("missing"), Some(out.clone()), &[]).unwrap_err();
+        let err = build_command(
+            Some(&dir.path().join("missing")),
+            Some(out.clone()),
+            &[],
+            &none,
+        )
+        .unwrap_err();
         assert!(
             format!("{err:#}").ends_with("missing: no such file"),
             "{err:#}"
         );
-        // Writing into a directory that does not exist fails before any file appears.
-        let prog = Program::load(&program(dir.path(), "ok", &static_elf())).unwrap();
-        assert!(write_image(&prog, &[], b"kernel", &dir.path().join("nope/out.img")).is_err());
+        // A missing file to pack fails before any file appears.
+        let b = BuildArgs {
+            files: vec!["/nonexistent/file".into()],
+            ..Default::default()
+        };
+        let err = build_command(Some(&ok), Some(out.clone()), &[], &b).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "/nonexistent/file: no such file or directory"
+        );
+        // Writing into a directory that does not exist fails too.
+        assert!(build(&ok, &[], &none, b"kernel", &dir.path().join("nope/out.img")).is_err());
         let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -398,28 +522,33 @@ mod tests {
     }
 
     #[test]
-    fn refuses_to_overwrite_the_program() {
+    fn a_file_that_changes_while_packed_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let p = program(dir.path(), "prog", &static_elf());
-        let err = build_command(&p, Some(p.clone()), &[]).unwrap_err();
-        assert!(err.to_string().contains("overwrite the program"), "{err}");
-        assert_eq!(std::fs::read(&p).unwrap(), static_elf());
+        let prog = program(dir.path(), "p", &static_elf());
+        let f = dir.path().join("f");
+        std::fs::write(&f, "1234").unwrap();
+        let b = BuildArgs {
+            files: vec![format!("{}:/f", f.display())],
+            ..Default::default()
+        };
+        let spec = crate::spec::resolve(Some(&prog), &[], &b).unwrap();
+        std::fs::write(&f, "123456").unwrap();
+        let out = dir.path().join("x.img");
+        let e = write_image(&spec.tree, &spec.manifest, b"k", &out, false).unwrap_err();
+        assert!(
+            e.to_string().ends_with("grew while it was packed (for /f)"),
+            "{e}"
+        );
+        assert!(!out.exists());
     }
 
     #[test]
-    fn manifest_encodes_args_and_env() {
-        let prog = Program {
-            name: "p".into(),
-            bytes: vec![],
-            mode: 0o755,
-            mtime: 0,
-            kind: ElfKind::Exec,
-        };
-        let m = prog.manifest(&["--x=1".into(), "two words".into()]);
-        assert_eq!(m.program, "/p");
-        assert_eq!(m.args, ["p", "--x=1", "two words"]);
-        assert!(m.env.iter().all(|e| e.contains('=')));
-        assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
+    fn refuses_to_overwrite_the_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = program(dir.path(), "prog", &static_elf());
+        let err = build_command(Some(&p), Some(p.clone()), &[], &BuildArgs::default()).unwrap_err();
+        assert!(err.to_string().contains("overwrite the program"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), static_elf());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 use crate::image::{human_size, Image};
 use anyhow::Result;
 use kiln_syscall::image::fs::ROOT as ROOT_ID;
-use kiln_syscall::image::{EntryKind, Extent, FsIndex, VERSION};
+use kiln_syscall::image::{EntryKind, Extent, FsIndex, NetConfig, VERSION};
 use std::fmt::Write;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// `kiln inspect IMAGE`.
@@ -41,9 +42,35 @@ pub fn describe(image: &Image) -> String {
     let _ = writeln!(s, "argv      {}", quoted.join(" "));
     let _ = writeln!(s, "env       {}", m.env.join(" "));
     let _ = writeln!(s, "cwd       {}", m.cwd);
+    let mounts: Vec<String> = std::iter::once("/tmp (tmpfs)".to_string())
+        .chain(m.tmpfs.iter().map(|t| match t.size {
+            0 => format!("{} (tmpfs)", t.path),
+            n => format!("{} (tmpfs, {})", t.path, human_size(n)),
+        }))
+        .collect();
+    let _ = writeln!(s, "mounts    {}", mounts.join(", "));
+    let _ = writeln!(s, "network   {}", network(&m.net));
     let _ = writeln!(s, "files");
     tree(&image.fs, ROOT_ID, "", &mut s);
     s
+}
+
+fn network(net: &NetConfig) -> String {
+    let mut parts = vec![match net.ipv4 {
+        Some((a, prefix)) => format!("ipv4 {}/{prefix}", Ipv4Addr::from(a)),
+        None => "ipv4 dhcp".to_string(),
+    }];
+    if let Some(gw) = net.gateway {
+        parts.push(format!("gateway {}", Ipv4Addr::from(gw)));
+    }
+    for ip in net
+        .nameservers
+        .iter()
+        .filter_map(|ns| crate::etc::nameserver_ip(ns))
+    {
+        parts.push(format!("nameserver {ip}"));
+    }
+    parts.join(", ")
 }
 
 fn tree(fs: &FsIndex, id: u32, path: &str, out: &mut String) {
@@ -71,14 +98,22 @@ fn tree(fs: &FsIndex, id: u32, path: &str, out: &mut String) {
 }
 
 fn mode_string(mode: u32) -> String {
-    let mut s = String::with_capacity(9);
-    for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    let mut s: Vec<char> = "rwxrwxrwx"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if mode & (0o400 >> i) != 0 { c } else { '-' })
+        .collect();
+    // setuid, setgid and sticky show in the x columns, as ls shows them.
+    for (bit, col, set) in [(0o4000, 2, 's'), (0o2000, 5, 's'), (0o1000, 8, 't')] {
+        if mode & bit != 0 {
+            s[col] = if s[col] == 'x' {
+                set
+            } else {
+                set.to_ascii_uppercase()
+            };
+        }
     }
-    s
+    s.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -86,8 +121,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn network_line() {
+        assert_eq!(network(&NetConfig::default()), "ipv4 dhcp");
+        let net = NetConfig {
+            ipv4: Some(([10, 0, 2, 15], 24)),
+            gateway: Some([10, 0, 2, 2]),
+            nameservers: vec![vec![1, 1, 1, 1]],
+        };
+        assert_eq!(
+            network(&net),
+            "ipv4 10.0.2.15/24, gateway 10.0.2.2, nameserver 1.1.1.1"
+        );
+    }
+
+    #[test]
     fn modes() {
         assert_eq!(mode_string(0o755), "rwxr-xr-x");
         assert_eq!(mode_string(0o640), "rw-r-----");
+        assert_eq!(mode_string(0o1777), "rwxrwxrwt");
+        assert_eq!(mode_string(0o4644), "rwSr--r--");
     }
 }

@@ -1,17 +1,23 @@
 //! `kiln`: build, run and inspect Kiln images.
 //!
-//! One module per job: [`cli`] parses the command line, [`elfcheck`] vets
-//! the program, [`image`] writes and reads images, [`qemu`] builds the QEMU
+//! One module per job: [`cli`] parses the command line, [`config`] reads
+//! ops-style config.json, [`spec`] merges it with the command line,
+//! [`tree`] gathers host files, [`etc`] generates /etc files, [`elfcheck`]
+//! vets the program, [`image`] writes and reads images, [`qemu`] builds the QEMU
 //! command line, [`accel`] picks KVM or TCG, [`run`] boots an image and
 //! [`inspect`] lists one.
 
 pub mod accel;
 pub mod cli;
+pub mod config;
 pub mod elfcheck;
+pub mod etc;
 pub mod image;
 pub mod inspect;
 pub mod qemu;
 pub mod run;
+pub mod spec;
+pub mod tree;
 
 /// The kernel embedded at build time (see `build.rs`).
 pub static KERNEL: &[u8] = include_bytes!(env!("KILN_KERNEL"));

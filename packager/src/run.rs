@@ -2,8 +2,9 @@
 //! the control channel into kiln's exit status.
 
 use crate::accel::{self, AccelChoice};
-use crate::image::{is_image, write_image, Image, Program};
+use crate::image::{is_image, write_image, Image};
 use crate::qemu::{self, Launch, Machine, Verdict};
+use crate::spec::{load_config, resolve, run_settings, BuildArgs, RunSettings};
 use crate::EXIT_VM_FAILURE;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -18,43 +19,82 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    pub memory: String,
+    /// `-m`; `None`: RunConfig.Memory, else [`DEFAULT_MEMORY`].
+    pub memory: Option<String>,
     pub machine: Machine,
-    pub accel: AccelChoice,
+    /// `--accel`; `None`: from RunConfig.Accel, else auto.
+    pub accel: Option<AccelChoice>,
+    /// Ask the kernel to list the paths the program missed.
+    pub missing_files: bool,
+    pub build: BuildArgs,
     pub args: Vec<String>,
 }
+
+/// Memory of the VM when neither -m nor RunConfig.Memory says.
+pub const DEFAULT_MEMORY: &str = "256M";
+/// Kernel command-line word for `--missing-files`.
+pub const MISSING_FILES_CMDLINE: &str = "kiln.missing-files";
 
 /// `kiln run`: returns the program's exit status, [`EXIT_VM_FAILURE`] when
 /// it reported none, or [`EXIT_INTERRUPTED`].
 pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     install_signal_handler();
-    let memory = qemu::check_memory(&opts.memory)?;
+    // A bad -m is reported before any work.
+    if let Some(m) = &opts.memory {
+        qemu::check_memory(m)?;
+    }
     // Everything temporary lives here and goes when `work` is dropped, on
     // every path out of this function.
     let work = tempfile::Builder::new()
         .prefix("kiln-run-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let image_path = if is_image(target) {
+    let (image_path, settings) = if is_image(target) {
         if !opts.args.is_empty() {
             bail!(
                 "{}: arguments are fixed when an image is built; use `kiln build PROGRAM -- ARGS` or `kiln run PROGRAM -- ARGS`",
                 target.display()
             );
         }
-        target.to_path_buf()
+        if opts.build.changes_contents() {
+            bail!(
+                "{}: files, environment, working directory and mounts are fixed when an image is built; give them to `kiln build`",
+                target.display()
+            );
+        }
+        // With an image, a config only says how to run it.
+        let settings = match load_config(&opts.build)? {
+            Some((config, _)) if config.has_build_fields() => bail!(
+                "{}: the image is already built; a config given to `kiln run IMAGE` may hold only RunConfig",
+                target.display()
+            ),
+            Some((config, _)) => run_settings(&config)?,
+            None => RunSettings::default(),
+        };
+        (target.to_path_buf(), settings)
     } else {
-        let program = Program::load(target)?;
-        let path = work.path().join(format!("{}.img", program.name));
-        write_image(&program, &opts.args, crate::KERNEL, &path)?;
-        path
+        let spec = resolve(Some(target), &opts.args, &opts.build)?;
+        let path = work.path().join(format!("{}.img", spec.program.name));
+        write_image(&spec.tree, &spec.manifest, crate::KERNEL, &path, true)?;
+        (path, spec.run)
+    };
+    let memory = qemu::check_memory(
+        opts.memory
+            .as_deref()
+            .or(settings.memory.as_deref())
+            .unwrap_or(DEFAULT_MEMORY),
+    )?;
+    let accel_choice = match (opts.accel, settings.accel) {
+        (Some(a), _) => a,
+        (None, Some(false)) => AccelChoice::Tcg,
+        (None, _) => AccelChoice::Auto,
     };
     let mut image = Image::open(&image_path)?;
     let kernel = image.kernel()?;
     let kernel_path = work.path().join("kernel.elf");
     std::fs::write(&kernel_path, &kernel).context("cannot write the kernel to a temporary file")?;
 
-    let accel = accel::resolve(opts.accel, &kernel, &kernel_path);
+    let accel = accel::resolve(accel_choice, &kernel, &kernel_path);
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
@@ -66,7 +106,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         kernel: kernel_path,
         image: Some(image_path),
         ctl: ctl.clone(),
-        append: None,
+        append: kernel_cmdline(opts),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));
@@ -89,6 +129,12 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             EXIT_VM_FAILURE
         }
     })
+}
+
+/// The kernel command line for these options (`-append`).
+pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
+    opts.missing_files
+        .then(|| MISSING_FILES_CMDLINE.to_string())
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -174,4 +220,24 @@ pub fn quiet(cmd: &mut Command) -> &mut Command {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_goes_on_the_kernel_command_line() {
+        let mut opts = RunOptions {
+            memory: None,
+            machine: Machine::Microvm,
+            accel: None,
+            missing_files: false,
+            build: BuildArgs::default(),
+            args: vec![],
+        };
+        assert_eq!(kernel_cmdline(&opts), None);
+        opts.missing_files = true;
+        assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.missing-files"));
+    }
 }

@@ -46,7 +46,7 @@ pub fn samples_dir() -> &'static Path {
 }
 
 /// The path of a built sample: `hello-rust`, `hello-c-musl`, `hello-c-glibc`,
-/// `exit-status` or `crash`.
+/// `exit-status`, `crash`, `fs-walk-c` or `fs-walk-rust`.
 pub fn sample(name: &str) -> PathBuf {
     let p = samples_dir().join(name);
     assert!(p.is_file(), "sample {} was not built", p.display());

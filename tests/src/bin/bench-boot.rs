@@ -6,8 +6,9 @@
 //!
 //!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35]
 
-use kiln::image::{human_size, write_image, Program};
+use kiln::image::{human_size, write_image};
 use kiln::qemu::{self, Accel, Launch, Machine};
+use kiln::spec::{resolve, BuildArgs};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,9 +47,11 @@ fn main() {
 
     let mut images = Vec::new();
     for name in SAMPLES {
-        let program = Program::load(&kiln_tests::sample(name)).expect("load sample");
+        let spec = resolve(Some(&kiln_tests::sample(name)), &[], &BuildArgs::default())
+            .expect("load sample");
         let image = work.path().join(format!("{name}.img"));
-        let header = write_image(&program, &[], kiln::KERNEL, &image).expect("write image");
+        let header = write_image(&spec.tree, &spec.manifest, kiln::KERNEL, &image, false)
+            .expect("write image");
         images.push((name, image, header.image_size));
     }
 

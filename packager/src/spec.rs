@@ -1,0 +1,527 @@
+//! What to build: the config file and the command line merged into one
+//! manifest and one file tree. Command-line values add to the config's
+//! lists and override its single values.
+
+use crate::config::{self, Config, PortForward};
+use crate::image::{Program, DEFAULT_ENV};
+use crate::tree::{image_path, Kind, Node, Tree};
+use anyhow::{anyhow, bail, Context, Result};
+use kiln_syscall::image::{Manifest, NetConfig, TmpfsMount};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Options shared by `kiln build` and `kiln run PROGRAM`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct BuildArgs {
+    /// ops-style config.json (Program, Args, Env, Files, Dirs, MapDirs,
+    /// Mounts, Cwd, RunConfig, ...).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Put a host file (or directory, or symlink) into the image, at IMAGE
+    /// or at the same path.
+    #[arg(long = "file", value_name = "HOST[:IMAGE]")]
+    pub files: Vec<String>,
+    /// Copy a host directory recursively into the image, at IMAGE or at the
+    /// same path.
+    #[arg(long = "dir", value_name = "HOST[:IMAGE]")]
+    pub dirs: Vec<String>,
+    /// Set an environment variable of the program.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The program's working directory (default /).
+    #[arg(long, value_name = "PATH")]
+    pub cwd: Option<String>,
+    /// Mount a tmpfs at PATH, limited to SIZE (e.g. 64M) if given.
+    #[arg(long = "mount", value_name = "/PATH[:SIZE]")]
+    pub mounts: Vec<String>,
+}
+
+impl BuildArgs {
+    /// Was anything given that changes an image's contents?
+    pub fn changes_contents(&self) -> bool {
+        !(self.files.is_empty()
+            && self.dirs.is_empty()
+            && self.env.is_empty()
+            && self.cwd.is_none()
+            && self.mounts.is_empty())
+    }
+}
+
+/// How `kiln run` should start the VM, from RunConfig.
+#[derive(Clone, Debug, Default)]
+pub struct RunSettings {
+    pub memory: Option<String>,
+    pub cpus: Option<u32>,
+    pub accel: Option<bool>,
+    pub ports: Vec<PortForward>,
+    pub udp_ports: Vec<PortForward>,
+}
+
+/// Everything needed to write an image.
+pub struct Spec {
+    pub program: Program,
+    pub manifest: Manifest,
+    pub tree: Tree,
+    pub run: RunSettings,
+}
+
+/// Read the config (if any) and print its notes.
+pub fn load_config(args: &BuildArgs) -> Result<Option<(Config, PathBuf)>> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let config = Config::load(path)?;
+    for note in config.notes() {
+        eprintln!("kiln: note: {}: {note}", path.display());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = match &config.local_files_parent_directory {
+        Some(d) => config::host_path(&dir, d),
+        None => dir,
+    };
+    Ok(Some((config, base)))
+}
+
+/// The RunConfig settings of a config.
+pub fn run_settings(config: &Config) -> Result<RunSettings> {
+    let r = &config.run_config;
+    Ok(RunSettings {
+        memory: r.memory.clone(),
+        cpus: r.cpus,
+        accel: r.accel,
+        ports: config::parse_ports("RunConfig.Ports", &r.ports)?,
+        udp_ports: config::parse_ports("RunConfig.UDPPorts", &r.udp_ports)?,
+    })
+}
+
+/// Split `HOST[:IMAGE]`: the part after the last `:` is the image path
+/// when it is absolute.
+fn split_mapping(spec: &str) -> (&str, Option<&str>) {
+    match spec.rsplit_once(':') {
+        Some((host, image)) if image.starts_with('/') && !host.is_empty() => (host, Some(image)),
+        _ => (spec, None),
+    }
+}
+
+/// Merge the config and the command line into a [`Spec`].
+pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Result<Spec> {
+    let loaded = load_config(b)?;
+    let (config, base) = match loaded {
+        Some((c, base)) => (c, base),
+        None => (Config::default(), PathBuf::from(".")),
+    };
+    let cfg_name = b
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let in_cfg = |e: anyhow::Error| anyhow!("{cfg_name}: {e:#}");
+
+    let program_path = match (program, &config.program) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => config::host_path(&base, p),
+        (None, None) => bail!("no program: give PROGRAM, or \"Program\" in a config file (-c)"),
+    };
+    let program = Program::load(&program_path)?;
+
+    let args = if !cli_args.is_empty() {
+        cli_args.to_vec()
+    } else {
+        config.args.clone().unwrap_or_default()
+    };
+
+    let mut env: Vec<(String, String)> = DEFAULT_ENV
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut set = |k: &str, v: &str| match env.iter_mut().find(|(key, _)| key == k) {
+        Some(slot) => slot.1 = v.to_string(),
+        None => env.push((k.to_string(), v.to_string())),
+    };
+    for (k, v) in &config.env {
+        if k.is_empty() || k.contains('=') {
+            bail!("{cfg_name}: Env: bad variable name {k:?}");
+        }
+        set(k, v);
+    }
+    for e in &b.env {
+        match e.split_once('=') {
+            Some((k, v)) if !k.is_empty() => set(k, v),
+            _ => bail!("--env {e:?}: use KEY=VALUE"),
+        }
+    }
+
+    // The file tree: the program, then the config's sources, then the
+    // command line's.
+    let mut tree = Tree::new();
+    tree.add_bytes(
+        &format!("/{}", program.name),
+        program.bytes.clone().into(),
+        program.mode,
+        program.mtime,
+        &format!("the program {}", program_path.display()),
+    )?;
+    for f in &config.files {
+        let host = config::host_path(&base, f);
+        tree.add_host(&host, &image_path(f).map_err(in_cfg)?, "Files")?;
+    }
+    for d in &config.dirs {
+        let host = config::host_path(&base, d);
+        tree.add_host(&host, &image_path(d).map_err(in_cfg)?, "Dirs")?;
+    }
+    for (pattern, dest) in &config.map_dirs {
+        let host = config::host_path(&base, pattern);
+        tree.map_dir(&host, &image_path(dest).map_err(in_cfg)?, "MapDirs")?;
+    }
+    for (list, flag) in [(&b.files, "--file"), (&b.dirs, "--dir")] {
+        for spec in list {
+            let (host, image) = split_mapping(spec);
+            let image = image_path(image.unwrap_or(host)).with_context(|| flag.to_string())?;
+            if flag == "--dir" && !Path::new(host).is_dir() && Path::new(host).exists() {
+                bail!("--dir {host}: not a directory (use --file)");
+            }
+            tree.add_host(Path::new(host), &image, flag)?;
+        }
+    }
+
+    let mounts = mounts(&config, b, &cfg_name)?;
+    for m in &mounts {
+        if let Some(n) = tree.get(&m.path) {
+            if !matches!(n.kind, Kind::Dir) {
+                bail!(
+                    "tmpfs mount point {} is not a directory in the image (from {})",
+                    m.path,
+                    n.origin
+                );
+            }
+            if tree.has_children(&m.path) {
+                bail!(
+                    "tmpfs mount at {} would hide the image's files there (from {})",
+                    m.path,
+                    n.origin
+                );
+            }
+        }
+    }
+    for (path, mode) in
+        std::iter::once(("/tmp", 0o1777)).chain(mounts.iter().map(|m| (m.path.as_str(), 0o755)))
+    {
+        if tree.is_free(path) {
+            tree.insert(
+                path,
+                Node {
+                    kind: Kind::Dir,
+                    mode,
+                    mtime: 0,
+                    origin: "a tmpfs mount point".into(),
+                    implicit: false,
+                },
+            )?;
+        }
+    }
+
+    let net = net_config(&config).map_err(in_cfg)?;
+    crate::etc::add_generated(&mut tree, &net)?;
+
+    let cwd = match (&b.cwd, &config.cwd) {
+        (Some(c), _) => c.clone(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => "/".to_string(),
+    };
+    if !cwd.starts_with('/') {
+        bail!("working directory {cwd:?} must be an absolute path");
+    }
+    let cwd = image_path(&cwd)?;
+    let under_tmpfs = std::iter::once("/tmp")
+        .chain(mounts.iter().map(|m| m.path.as_str()))
+        .any(|m| cwd == m || cwd.starts_with(&format!("{m}/")));
+    match tree.get(&cwd) {
+        Some(n) if matches!(n.kind, Kind::Dir) => {}
+        _ if under_tmpfs => {}
+        Some(n) => bail!(
+            "working directory {cwd} is a {} in the image, not a directory",
+            kind_name(&n.kind)
+        ),
+        None => bail!("working directory {cwd} is not in the image"),
+    }
+
+    let manifest = Manifest {
+        program: format!("/{}", program.name),
+        args: std::iter::once(program.name.clone()).chain(args).collect(),
+        env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        cwd,
+        tmpfs: mounts,
+        net,
+    };
+    let run = run_settings(&config).map_err(in_cfg)?;
+    Ok(Spec {
+        program,
+        manifest,
+        tree,
+        run,
+    })
+}
+
+fn kind_name(k: &Kind) -> &'static str {
+    match k {
+        Kind::Dir => "directory",
+        Kind::File { .. } => "file",
+        Kind::Symlink(_) => "symlink",
+    }
+}
+
+/// tmpfs mounts from Mounts and --mount (which overrides a config entry
+/// for the same path).
+fn mounts(config: &Config, b: &BuildArgs, cfg_name: &str) -> Result<Vec<TmpfsMount>> {
+    let mut by_path: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |what: &str, path: &str, size: &str| -> Result<()> {
+        if !path.starts_with('/') {
+            if size.starts_with('/') {
+                bail!("{what}: kiln mounts only tmpfs, as {{\"/mount/point\": \"SIZE\"}}; {path:?} -> {size:?} looks like an ops volume");
+            }
+            bail!("{what}: mount point {path:?} must be an absolute path");
+        }
+        let path = image_path(path)?;
+        if path == "/"
+            || ["/proc", "/dev", "/sys"]
+                .iter()
+                .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        {
+            bail!("{what}: cannot mount a tmpfs at {path}");
+        }
+        let size = if size.trim().is_empty() {
+            0
+        } else {
+            config::parse_size(size).ok_or_else(|| {
+                anyhow!("{what}: size {size:?} of {path}: use a number with K, M or G, e.g. 64M")
+            })?
+        };
+        by_path.insert(path, size);
+        Ok(())
+    };
+    for (path, size) in &config.mounts {
+        add(&format!("{cfg_name}: Mounts"), path, size)?;
+    }
+    for m in &b.mounts {
+        let (path, size) = m.split_once(':').unwrap_or((m, ""));
+        add(&format!("--mount {m}"), path, size)?;
+    }
+    Ok(by_path
+        .into_iter()
+        .map(|(path, size)| TmpfsMount { path, size })
+        .collect())
+}
+
+/// Manifest network records from RunConfig and NameServers.
+fn net_config(config: &Config) -> Result<NetConfig> {
+    let r = &config.run_config;
+    let mut net = NetConfig::default();
+    match (&r.ip_address, &r.net_mask) {
+        (Some(ip), mask) => {
+            let addr = config::parse_ipv4("RunConfig.IPAddress", ip)?;
+            let prefix = match mask {
+                Some(m) => config::mask_prefix("RunConfig.NetMask", m)?,
+                None => 24,
+            };
+            net.ipv4 = Some((addr.octets(), prefix));
+        }
+        (None, Some(_)) => bail!("RunConfig.NetMask needs RunConfig.IPAddress"),
+        (None, None) => {}
+    }
+    if let Some(gw) = &r.gateway {
+        net.gateway = Some(config::parse_ipv4("RunConfig.Gateway", gw)?.octets());
+    }
+    for (field, list) in [
+        ("NameServers", &config.name_servers),
+        ("RunConfig.NameServers", &r.name_servers),
+    ] {
+        for ns in list {
+            let ip: IpAddr = ns
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("{field}: {ns:?} is not an IP address"))?;
+            let bytes = match ip {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            };
+            if !net.nameservers.contains(&bytes) {
+                net.nameservers.push(bytes);
+            }
+        }
+    }
+    Ok(net)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elfcheck::tests::elf;
+
+    fn setup() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let prog = d.path().join("prog");
+        let mut bytes = elf(2, 62, goblin::elf::header::ET_EXEC, &[1]);
+        bytes.extend([0u8; 100]);
+        std::fs::write(&prog, bytes).unwrap();
+        std::fs::create_dir_all(d.path().join("data/sub")).unwrap();
+        std::fs::write(d.path().join("data/a.txt"), "a").unwrap();
+        std::fs::write(d.path().join("data/sub/b.txt"), "bb").unwrap();
+        std::fs::write(d.path().join("hosts"), "10.1.1.1 db\n").unwrap();
+        (d, prog)
+    }
+
+    fn config(d: &Path, json: &str) -> BuildArgs {
+        let p = d.join("config.json");
+        std::fs::write(&p, json).unwrap();
+        BuildArgs {
+            config: Some(p),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn config_and_command_line_merge() {
+        let (d, _) = setup();
+        let mut b = config(
+            d.path(),
+            r#"{"Program": "prog", "Args": ["x"], "Env": {"A": "1", "HOME": "/srv"},
+                "MapDirs": {"data/*": "/srv"}, "Files": ["hosts"], "Cwd": "/srv",
+                "Mounts": {"/var/cache": "1M"},
+                "RunConfig": {"Memory": "512M", "Ports": ["8080"], "IPAddress": "10.0.2.15",
+                              "Gateway": "10.0.2.2", "NameServers": ["1.1.1.1"]}}"#,
+        );
+        b.env.push("B=2".into());
+        b.mounts.push("/scratch".into());
+        b.files
+            .push(format!("{}:/etc/hosts", d.path().join("hosts").display()));
+        let s = resolve(None, &[], &b).unwrap();
+        let m = &s.manifest;
+        assert_eq!(m.program, "/prog");
+        assert_eq!(m.args, ["prog", "x"]);
+        assert_eq!(
+            m.env,
+            [
+                "PATH=/bin:/usr/bin",
+                "HOME=/srv",
+                "TERM=xterm",
+                "A=1",
+                "B=2"
+            ]
+        );
+        assert_eq!(m.cwd, "/srv");
+        assert_eq!(
+            m.tmpfs,
+            [
+                TmpfsMount {
+                    path: "/scratch".into(),
+                    size: 0
+                },
+                TmpfsMount {
+                    path: "/var/cache".into(),
+                    size: 1 << 20
+                }
+            ]
+        );
+        assert_eq!(m.net.ipv4, Some(([10, 0, 2, 15], 24)));
+        assert_eq!(m.net.gateway, Some([10, 0, 2, 2]));
+        assert_eq!(m.net.nameservers, [vec![1, 1, 1, 1]]);
+        assert_eq!(s.run.memory.as_deref(), Some("512M"));
+        assert_eq!(
+            s.run.ports,
+            [PortForward {
+                host: 8080,
+                guest: 8080
+            }]
+        );
+        for p in [
+            "/srv/a.txt",
+            "/srv/sub/b.txt",
+            "/hosts",
+            "/etc/hosts",
+            "/etc/passwd",
+            "/tmp",
+            "/var/cache",
+        ] {
+            assert!(s.tree.get(p).is_some(), "{p}");
+        }
+        // The user's /etc/hosts (from --file) won over the generated one.
+        assert!(matches!(
+            s.tree.get("/etc/hosts").unwrap().kind,
+            Kind::File { size: 12, .. }
+        ));
+        // Command-line args replace the config's.
+        let s = resolve(None, &["y".into()], &b).unwrap();
+        assert_eq!(s.manifest.args, ["prog", "y"]);
+    }
+
+    #[test]
+    fn errors_are_single_clear_lines() {
+        let (d, prog) = setup();
+        let err = |json: &str, extra: &[&str]| {
+            let mut b = config(d.path(), json);
+            b.files.extend(extra.iter().map(|s| s.to_string()));
+            format!(
+                "{:#}",
+                resolve(Some(&prog), &[], &b).err().expect("an error")
+            )
+        };
+        let e = err(r#"{"Files": ["missing.txt"]}"#, &[]);
+        assert!(e.ends_with("missing.txt: no such file or directory"), "{e}");
+        let e = err(
+            r#"{"Files": ["hosts"]}"#,
+            &[&format!("{}:/hosts", d.path().join("data/a.txt").display())],
+        );
+        assert!(e.starts_with("two sources for /hosts in the image"), "{e}");
+        let e = err(r#"{"Files": ["prog"]}"#, &[]);
+        assert!(
+            e.starts_with("two sources for /prog in the image: file (from the program"),
+            "{e}"
+        );
+        let e = err(r#"{"Cwd": "/nowhere"}"#, &[]);
+        assert_eq!(e, "working directory /nowhere is not in the image");
+        let e = err(r#"{"Mounts": {"data": "/mnt"}}"#, &[]);
+        assert!(e.contains("looks like an ops volume"), "{e}");
+        let e = err(r#"{"Mounts": {"/srv": "lots"}}"#, &[]);
+        assert!(e.contains("size \"lots\""), "{e}");
+        let e = err(
+            r#"{"MapDirs": {"data/*": "/m"}, "Mounts": {"/m": ""}}"#,
+            &[],
+        );
+        assert!(e.starts_with("tmpfs mount at /m would hide"), "{e}");
+        let e = err(r#"{"RunConfig": {"IPAddress": "10.0.2"}}"#, &[]);
+        assert!(
+            e.ends_with("RunConfig.IPAddress: \"10.0.2\" is not an IPv4 address"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            resolve(None, &[], &BuildArgs::default()).err().unwrap()
+        );
+        assert!(e.starts_with("no program"), "{e}");
+    }
+
+    #[test]
+    fn cwd_may_be_a_tmpfs() {
+        let (_d, prog) = setup();
+        let b = BuildArgs {
+            cwd: Some("/tmp/work".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(Some(&prog), &[], &b).unwrap().manifest.cwd,
+            "/tmp/work"
+        );
+    }
+
+    #[test]
+    fn mappings() {
+        assert_eq!(split_mapping("a/b:/c"), ("a/b", Some("/c")));
+        assert_eq!(split_mapping("a/b"), ("a/b", None));
+        assert_eq!(split_mapping("a:b"), ("a:b", None));
+    }
+}
