@@ -7,6 +7,7 @@
 #   hello-c-glibc   gcc -static (glibc)
 #   exit-status     musl-gcc -static
 #   crash           musl-gcc -static
+#   wait            musl-gcc -static
 #   fs-walk-c       musl-gcc -static (samples/fs-walk.c)
 #   fs-walk-rust    Rust, x86_64-unknown-linux-musl (samples/fs-walk-rust)
 set -euo pipefail
@@ -35,6 +36,7 @@ cc_sample musl-gcc hello-c.c hello-c-musl
 cc_sample gcc hello-c.c hello-c-glibc
 cc_sample musl-gcc exit-status.c exit-status
 cc_sample musl-gcc crash.c crash
+cc_sample musl-gcc wait.c wait
 cc_sample musl-gcc fs-walk.c fs-walk-c
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace

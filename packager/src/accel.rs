@@ -90,6 +90,7 @@ pub fn probe(kernel_path: &Path) -> bool {
         image: None,
         ctl: ctl.clone(),
         append: Some(qemu::PROBE_CMDLINE.into()),
+        requests: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));

@@ -55,7 +55,13 @@ pub struct Launch {
     pub ctl: PathBuf,
     /// Kernel command line.
     pub append: Option<String>,
+    /// Unix socket for requests to the kernel (its COM2): `kiln run` writes
+    /// `T` there to ask for a graceful shutdown.
+    pub requests: Option<PathBuf>,
 }
+
+/// The byte that asks the kernel to shut the program down (SIGTERM).
+pub const SHUTDOWN_REQUEST: u8 = b'T';
 
 /// Check a memory size: digits with an optional K, M, G or T suffix
 /// (QEMU's default unit is MiB), at least 16 MiB.
@@ -81,6 +87,11 @@ pub fn check_memory(mem: &str) -> Result<String> {
         Some(_) => bail!("memory size {mem:?} is too small: give the VM at least 16M"),
         None => bail!("memory size {mem:?} is too large"),
     }
+}
+
+fn push_dev(a: &mut Vec<OsString>, dev: &str) {
+    a.push("-device".into());
+    a.push(dev.into());
 }
 
 /// The arguments after the QEMU binary's name.
@@ -118,6 +129,11 @@ pub fn args(l: &Launch) -> Vec<OsString> {
     ]);
     a.push("-chardev".into());
     a.push(join("file,id=kilnctl,path=", &l.ctl));
+    if let Some(sock) = &l.requests {
+        a.push("-chardev".into());
+        a.push(join("socket,id=kilnreq,server=on,wait=off,path=", sock));
+        push_dev(&mut a, "isa-serial,chardev=kilnreq,iobase=0x2f8,irq=3");
+    }
     a.push("-kernel".into());
     a.push(l.kernel.clone().into());
     if let Some(cmdline) = &l.append {
@@ -193,6 +209,7 @@ mod tests {
             image: Some("/img/a.img".into()),
             ctl: "/tmp/k,1/ctl".into(),
             append: None,
+            requests: None,
         }
     }
 

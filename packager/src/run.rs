@@ -7,11 +7,13 @@ use crate::qemu::{self, Launch, Machine, Verdict};
 use crate::spec::{load_config, resolve, run_settings, BuildArgs, RunSettings};
 use crate::EXIT_VM_FAILURE;
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT).
@@ -99,6 +101,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         return Ok(EXIT_INTERRUPTED);
     }
     let ctl = work.path().join("ctl");
+    let requests = work.path().join("requests.sock");
     let launch = Launch {
         machine: opts.machine,
         accel,
@@ -107,10 +110,14 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         image: Some(image_path),
         ctl: ctl.clone(),
         append: kernel_cmdline(opts),
+        requests: Some(requests.clone()),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));
-    let status = supervise(&mut cmd, None)?;
+    set_request_socket(Some(requests));
+    let status = supervise(&mut cmd, None);
+    set_request_socket(None);
+    let status = status?;
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
@@ -139,14 +146,53 @@ pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The running VM's request socket, while there is one.
+static REQUEST_SOCKET: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// Time the program gets to exit after SIGTERM before the VM is stopped.
+pub const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
-/// Ctrl-C, SIGTERM and SIGHUP stop QEMU (politely, so that it restores the
-/// terminal) and let `run_command` clean up and return.
+fn set_request_socket(path: Option<PathBuf>) {
+    *REQUEST_SOCKET.lock().unwrap_or_else(|e| e.into_inner()) = path;
+}
+
+/// Ask the kernel to deliver SIGTERM to the program. False when there is no
+/// VM to ask or it cannot be reached.
+fn request_shutdown() -> bool {
+    let path = REQUEST_SOCKET
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let Some(path) = path else { return false };
+    match UnixStream::connect(&path) {
+        Ok(mut s) => s.write_all(&[qemu::SHUTDOWN_REQUEST]).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The first Ctrl-C, SIGTERM or SIGHUP asks the program to stop (it gets
+/// SIGTERM and [`GRACE_PERIOD`] to exit, and its exit status is kiln's);
+/// a second one, or the end of the grace period, stops QEMU (politely, so
+/// that it restores the terminal) and `run_command` cleans up and returns.
 fn install_signal_handler() {
     static ONCE: Once = Once::new();
+    static REQUESTED: AtomicBool = AtomicBool::new(false);
     ONCE.call_once(|| {
         // If another handler is already installed (embedding), keep it.
         let _ = ctrlc::set_handler(|| {
+            if !REQUESTED.swap(true, Ordering::SeqCst) && request_shutdown() {
+                eprintln!(
+                    "kiln: asked the program to stop (SIGTERM); interrupt again to stop the VM now"
+                );
+                let pid = CHILD.load(Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    std::thread::sleep(GRACE_PERIOD);
+                    if CHILD.load(Ordering::SeqCst) == pid {
+                        INTERRUPTED.store(true, Ordering::SeqCst);
+                        terminate(pid, libc::SIGTERM);
+                    }
+                });
+                return;
+            }
             INTERRUPTED.store(true, Ordering::SeqCst);
             terminate(CHILD.load(Ordering::SeqCst), libc::SIGTERM);
         });

@@ -112,6 +112,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         image: None,
         ctl: ctl.clone(),
         append: Some(qemu::PROBE_CMDLINE.into()),
+        requests: None,
     };
     let mut answered = true;
     let t = median(runs, || {
