@@ -45,6 +45,7 @@ extern "C" fn kmain(start_info: u64) -> ! {
     }
     time::init();
     arch::lapic::init(time::monotonic_ns);
+    arch::ioapic::init();
 
     let Some(disk) = Disk::probe(boot.cmdline()) else {
         println!("kiln: no virtio block device holds the image");

@@ -80,7 +80,19 @@ fn wait(machine: &mut Machine, w: WaitFor) {
         lapic::arm_oneshot(deadline.saturating_sub(now));
         crate::arch::idle();
         lapic::start_periodic(TICK_NS);
+        service_devices(machine);
         check_control();
+    }
+}
+
+/// After a device interrupt: acknowledge the devices and let their lines
+/// interrupt again.
+fn service_devices(machine: &mut Machine) {
+    if crate::arch::trap::take_device_work() {
+        if let Some(nic) = machine.nic.as_mut() {
+            nic.ack_interrupt();
+        }
+        crate::arch::ioapic::unmask_all();
     }
 }
 
@@ -119,6 +131,7 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
         4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::Sigsegv, 128, 0)), // SI_KERNEL
         v if v >= 32 => {
             crate::arch::trap::irq(v);
+            service_devices(machine);
             if v == lapic::TIMER_VECTOR {
                 check_control();
             }

@@ -31,8 +31,10 @@ pub struct Nic {
 impl Nic {
     /// Find and start the network device, if the VM has one.
     pub fn probe(cmdline: &str) -> Option<Nic> {
-        let t = transport::find(cmdline, DeviceType::Network)?;
-        let dev = VirtIONetRaw::<KernelHal, _, QUEUE_SIZE>::new(t).ok()?;
+        let found = transport::find(cmdline, DeviceType::Network)?;
+        let mut dev = VirtIONetRaw::<KernelHal, _, QUEUE_SIZE>::new(found.transport).ok()?;
+        dev.enable_interrupts();
+        crate::arch::ioapic::route_device(found.irq);
         let mac = dev.mac_address();
         let mut nic = Nic {
             dev,
@@ -53,6 +55,11 @@ impl Nic {
         if let Ok(token) = unsafe { self.dev.receive_begin(&mut buf) } {
             self.rx_posted.insert(token, buf);
         }
+    }
+
+    /// Acknowledge the device's interrupt (it deasserts its line).
+    pub fn ack_interrupt(&mut self) {
+        let _ = self.dev.ack_interrupt();
     }
 
     /// Take back transmit buffers the device is done with.

@@ -8,16 +8,35 @@ use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 use virtio_drivers::Hal;
 
-/// The (address, size) of each MMIO device on the command line.
-fn mmio_devices(cmdline: &str) -> impl Iterator<Item = (u64, u64)> + '_ {
+/// The (address, size, interrupt line) of each MMIO device on the command
+/// line.
+fn mmio_devices(cmdline: &str) -> impl Iterator<Item = (u64, u64, Option<u32>)> + '_ {
     cmdline.split_ascii_whitespace().filter_map(|w| {
         let spec = w.strip_prefix("virtio_mmio.device=")?;
         let (size, rest) = spec.split_once('@')?;
-        let addr = rest.split(':').next()?;
+        let mut parts = rest.split(':');
+        let addr = parts.next()?;
+        let irq = parts.next().and_then(|i| i.parse().ok());
         let size = parse_size(size)?;
         let addr = u64::from_str_radix(addr.trim_start_matches("0x"), 16).ok()?;
-        Some((addr, size))
+        Some((addr, size, irq))
     })
+}
+
+/// A found device and how it interrupts.
+pub struct Found {
+    pub transport: SomeTransport<'static>,
+    pub irq: Irq,
+}
+
+/// Where a device's interrupt arrives.
+#[derive(Clone, Copy, Debug)]
+pub enum Irq {
+    /// An I/O APIC line, active high (virtio-mmio).
+    Line(u32),
+    /// A PCI INTx pin, routed by the chipset to one of the PCI lines.
+    Pci,
+    Unknown,
 }
 
 fn parse_size(s: &str) -> Option<u64> {
@@ -32,8 +51,8 @@ fn parse_size(s: &str) -> Option<u64> {
 /// Offset of the DeviceID register of a virtio-mmio device.
 const MMIO_DEVICE_ID: usize = 8;
 
-fn mmio(cmdline: &str, kind: DeviceType) -> Option<SomeTransport<'static>> {
-    for (addr, size) in mmio_devices(cmdline) {
+fn mmio(cmdline: &str, kind: DeviceType) -> Option<Found> {
+    for (addr, size, irq) in mmio_devices(cmdline) {
         // SAFETY: the hypervisor placed a virtio-mmio device at `addr`.
         let header = unsafe { KernelHal::mmio_phys_to_virt(addr, size as usize) };
         // Look at the device ID before building a transport: dropping a
@@ -51,20 +70,26 @@ fn mmio(cmdline: &str, kind: DeviceType) -> Option<SomeTransport<'static>> {
         }
         // SAFETY: `header` maps the device's registers for the kernel's lifetime.
         if let Ok(t) = unsafe { MmioTransport::new(header.cast::<VirtIOHeader>(), size as usize) } {
-            return Some(t.into());
+            let irq = irq.map_or(Irq::Unknown, Irq::Line);
+            return Some(Found {
+                transport: t.into(),
+                irq,
+            });
         }
     }
     None
 }
 
-fn pci(kind: DeviceType) -> Option<SomeTransport<'static>> {
+fn pci(kind: DeviceType) -> Option<Found> {
     let (mut root, df) = pci::find_virtio(kind)?;
-    PciTransport::new::<KernelHal, _>(&mut root, df)
-        .ok()
-        .map(Into::into)
+    let t = PciTransport::new::<KernelHal, _>(&mut root, df).ok()?;
+    Some(Found {
+        transport: t.into(),
+        irq: Irq::Pci,
+    })
 }
 
 /// The first virtio device of `kind`.
-pub fn find(cmdline: &str, kind: DeviceType) -> Option<SomeTransport<'static>> {
+pub fn find(cmdline: &str, kind: DeviceType) -> Option<Found> {
     mmio(cmdline, kind).or_else(|| pci(kind))
 }

@@ -16,7 +16,7 @@ const PERIODIC: u32 = 1 << 17;
 /// Vector of the timer interrupt.
 pub const TIMER_VECTOR: u64 = 32;
 /// Vector for spurious interrupts (low nibble all ones).
-const SPURIOUS_VECTOR: u32 = 47;
+pub const SPURIOUS_VECTOR: u32 = 47;
 
 static BASE: AtomicU64 = AtomicU64::new(0);
 /// Timer ticks per millisecond.

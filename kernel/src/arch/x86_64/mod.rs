@@ -4,6 +4,7 @@ mod boot;
 pub mod cpu;
 pub mod fpu;
 pub mod gdt;
+pub mod ioapic;
 pub mod lapic;
 mod stubs;
 pub mod trap;

@@ -99,12 +99,26 @@ pub fn last_trap() -> LastTrap {
     }
 }
 
-/// Handle a device interrupt. Interrupts only mark work: the timer's job
-/// is to end a `hlt`, which has happened by the time we get here.
+static DEVICE_WORK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Handle an interrupt. Interrupts only mark work: the timer's job is to
+/// end a `hlt` (or a time slice), a device's is to say it has work, which
+/// the kernel loop picks up with `take_device_work`.
 pub fn irq(vector: u64) {
-    if vector == super::lapic::TIMER_VECTOR {
+    if vector == super::ioapic::DEVICE_VECTOR {
+        super::ioapic::mask_all();
+        DEVICE_WORK.store(true, Ordering::Relaxed);
+    }
+    // A spurious interrupt is not in service: it takes no EOI.
+    if vector != super::lapic::SPURIOUS_VECTOR as u64 {
         super::lapic::eoi();
     }
+}
+
+/// Whether a device interrupted since the last call. The caller services
+/// the devices, then calls `ioapic::unmask_all`.
+pub fn take_device_work() -> bool {
+    DEVICE_WORK.swap(false, Ordering::Relaxed)
 }
 
 #[no_mangle]
