@@ -23,6 +23,7 @@ pub mod symbols;
 pub mod sys;
 pub mod table;
 mod table_names;
+pub mod vfs;
 
 #[cfg(test)]
 mod tests;

@@ -51,7 +51,7 @@ pub fn load(
     bytes: &[u8],
     image_offset: u64,
     space: &mut AddressSpace,
-    fs: &mut ImageFs,
+    fs: &ImageFs,
     p: &mut dyn Platform,
 ) -> Result<Loaded, BootError> {
     let err = |m: String| BootError(m);
