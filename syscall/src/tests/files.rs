@@ -819,3 +819,14 @@ fn missing_files_are_listed_at_exit() {
     );
     assert!(!BootOptions::from_cmdline("quiet").report_missing_files);
 }
+
+#[test]
+fn huge_offsets_are_enospc_not_allocations() {
+    let mut t = T::new();
+    let fd = t.open("/tmp/sparse", O_CREAT | O_RDWR, 0o644) as u64;
+    let buf = t.a;
+    assert_eq!(t.sys(18, &[fd, buf, 1, 1 << 40]), E(Errno::ENOSPC));
+    assert_eq!(t.sys(77, &[fd, 1 << 40]), E(Errno::ENOSPC));
+    assert_eq!(t.sys(285, &[fd, 0, 1 << 40, 1]), E(Errno::ENOSPC));
+    assert_eq!(t.sys(18, &[fd, buf, 1, u64::MAX >> 1]), E(Errno::ENOSPC));
+}

@@ -30,15 +30,24 @@ pub fn standard(
     p: &mut dyn Platform,
 ) -> Namespace {
     let now = p.clock().realtime_ns();
+    // Linux's default tmpfs size: half of RAM.
+    let half = (p.info().total_ram / 2).max(1 << 20);
+    let size = |s: u64| if s == 0 { half } else { s };
     let mut ns = Namespace::new(ImageNode::root(image.clone()));
     ns.mount("/dev", devfs(termios));
-    ns.mount("/dev/shm", Tmpfs::new_root(FIRST_TMPFS_ID, 0, 0o1777, now));
+    ns.mount(
+        "/dev/shm",
+        Tmpfs::new_root(FIRST_TMPFS_ID, half, 0o1777, now),
+    );
     ns.mount("/proc", procfs());
     ns.mount("/sys", sysfs());
-    ns.mount("/tmp", Tmpfs::new_root(FIRST_TMPFS_ID + 1, 0, 0o1777, now));
+    ns.mount(
+        "/tmp",
+        Tmpfs::new_root(FIRST_TMPFS_ID + 1, half, 0o1777, now),
+    );
     for (i, m) in manifest.tmpfs.iter().enumerate() {
         let id = FIRST_TMPFS_ID + 2 + i as u32;
-        ns.mount(&m.path, Tmpfs::new_root(id, m.size, 0o1777, now));
+        ns.mount(&m.path, Tmpfs::new_root(id, size(m.size), 0o1777, now));
     }
     ns
 }

@@ -352,8 +352,6 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
 
 fn pid_stat(cx: &mut Cx<'_>) -> Vec<u8> {
     let (vm, _) = vm_kb(cx);
-    let ticks = cx.p.clock().monotonic_ns() / 10_000_000;
-    let _ = ticks;
     // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime stime cutime cstime priority nice threads
     // itrealvalue starttime vsize rss rsslim ... (52 fields)

@@ -24,7 +24,8 @@ pub const RENAME_WHITEOUT: u32 = 4;
 pub struct Tmpfs {
     id: u32,
     dev: u64,
-    /// Size limit in bytes of file data; 0: none.
+    /// Size limit in bytes of file data; 0: none (the caller should give
+    /// one: a write at a huge offset would otherwise try to allocate it).
     limit: u64,
     used: AtomicU64,
     next_ino: AtomicU64,
