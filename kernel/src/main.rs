@@ -60,7 +60,7 @@ extern "C" fn kmain(start_info: u64) -> ! {
         nic: Nic::probe(boot.cmdline()),
         hwcap: features.hwcap,
     };
-    run::run_program(&mut machine)
+    run::run_program(&mut machine, boot.cmdline())
 }
 
 #[panic_handler]

@@ -8,19 +8,20 @@ use crate::platform::Machine;
 use crate::{exit, print, println};
 use kiln_syscall::context::UserContext;
 use kiln_syscall::platform::{Console, Platform};
-use kiln_syscall::process::{Access, FaultSignal, Flow, Process, Signal, WaitFor};
+use kiln_syscall::process::{Access, BootOptions, FaultSignal, Flow, Process, Signal, WaitFor};
 
 const SEGV_MAPERR: i32 = 1;
 
 /// Load the program named by the image's manifest and run it to the end.
-pub fn run_program(machine: &mut Machine) -> ! {
-    let (mut process, mut ctx) = match Process::boot(machine) {
-        Ok(v) => v,
-        Err(e) => {
-            println!("kiln: cannot start the program: {e}");
-            exit::exit(126);
-        }
-    };
+pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
+    let (mut process, mut ctx) =
+        match Process::boot_with(machine, &BootOptions::from_cmdline(cmdline)) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("kiln: cannot start the program: {e}");
+                exit::exit(126);
+            }
+        };
     lapic::start_periodic(TICK_NS);
     loop {
         let Some(stop) = user::run(&mut ctx) else {
@@ -64,6 +65,7 @@ const CONSOLE_POLL_NS: u64 = 10_000_000;
 /// Park until what the call waits for may have happened: halt with the
 /// timer armed for the deadline (or the next console poll).
 fn wait(machine: &mut Machine, w: WaitFor) {
+    let mut parked = false;
     loop {
         let now = machine.clock().monotonic_ns();
         let (ready, deadline) = match w {
@@ -73,12 +75,19 @@ fn wait(machine: &mut Machine, w: WaitFor) {
                 d.min(now + CONSOLE_POLL_NS),
             ),
             WaitFor::Deadline(d) => (now >= d, d),
+            // Any event: park once (until an interrupt, the console poll or
+            // the deadline), then the re-issued call checks what it waits for.
+            WaitFor::Event { deadline } => (
+                parked,
+                deadline.unwrap_or(u64::MAX).min(now + CONSOLE_POLL_NS),
+            ),
         };
         if ready {
             return;
         }
         lapic::arm_oneshot(deadline.saturating_sub(now));
         crate::arch::idle();
+        parked = true;
         lapic::start_periodic(TICK_NS);
         service_devices(machine);
         check_control();

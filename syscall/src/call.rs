@@ -81,8 +81,16 @@ impl Call<'_> {
     pub fn mem(&mut self) -> UserMem<'_> {
         UserMem {
             space: &self.proc.space,
-            fs: &mut self.proc.fs,
+            fs: &self.proc.image,
             p: &mut *self.p,
+        }
+    }
+
+    /// What file operations need: the machine and the process.
+    pub fn cx(&mut self) -> crate::vfs::Cx<'_> {
+        crate::vfs::Cx {
+            p: &mut *self.p,
+            proc: &*self.proc,
         }
     }
 

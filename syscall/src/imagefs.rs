@@ -12,6 +12,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use spin::Mutex;
 
 const SECTOR: u64 = 512;
 const CACHE_PAGE: u64 = 4096;
@@ -90,7 +91,7 @@ pub struct ImageFs {
     pub header: Header,
     pub manifest: Manifest,
     pub index: FsIndex,
-    cache: BlockCache,
+    cache: Mutex<BlockCache>,
 }
 
 impl ImageFs {
@@ -122,23 +123,23 @@ impl ImageFs {
             header,
             manifest,
             index,
-            cache,
+            cache: Mutex::new(cache),
         })
     }
 
     /// Read raw image bytes (used for file-backed pages).
     pub fn read_image(
-        &mut self,
+        &self,
         dev: &mut dyn BlockDevice,
         offset: u64,
         buf: &mut [u8],
     ) -> Result<(), Errno> {
-        self.cache.read(dev, offset, buf)
+        self.cache.lock().read(dev, offset, buf)
     }
 
     /// Read from file `id` at `pos`; returns the bytes read (0 at the end).
     pub fn read_file(
-        &mut self,
+        &self,
         dev: &mut dyn BlockDevice,
         id: u32,
         pos: u64,
@@ -154,12 +155,12 @@ impl ImageFs {
             return Ok(0);
         }
         let n = (e.size - pos).min(buf.len() as u64) as usize;
-        self.cache.read(dev, e.data + pos, &mut buf[..n])?;
+        self.cache.lock().read(dev, e.data + pos, &mut buf[..n])?;
         Ok(n)
     }
 
     /// The whole contents of file `id`.
-    pub fn read_all(&mut self, dev: &mut dyn BlockDevice, id: u32) -> Result<Vec<u8>, Errno> {
+    pub fn read_all(&self, dev: &mut dyn BlockDevice, id: u32) -> Result<Vec<u8>, Errno> {
         let size = self.index.entry(id).ok_or(Errno::ENOENT)?.size;
         let mut buf = vec![0u8; size as usize];
         let n = self.read_file(dev, id, 0, &mut buf)?;

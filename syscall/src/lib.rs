@@ -24,6 +24,7 @@ pub mod sys;
 pub mod table;
 mod table_names;
 pub mod thread;
+pub mod vfs;
 
 #[cfg(test)]
 mod tests;

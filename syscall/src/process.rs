@@ -33,6 +33,11 @@ pub enum WaitFor {
     ConsoleInputOrDeadline(u64),
     /// The monotonic clock reaching this value (ns).
     Deadline(u64),
+    /// Any event (device interrupt, console input, network packet) or the
+    /// deadline, if one is given, whichever comes first. The kernel re-issues
+    /// the call after each wake-up; the call itself checks whether what it
+    /// waits for (pipe data, socket readiness, ...) has happened.
+    Event { deadline: Option<u64> },
 }
 
 /// Linux signal numbers the kernel needs to name.
@@ -103,9 +108,38 @@ use crate::sys::proc::Limits;
 use crate::sys::signal::SignalState;
 use crate::sys::tty::Termios;
 use crate::table;
+use crate::vfs::{Location, Namespace};
 use alloc::collections::BTreeSet;
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+/// How the kernel was asked to run the program (from its command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// `kiln.missing-files`: record every path the program looked for and
+    /// did not find, and list them on the console when it exits.
+    pub report_missing_files: bool,
+}
+
+impl BootOptions {
+    /// Read the options from a kernel command line (words separated by
+    /// spaces; `kiln.missing-files` or `kiln.missing-files=1` turn the
+    /// report on).
+    pub fn from_cmdline(cmdline: &str) -> BootOptions {
+        let mut o = BootOptions::default();
+        for w in cmdline.split_ascii_whitespace() {
+            match w {
+                "kiln.missing-files" | "kiln.missing-files=1" | "kiln.missing-files=on" => {
+                    o.report_missing_files = true
+                }
+                "kiln.missing-files=0" | "kiln.missing-files=off" => o.report_missing_files = false,
+                _ => {}
+            }
+        }
+        o
+    }
+}
 
 /// Unknown numbers above the table are reported at most this many times,
 /// so that a fuzzing program cannot fill memory with reports.
@@ -114,16 +148,20 @@ const MAX_REPORTED_UNKNOWN: usize = 64;
 /// The running program: its address space, files and process state.
 pub struct Process {
     pub(crate) space: AddressSpace,
-    pub(crate) fs: ImageFs,
+    pub(crate) image: Arc<ImageFs>,
+    pub(crate) ns: Namespace,
     pub(crate) fds: FdTable,
     pub(crate) signals: SignalState,
     pub(crate) limits: Limits,
-    pub(crate) tty: Termios,
+    pub(crate) umask: u32,
+    /// Paths looked up and not found (ENOENT), in first-seen order, when
+    /// `--missing-files` is on.
+    pub(crate) missing: Option<Vec<String>>,
     pub(crate) brk_start: u64,
     pub(crate) brk_cur: u64,
     /// The program's path in the image (what /proc/self/exe names).
     pub(crate) exe: String,
-    pub(crate) cwd: String,
+    pub(crate) cwd: Location,
     pub(crate) tid_address: u64,
     pub(crate) robust_list: u64,
     /// The deadline of a blocked call, kept across its re-issues.
@@ -137,7 +175,15 @@ impl Process {
     /// manifest's program and build its initial stack. Returns the process
     /// and the register state to enter user mode with.
     pub fn boot(p: &mut dyn Platform) -> Result<(Process, UserContext), BootError> {
-        let mut fs = ImageFs::open(p.block())?;
+        Self::boot_with(p, &BootOptions::default())
+    }
+
+    /// [`Process::boot`] with options from the kernel command line.
+    pub fn boot_with(
+        p: &mut dyn Platform,
+        options: &BootOptions,
+    ) -> Result<(Process, UserContext), BootError> {
+        let fs = ImageFs::open(p.block())?;
         let manifest = fs.manifest.clone();
         let prog = &manifest.program;
         let id = fs
@@ -186,29 +232,40 @@ impl Process {
         let rsp = crate::stack::build(
             &mut UserMem {
                 space: &space,
-                fs: &mut fs,
+                fs: &fs,
                 p,
             },
             &spec,
         )
         .map_err(|e| BootError(format!("cannot build the initial stack: {e:?}")))?;
-        let process = Process {
+        let image = Arc::new(fs);
+        let termios = Arc::new(spin::Mutex::new(Termios::default()));
+        let ns = crate::vfs::mount::standard(&image, &manifest, termios.clone(), p);
+        let root = ns.root();
+        let mut process = Process {
             space,
-            fs,
-            fds: FdTable::with_console(),
+            image,
+            ns,
+            fds: FdTable::default(),
             signals: SignalState::default(),
             limits: Limits::default(),
-            tty: Termios::default(),
+            umask: 0o022,
+            missing: options.report_missing_files.then(Vec::new),
             brk_start: loaded.brk_start,
             brk_cur: loaded.brk_start,
             exe: manifest.program.clone(),
-            cwd: manifest.cwd.clone(),
+            cwd: root.clone(),
             tid_address: 0,
             robust_list: 0,
             pending: None,
             reported: BTreeSet::new(),
             symbols: loaded.symbols,
         };
+        process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
+        let console = crate::vfs::mount::console_description(&process, p, termios);
+        for fd in 0..3 {
+            process.fds.set(fd, console.clone());
+        }
         Ok((process, UserContext::new(loaded.entry, rsp)))
     }
 
@@ -247,6 +304,7 @@ impl Process {
             Ok(Outcome::Block(w)) => Flow::Block(w),
             Ok(Outcome::Exit(code)) => {
                 self.pending = None;
+                self.report_missing(p);
                 Flow::Exit(code & 0xff)
             }
             Ok(Outcome::Value(v)) => {
@@ -260,6 +318,33 @@ impl Process {
                 Flow::Continue
             }
         }
+    }
+
+    /// Note that `path` was looked for and not found (`--missing-files`).
+    pub(crate) fn note_missing(&mut self, path: &[u8]) {
+        if let Some(list) = self.missing.as_mut() {
+            let s = String::from_utf8_lossy(path).into_owned();
+            if !list.contains(&s) && list.len() < 10_000 {
+                list.push(s);
+            }
+        }
+    }
+
+    /// Print the missing files, once, at exit.
+    fn report_missing(&mut self, p: &mut dyn Platform) {
+        if let Some(list) = self.missing.take() {
+            let mut out = String::from("kiln: missing files:\n");
+            for path in list {
+                out.push_str(&path);
+                out.push('\n');
+            }
+            p.console().write(out.as_bytes());
+        }
+    }
+
+    /// Whether `--missing-files` is recording.
+    pub fn reports_missing_files(&self) -> bool {
+        self.missing.is_some()
     }
 
     fn report_unimplemented(&mut self, p: &mut dyn Platform, nr: u64) {
@@ -287,7 +372,7 @@ impl Process {
         addr: u64,
         access: Access,
     ) -> Result<(), FaultSignal> {
-        fault::resolve(&self.space, &mut self.fs, p, addr, access)
+        fault::resolve(&self.space, &self.image, p, addr, access)
     }
 
     /// Symbol containing `addr` in the program's ELF symbol table, as

@@ -472,7 +472,7 @@ impl Booted {
     pub fn mem(&mut self) -> UserMem<'_> {
         UserMem {
             space: &self.proc.space,
-            fs: &mut self.proc.fs,
+            fs: &self.proc.image,
             p: &mut self.fake,
         }
     }

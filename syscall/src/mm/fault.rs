@@ -27,7 +27,7 @@ pub fn allows(prot: Prot, access: Access) -> bool {
 /// Back `page` (page-aligned, inside `region`) with a frame holding its
 /// initial contents.
 pub fn fill_page(
-    fs: &mut ImageFs,
+    fs: &ImageFs,
     p: &mut dyn Platform,
     region: &Region,
     page: u64,
@@ -56,7 +56,7 @@ pub fn fill_page(
 /// Resolve a fault at `addr`: map the page if its region allows `access`.
 pub fn resolve(
     space: &AddressSpace,
-    fs: &mut ImageFs,
+    fs: &ImageFs,
     p: &mut dyn Platform,
     addr: u64,
     access: Access,

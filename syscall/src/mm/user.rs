@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 /// A checked view of the program's memory for one system call.
 pub struct UserMem<'a> {
     pub space: &'a AddressSpace,
-    pub fs: &'a mut ImageFs,
+    pub fs: &'a ImageFs,
     pub p: &'a mut dyn Platform,
 }
 

@@ -1,17 +1,18 @@
-//! read/write and their vector and positioned forms, lseek.
+//! read/write and their vector and positioned forms, lseek, sendfile,
+//! copy_file_range: moving bytes between file objects and program memory.
 
 use crate::call::{ok, Args, Call, Outcome};
 use crate::errno::{Errno, SysResult};
-use crate::fd::{FileKind, O_NONBLOCK};
+use crate::fd::{FileRef, O_APPEND};
 use crate::mm::TASK_SIZE;
-use crate::process::WaitFor;
+use crate::vfs::stat::{S_IFMT, S_IFREG};
 use alloc::vec::Vec;
 
 /// Linux caps one read or write at this many bytes.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 /// Most iovecs in one readv/writev (UIO_MAXIOV).
 pub const UIO_MAXIOV: i32 = 1024;
-const CHUNK: usize = 4096;
+const CHUNK: usize = 16384;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
@@ -50,16 +51,27 @@ fn iovecs(c: &mut Call<'_>, addr: u64, count: i32) -> Result<Vec<(u64, u64)>, Er
     Ok(segs)
 }
 
+/// How a transfer picks its offset.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// The description's position (read/write/readv/writev).
+    Pos,
+    /// A given offset (pread/pwrite); the position is unchanged.
+    Offset(u64),
+}
+
 /// Move bytes between the file behind `fd` and the segments, in order,
-/// stopping at the first short transfer. `pos` is Some for pread/pwrite.
+/// stopping at the first short transfer. A stream that has nothing now
+/// blocks (or EAGAIN with O_NONBLOCK or `nowait`).
 fn transfer(
     c: &mut Call<'_>,
     fd: i32,
     segs: &[(u64, u64)],
-    pos: Option<u64>,
+    at: At,
     dir: Dir,
+    nowait: bool,
 ) -> SysResult<Outcome> {
-    let file = *c.proc.fds.get(fd)?;
+    let file = c.proc.fds.get(fd)?.clone();
     let allowed = match dir {
         Dir::Read => file.readable(),
         Dir::Write => file.writable(),
@@ -67,121 +79,89 @@ fn transfer(
     if !allowed {
         return Err(Errno::EBADF);
     }
+    let seekable = file.obj.seekable();
+    if matches!(at, At::Offset(_)) && !seekable {
+        return Err(Errno::ESPIPE);
+    }
+    let mut off = match at {
+        At::Offset(o) => o,
+        At::Pos if seekable => file.pos(),
+        At::Pos => 0,
+    };
+    if dir == Dir::Write && file.flags() & O_APPEND != 0 && seekable {
+        let mut cx = c.cx();
+        off = file.obj.stat(&mut cx)?.size;
+    }
     let want: u64 = segs.iter().map(|s| s.1).sum();
-    match file.kind {
-        FileKind::Console => {
-            if pos.is_some() {
-                return Err(Errno::ESPIPE);
-            }
-            let done = match dir {
-                Dir::Write => console_write(c, segs)?,
-                Dir::Read => console_read(c, segs)?,
-            };
-            if dir == Dir::Read && done == 0 && want > 0 {
-                if file.flags & O_NONBLOCK != 0 {
-                    return Err(Errno::EAGAIN);
+    let mut done = 0u64;
+    let mut buf = alloc::vec![0u8; (want as usize).clamp(1, CHUNK)];
+    let result = 'segs: {
+        for &(base, len) in segs {
+            let mut seg_off = 0u64;
+            while seg_off < len {
+                let n = (len - seg_off).min(buf.len() as u64) as usize;
+                let step = match dir {
+                    Dir::Read => {
+                        let got = {
+                            let mut cx = c.cx();
+                            file.obj.read(&mut cx, off, &mut buf[..n])
+                        };
+                        match got {
+                            Ok(got) => {
+                                let put = c.mem().write_partial(base + seg_off, &buf[..got]);
+                                if put < got {
+                                    // Bytes a stream gave that did not fit are lost, as on Linux.
+                                    done += put as u64;
+                                    off += put as u64;
+                                    break 'segs if done == 0 { Err(Errno::EFAULT) } else { Ok(0) };
+                                }
+                                Ok(got)
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Dir::Write => {
+                        let got = c.mem().read_partial(base + seg_off, &mut buf[..n]);
+                        if got == 0 {
+                            break 'segs Err(Errno::EFAULT);
+                        }
+                        let mut cx = c.cx();
+                        // A short count (also when the rest of the buffer is
+                        // unreadable) ends the transfer below.
+                        file.obj.write(&mut cx, off, &buf[..got])
+                    }
+                };
+                match step {
+                    Ok(k) => {
+                        done += k as u64;
+                        off += k as u64;
+                        seg_off += k as u64;
+                        if k < n {
+                            break 'segs Ok(0);
+                        }
+                    }
+                    Err(e) => break 'segs Err(e),
                 }
-                return Ok(Outcome::Block(WaitFor::ConsoleInput));
             }
-            ok(done)
         }
-        FileKind::Image { id } => {
-            if dir == Dir::Write {
-                return Err(Errno::EBADF);
-            }
-            let start = pos.unwrap_or(file.pos);
-            let done = image_read(c, id, start, segs)?;
-            if pos.is_none() {
-                c.proc.fds.get_mut(fd)?.pos = start + done;
-            }
-            ok(done)
-        }
+        Ok(0)
+    };
+    if seekable && at == At::Pos {
+        file.set_pos(off);
     }
-}
-
-/// Copy segments to the console; EFAULT only if nothing was written.
-fn console_write(c: &mut Call<'_>, segs: &[(u64, u64)]) -> SysResult<u64> {
-    let mut done = 0u64;
-    let mut buf = [0u8; CHUNK];
-    for &(base, len) in segs {
-        let mut off = 0u64;
-        while off < len {
-            let n = (len - off).min(CHUNK as u64) as usize;
-            let got = c.mem().read_partial(base + off, &mut buf[..n]);
-            c.p.console().write(&buf[..got]);
-            done += got as u64;
-            off += got as u64;
-            if got < n {
-                return if done == 0 {
-                    Err(Errno::EFAULT)
-                } else {
-                    Ok(done)
-                };
+    match result {
+        Ok(_) => ok(done),
+        Err(_) if done > 0 => ok(done),
+        Err(Errno::EAGAIN) if want > 0 => {
+            if file.nonblocking() || nowait {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(Outcome::Block(file.obj.wait_for()))
             }
         }
+        Err(Errno::EAGAIN) => ok(0),
+        Err(e) => Err(e),
     }
-    Ok(done)
-}
-
-/// Fill segments from the console's waiting input, without waiting.
-fn console_read(c: &mut Call<'_>, segs: &[(u64, u64)]) -> SysResult<u64> {
-    let mut done = 0u64;
-    let mut buf = [0u8; CHUNK];
-    for &(base, len) in segs {
-        let mut off = 0u64;
-        while off < len {
-            let n = (len - off).min(CHUNK as u64) as usize;
-            let got = c.p.console().read(&mut buf[..n]);
-            if got == 0 {
-                return Ok(done);
-            }
-            let put = c.mem().write_partial(base + off, &buf[..got]);
-            done += put as u64;
-            off += put as u64;
-            if put < got {
-                // The bytes that did not fit are lost, as on a Linux tty.
-                return if done == 0 {
-                    Err(Errno::EFAULT)
-                } else {
-                    Ok(done)
-                };
-            }
-            if got < n {
-                return Ok(done);
-            }
-        }
-    }
-    Ok(done)
-}
-
-/// Read an image file at `pos` into the segments.
-fn image_read(c: &mut Call<'_>, id: u32, pos: u64, segs: &[(u64, u64)]) -> SysResult<u64> {
-    let mut done = 0u64;
-    let mut buf = [0u8; CHUNK];
-    for &(base, len) in segs {
-        let mut off = 0u64;
-        while off < len {
-            let n = (len - off).min(CHUNK as u64) as usize;
-            let got = c
-                .proc
-                .fs
-                .read_file(c.p.block(), id, pos + done, &mut buf[..n])?;
-            if got == 0 {
-                return Ok(done);
-            }
-            let put = c.mem().write_partial(base + off, &buf[..got]);
-            done += put as u64;
-            off += put as u64;
-            if put < got {
-                return if done == 0 {
-                    Err(Errno::EFAULT)
-                } else {
-                    Ok(done)
-                };
-            }
-        }
-    }
-    Ok(done)
 }
 
 fn single(addr: u64, len: u64) -> Result<[(u64, u64); 1], Errno> {
@@ -193,47 +173,48 @@ fn offset(a: &Args, i: usize) -> Result<u64, Errno> {
     u64::try_from(a.long(i)).map_err(|_| Errno::EINVAL)
 }
 
-/// Implements Linux `read(2)`. Console reads return what has arrived and
-/// block (or EAGAIN with O_NONBLOCK) when nothing has.
+/// Implements Linux `read(2)`. A stream with nothing to read blocks (or
+/// EAGAIN with O_NONBLOCK).
 pub fn read(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let segs = single(a.u(1), a.u(2))?;
-    transfer(c, a.fd(0), &segs, None, Dir::Read)
+    transfer(c, a.fd(0), &segs, At::Pos, Dir::Read, false)
 }
 
 /// Implements Linux `write(2)`. Returns a short count when a later page of
-/// the buffer is bad.
+/// the buffer is bad. Writing to a pipe without readers is EPIPE (no
+/// SIGPIPE yet).
 pub fn write(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let segs = single(a.u(1), a.u(2))?;
-    transfer(c, a.fd(0), &segs, None, Dir::Write)
+    transfer(c, a.fd(0), &segs, At::Pos, Dir::Write, false)
 }
 
 /// Implements Linux `readv(2)`.
 pub fn readv(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     c.proc.fds.get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
-    transfer(c, a.fd(0), &segs, None, Dir::Read)
+    transfer(c, a.fd(0), &segs, At::Pos, Dir::Read, false)
 }
 
 /// Implements Linux `writev(2)`, with partial counts when a segment faults.
 pub fn writev(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     c.proc.fds.get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
-    transfer(c, a.fd(0), &segs, None, Dir::Write)
+    transfer(c, a.fd(0), &segs, At::Pos, Dir::Write, false)
 }
 
-/// Implements Linux `pread64(2)` (ESPIPE on the console).
+/// Implements Linux `pread64(2)` (ESPIPE on streams).
 pub fn pread64(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
     let segs = single(a.u(1), a.u(2))?;
-    transfer(c, a.fd(0), &segs, Some(pos), Dir::Read)
+    transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Read, false)
 }
 
-/// Implements Linux `pwrite64(2)` (ESPIPE on the console; image files are
-/// read-only).
+/// Implements Linux `pwrite64(2)` (ESPIPE on streams). Differs: with
+/// O_APPEND the data goes to the end, as Linux does, too.
 pub fn pwrite64(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
     let segs = single(a.u(1), a.u(2))?;
-    transfer(c, a.fd(0), &segs, Some(pos), Dir::Write)
+    transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Write, false)
 }
 
 /// Implements Linux `preadv(2)`.
@@ -241,7 +222,7 @@ pub fn preadv(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
     c.proc.fds.get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
-    transfer(c, a.fd(0), &segs, Some(pos), Dir::Read)
+    transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Read, false)
 }
 
 /// Implements Linux `pwritev(2)`.
@@ -249,30 +230,230 @@ pub fn pwritev(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
     c.proc.fds.get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
-    transfer(c, a.fd(0), &segs, Some(pos), Dir::Write)
+    transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Write, false)
 }
 
-/// Implements Linux `lseek(2)`: SEEK_SET/CUR/END on image files, ESPIPE on
-/// the console. SEEK_DATA/SEEK_HOLE are not supported (EINVAL).
-pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let fd = a.fd(0);
-    let file = *c.proc.fds.get(fd)?;
-    let id = match file.kind {
-        FileKind::Console => return Err(Errno::ESPIPE),
-        FileKind::Image { id } => id,
+pub const RWF_HIPRI: u32 = 1;
+pub const RWF_DSYNC: u32 = 2;
+pub const RWF_SYNC: u32 = 4;
+pub const RWF_NOWAIT: u32 = 8;
+pub const RWF_APPEND: u32 = 0x10;
+
+fn v2(c: &mut Call<'_>, a: Args, dir: Dir) -> SysResult<Outcome> {
+    let flags = a.uint(5);
+    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let segs = iovecs(c, a.u(1), a.int(2))?;
+    let at = match a.long(3) {
+        -1 => At::Pos,
+        o if o < 0 => return Err(Errno::EINVAL),
+        _ if dir == Dir::Write && flags & RWF_APPEND != 0 => {
+            let mut cx = c.cx();
+            At::Offset(f.obj.stat(&mut cx)?.size)
+        }
+        o => At::Offset(o as u64),
     };
-    let size = c.proc.fs.index.entry(id).map(|e| e.size).unwrap_or(0);
+    transfer(c, a.fd(0), &segs, at, dir, flags & RWF_NOWAIT != 0)
+}
+
+/// Implements Linux `preadv2(2)`: offset -1 uses the position; RWF_NOWAIT
+/// gives EAGAIN instead of blocking; the other flags are accepted.
+pub fn preadv2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    v2(c, a, Dir::Read)
+}
+
+/// Implements Linux `pwritev2(2)` (RWF_APPEND, RWF_NOWAIT; sync flags
+/// accepted: memory needs no write-back).
+pub fn pwritev2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    v2(c, a, Dir::Write)
+}
+
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+pub const SEEK_DATA: u32 = 3;
+pub const SEEK_HOLE: u32 = 4;
+
+/// Implements Linux `lseek(2)`: SEEK_SET/CUR/END, and SEEK_DATA/SEEK_HOLE
+/// on regular files (files have no holes: all data, one hole at the end).
+/// ESPIPE on pipes and the console.
+pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let file = c.proc.fds.get(a.fd(0))?.clone();
+    if !file.obj.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let st = {
+        let mut cx = c.cx();
+        file.obj.stat(&mut cx)?
+    };
     let off = a.long(1);
-    let base = match a.uint(2) {
-        0 => 0i64,
-        1 => file.pos as i64,
-        2 => size as i64,
+    let new = match a.uint(2) {
+        SEEK_SET => off,
+        SEEK_CUR => (file.pos() as i64)
+            .checked_add(off)
+            .ok_or(Errno::EOVERFLOW)?,
+        SEEK_END => (st.size as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+        w @ (SEEK_DATA | SEEK_HOLE) => {
+            if st.mode & S_IFMT != S_IFREG {
+                return Err(Errno::EINVAL);
+            }
+            if off < 0 || off as u64 >= st.size {
+                return Err(Errno::ENXIO);
+            }
+            if w == SEEK_DATA {
+                off
+            } else {
+                st.size as i64
+            }
+        }
         _ => return Err(Errno::EINVAL),
     };
-    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
     if new < 0 {
         return Err(Errno::EINVAL);
     }
-    c.proc.fds.get_mut(fd)?.pos = new as u64;
+    file.set_pos(new as u64);
     ok(new as u64)
+}
+
+/// Copy up to `count` bytes from `inp` (at `in_off`, or its position) to
+/// `out` (at `out_off`, or its position / end with O_APPEND). Returns the
+/// count and the new input offset.
+fn copy(
+    c: &mut Call<'_>,
+    inp: &FileRef,
+    in_off: Option<u64>,
+    out: &FileRef,
+    out_off: Option<u64>,
+    count: u64,
+) -> SysResult<(u64, u64)> {
+    let in_seek = inp.obj.seekable();
+    let out_seek = out.obj.seekable();
+    let mut ioff = in_off.unwrap_or(if in_seek { inp.pos() } else { 0 });
+    let mut ooff = out_off.unwrap_or(if out_seek { out.pos() } else { 0 });
+    if out_off.is_none() && out.flags() & O_APPEND != 0 && out_seek {
+        let mut cx = c.cx();
+        ooff = out.obj.stat(&mut cx)?.size;
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let mut done = 0u64;
+    let mut buf = alloc::vec![0u8; (count as usize).clamp(1, CHUNK)];
+    let mut err = None;
+    while done < count {
+        let n = (count - done).min(buf.len() as u64) as usize;
+        let mut cx = c.cx();
+        let got = match inp.obj.read(&mut cx, ioff, &mut buf[..n]) {
+            Ok(0) => break,
+            Ok(g) => g,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        // Bytes taken from a stream but refused by the output are lost:
+        // Linux's splice keeps them in the pipe.
+        let put = match out.obj.write(&mut cx, ooff, &buf[..got]) {
+            Ok(p) => p,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        done += put as u64;
+        ioff += put as u64;
+        ooff += put as u64;
+        if put < got || got < n {
+            break;
+        }
+    }
+    if out_off.is_none() && out_seek {
+        out.set_pos(ooff);
+    }
+    if in_off.is_none() && in_seek {
+        inp.set_pos(ioff);
+    }
+    match err {
+        Some(e) if done == 0 => Err(e),
+        _ => Ok((done, ioff)),
+    }
+}
+
+/// Implements Linux `sendfile(2)` between any readable and writable
+/// objects. Differs: it does not wait when the output is full (returns
+/// EAGAIN before anything is sent).
+pub fn sendfile(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let out = c.proc.fds.get(a.fd(0))?.clone();
+    let inp = c.proc.fds.get(a.fd(1))?.clone();
+    if !inp.readable() || !out.writable() {
+        return Err(Errno::EBADF);
+    }
+    let off_addr = a.u(2);
+    let in_off = if off_addr != 0 {
+        let o = c.mem().read_u64(off_addr)? as i64;
+        if o < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if !inp.obj.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        Some(o as u64)
+    } else {
+        None
+    };
+    let (done, ioff) = copy(c, &inp, in_off, &out, None, a.u(3))?;
+    if off_addr != 0 {
+        c.mem().write_u64(off_addr, ioff)?;
+    }
+    ok(done)
+}
+
+/// Implements Linux `copy_file_range(2)` between regular files.
+pub fn copy_file_range(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (fin, pin, fout, pout, len, flags) = (a.fd(0), a.u(1), a.fd(2), a.u(3), a.u(4), a.uint(5));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inp = c.proc.fds.get(fin)?.clone();
+    let out = c.proc.fds.get(fout)?.clone();
+    if !inp.readable() || !out.writable() || out.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (sin, sout) = {
+        let mut cx = c.cx();
+        (inp.obj.stat(&mut cx)?, out.obj.stat(&mut cx)?)
+    };
+    if sin.mode & S_IFMT == crate::vfs::stat::S_IFDIR
+        || sout.mode & S_IFMT == crate::vfs::stat::S_IFDIR
+    {
+        return Err(Errno::EISDIR);
+    }
+    if sin.mode & S_IFMT != S_IFREG || sout.mode & S_IFMT != S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    let read_off = |c: &mut Call<'_>, addr: u64| -> SysResult<Option<u64>> {
+        if addr == 0 {
+            return Ok(None);
+        }
+        let o = c.mem().read_u64(addr)? as i64;
+        u64::try_from(o).map(Some).map_err(|_| Errno::EINVAL)
+    };
+    let ioff = read_off(c, pin)?;
+    let ooff = read_off(c, pout)?;
+    let same = sin.dev == sout.dev && sin.ino == sout.ino;
+    if same {
+        let i = ioff.unwrap_or(inp.pos());
+        let o = ooff.unwrap_or(out.pos());
+        if i < o.saturating_add(len) && o < i.saturating_add(len) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let (done, new_in) = copy(c, &inp, ioff, &out, ooff, len)?;
+    if pin != 0 {
+        c.mem().write_u64(pin, new_in)?;
+    }
+    if pout != 0 {
+        c.mem().write_u64(pout, ooff.unwrap_or(0) + done)?;
+    }
+    ok(done)
 }

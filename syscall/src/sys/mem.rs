@@ -3,11 +3,11 @@
 
 use crate::call::{ok, Args, Call, Outcome};
 use crate::errno::{Errno, SysResult};
-use crate::fd::FileKind;
 use crate::mm::{
     fault, page_up, Backing, Kind, Region, MAP32_RANGE, MMAP_MIN, MMAP_TOP, TASK_SIZE,
 };
 use crate::platform::{Prot, PAGE_SIZE};
+use crate::vfs::PageSource;
 
 pub const MAP_SHARED: u32 = 0x01;
 pub const MAP_PRIVATE: u32 = 0x02;
@@ -95,9 +95,12 @@ pub fn brk(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     ok(want)
 }
 
-/// Implements Linux `mmap(2)` for anonymous memory (private or shared:
-/// with one process they are the same). File mappings return ENODEV for
-/// now; MAP_HUGETLB returns ENOMEM (no huge pages are reserved).
+/// Implements Linux `mmap(2)`: anonymous memory (private or shared: with
+/// one process they are the same) and files. Image files are paged in on
+/// demand; other files (tmpfs, /proc) are copied when mapped. MAP_SHARED
+/// of a file is read-only: with PROT_WRITE it is ENODEV on tmpfs, EACCES
+/// on the image; a shared mapping of a tmpfs file does not see later
+/// writes to the file. MAP_HUGETLB returns ENOMEM.
 pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (addr, len, prot, flags, fd, off) = (a.u(0), a.u(1), a.uint(2), a.uint(3), a.fd(4), a.u(5));
     match flags & MAP_TYPE {
@@ -112,12 +115,11 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let len = page_up(len)
         .filter(|&l| l <= TASK_SIZE)
         .ok_or(Errno::ENOMEM)?;
-    if flags & MAP_ANONYMOUS == 0 {
-        return match c.proc.fds.get(fd)?.kind {
-            // Files are mapped in a later issue; the region backing is ready for them.
-            FileKind::Console | FileKind::Image { .. } => Err(Errno::ENODEV),
-        };
-    }
+    let source = if flags & MAP_ANONYMOUS == 0 {
+        Some(file_source(c, fd, off, len, prot, flags)?)
+    } else {
+        None
+    };
     if flags & MAP_HUGETLB != 0 {
         return Err(Errno::ENOMEM);
     }
@@ -159,18 +161,76 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 .ok_or(Errno::ENOMEM)?
         }
     };
+    let backing = match &source {
+        Some(PageSource::Image {
+            image_offset,
+            file_bytes,
+        }) => Backing::Image {
+            image_offset: *image_offset,
+            file_bytes: (*file_bytes).min(len),
+        },
+        _ => Backing::Zero,
+    };
     let region = Region {
         start,
         end: start + len,
         prot: prot_bits(prot),
         kind: Kind::Mmap,
-        backing: Backing::Zero,
+        backing,
     };
     c.proc.space.insert(region)?;
+    if let Some(PageSource::Copy(bytes)) = &source {
+        if let Err(e) = fill_copy(
+            c,
+            start,
+            prot_bits(prot),
+            &bytes[..bytes.len().min(len as usize)],
+        ) {
+            c.proc.space.remove(start, start + len);
+            c.p.mmu().unmap(start, len);
+            return Err(e);
+        }
+    }
     if flags & MAP_POPULATE != 0 && !region.prot.is_empty() {
         populate(c, &region, region.start, region.end);
     }
     ok(start)
+}
+
+/// The pages of a file mapping: the file must be open for reading, and
+/// for writing too when MAP_SHARED asks for PROT_WRITE (EACCES).
+fn file_source(
+    c: &mut Call<'_>,
+    fd: i32,
+    off: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+) -> SysResult<PageSource> {
+    let f = c.proc.fds.get(fd)?.clone();
+    if f.is_path() {
+        return Err(Errno::EBADF);
+    }
+    let shared = flags & MAP_TYPE != MAP_PRIVATE;
+    let shared_write = shared && prot & 2 != 0;
+    if !f.readable() || (shared_write && !f.writable()) {
+        return Err(Errno::EACCES);
+    }
+    if off.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+        return Err(Errno::EOVERFLOW);
+    }
+    let mut cx = c.cx();
+    f.obj.mmap(&mut cx, off, len, shared_write)
+}
+
+/// Back a private file mapping with a copy of `bytes` now (zeros after).
+fn fill_copy(c: &mut Call<'_>, start: u64, prot: Prot, bytes: &[u8]) -> SysResult<()> {
+    for (i, chunk) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
+        let page = start + i as u64 * PAGE_SIZE;
+        c.p.mmu().map_zeroed(page, prot)?;
+        c.p.mmu().write_mapped(page, chunk);
+    }
+    Ok(())
 }
 
 /// Fault in every page of `region` now (MAP_POPULATE); stops quietly when
@@ -178,8 +238,7 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 fn populate(c: &mut Call<'_>, region: &Region, start: u64, end: u64) {
     let mut page = start;
     while page < end {
-        if !c.p.mmu().is_mapped(page)
-            && fault::fill_page(&mut c.proc.fs, c.p, region, page).is_err()
+        if !c.p.mmu().is_mapped(page) && fault::fill_page(&c.proc.image, c.p, region, page).is_err()
         {
             return;
         }

@@ -2,13 +2,14 @@
 
 use crate::call::{ok, Args, Call, Outcome};
 use crate::errno::{Errno, SysResult};
-use crate::fd::{FileKind, O_NONBLOCK};
+use crate::fd::O_NONBLOCK;
 
 pub const TCGETS: u32 = 0x5401;
 pub const TCSETS: u32 = 0x5402;
 pub const TCSETSW: u32 = 0x5403;
 pub const TCSETSF: u32 = 0x5404;
 pub const TIOCGWINSZ: u32 = 0x5413;
+pub const FIONREAD: u32 = 0x541b;
 pub const FIONBIO: u32 = 0x5421;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOCLEX: u32 = 0x5451;
@@ -42,52 +43,29 @@ impl Default for Termios {
     }
 }
 
-/// Implements Linux `ioctl(2)`: TCGETS, TCSETS/TCSETSW/TCSETSF (recorded),
-/// TIOCGWINSZ on the console; FIONBIO, FIOCLEX, FIONCLEX on any descriptor;
-/// ENOTTY otherwise.
+/// Implements Linux `ioctl(2)`: FIONBIO, FIOCLEX, FIONCLEX on any
+/// descriptor; the rest goes to the file object (the console: TCGETS,
+/// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes: FIONREAD); ENOTTY otherwise.
 pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let fd = a.fd(0);
-    let file = *c.proc.fds.get(fd)?;
+    let file = c.proc.fds.get(fd)?.clone();
     let arg = a.u(2);
     match a.uint(1) {
         FIONBIO => {
             let on = c.mem().read_array::<4>(arg).map(u32::from_le_bytes)? != 0;
-            let f = c.proc.fds.get_mut(fd)?;
-            f.flags = if on {
-                f.flags | O_NONBLOCK
+            let flags = file.flags();
+            file.set_flags(if on {
+                flags | O_NONBLOCK
             } else {
-                f.flags & !O_NONBLOCK
-            };
-            return ok(0);
+                flags & !O_NONBLOCK
+            });
+            ok(0)
         }
         FIOCLEX | FIONCLEX => {
             c.proc.fds.set_cloexec(fd, a.uint(1) == FIOCLEX)?;
-            return ok(0);
-        }
-        _ => {}
-    }
-    if file.kind != FileKind::Console {
-        return Err(Errno::ENOTTY);
-    }
-    match a.uint(1) {
-        TCGETS => {
-            let t = c.proc.tty;
-            c.mem().write(arg, &t.0)?;
             ok(0)
         }
-        TCSETS | TCSETSW | TCSETSF => {
-            let t = c.mem().read_array::<TERMIOS_SIZE>(arg)?;
-            c.proc.tty = Termios(t);
-            ok(0)
-        }
-        TIOCGWINSZ => {
-            let (rows, cols) = c.p.console().window_size();
-            let mut ws = [0u8; 8];
-            ws[..2].copy_from_slice(&rows.to_le_bytes());
-            ws[2..4].copy_from_slice(&cols.to_le_bytes());
-            c.mem().write(arg, &ws)?;
-            ok(0)
-        }
-        _ => Err(Errno::ENOTTY),
+        _ if file.is_path() => Err(Errno::EBADF),
+        cmd => ok(file.obj.ioctl(c, cmd, arg)?),
     }
 }

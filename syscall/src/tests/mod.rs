@@ -1,6 +1,7 @@
 //! Host tests of the whole personality through `Process`, on fakes.
 
 mod boot;
+mod files;
 mod io;
 mod memory;
 mod misc;

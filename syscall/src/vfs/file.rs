@@ -1,0 +1,211 @@
+//! Open files: the [`FileObject`] trait every kind of open file implements
+//! (regular files, directories, devices, pipes, the console; sockets,
+//! eventfd and epoll later), and the open file description
+//! ([`Description`]) that descriptors share.
+
+use super::node::{DirEntry, NodeRef};
+use super::path::Location;
+use super::stat::{Stat, StatFs};
+use crate::call::Call;
+use crate::errno::{Errno, SysResult};
+use crate::platform::Platform;
+use crate::process::{Process, WaitFor};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// What file operations may use: the machine and (read-only) the process,
+/// for /proc. Made afresh for each operation with [`Call::cx`].
+pub struct Cx<'a> {
+    pub p: &'a mut dyn Platform,
+    pub proc: &'a Process,
+}
+
+impl Cx<'_> {
+    /// Wall-clock time now (ns since the epoch), for timestamps.
+    pub fn now_real(&self) -> u64 {
+        self.p.clock().realtime_ns()
+    }
+}
+
+bitflags::bitflags! {
+    /// Readiness of a file object: the `POLL*` bits (the same values as
+    /// `EPOLL*` for these).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Events: u16 {
+        const IN = 0x001;
+        const PRI = 0x002;
+        const OUT = 0x004;
+        const ERR = 0x008;
+        const HUP = 0x010;
+        const NVAL = 0x020;
+        const RDNORM = 0x040;
+        const RDBAND = 0x080;
+        const WRNORM = 0x100;
+        const WRBAND = 0x200;
+        const RDHUP = 0x2000;
+    }
+}
+
+impl Events {
+    /// Readable and writable, as regular files always are.
+    pub const ALWAYS: Events = Events::IN
+        .union(Events::RDNORM)
+        .union(Events::OUT)
+        .union(Events::WRNORM);
+}
+
+/// Where the pages of a file mapping come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageSource {
+    /// Bytes of the image, read on demand: `file_bytes` bytes from image
+    /// offset `image_offset`, zeros after.
+    Image { image_offset: u64, file_bytes: u64 },
+    /// A private copy of these bytes (then zeros), made at mmap time.
+    Copy(Vec<u8>),
+}
+
+/// An open file of any kind. Methods take `&self`: objects that change
+/// (pipes, tmpfs files, sockets) keep their state behind a lock, so that
+/// one object can be shared by dup'ed descriptors.
+///
+/// Streams (pipes, console, sockets) ignore `off`; the caller keeps the
+/// position of seekable objects in the [`Description`].
+pub trait FileObject: Send + Sync {
+    /// Attributes (`fstat`).
+    fn stat(&self, cx: &mut Cx<'_>) -> SysResult<Stat>;
+    /// Read at `off` (ignored by streams). `Ok(0)` is the end of the file;
+    /// `Err(EAGAIN)` means "nothing now": the caller blocks or, with
+    /// O_NONBLOCK, returns EAGAIN.
+    fn read(&self, _cx: &mut Cx<'_>, _off: u64, _buf: &mut [u8]) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Write at `off` (ignored by streams); `Err(EAGAIN)` as for read.
+    fn write(&self, _cx: &mut Cx<'_>, _off: u64, _data: &[u8]) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Whether the object has a position (lseek, pread and pwrite work).
+    fn seekable(&self) -> bool {
+        false
+    }
+    /// The listing of a directory.
+    fn readdir(&self, _cx: &mut Cx<'_>) -> SysResult<Vec<DirEntry>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Current readiness (all bits; poll masks them).
+    fn poll(&self, _cx: &mut Cx<'_>) -> Events {
+        Events::ALWAYS
+    }
+    /// What a blocked read or write waits for.
+    fn wait_for(&self) -> WaitFor {
+        WaitFor::Event { deadline: None }
+    }
+    /// Device-specific requests; generic ones (FIONBIO, FIOCLEX) are
+    /// handled before this is called.
+    fn ioctl(&self, _c: &mut Call<'_>, _cmd: u32, _arg: u64) -> SysResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+    /// Change the size (ftruncate).
+    fn truncate(&self, _cx: &mut Cx<'_>, _len: u64) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    /// Reserve space (fallocate mode 0 / KEEP_SIZE).
+    fn allocate(&self, _cx: &mut Cx<'_>, _off: u64, _len: u64, _keep_size: bool) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// fsync/fdatasync.
+    fn sync(&self) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    /// The pages of a mapping of `len` bytes from `off`. `shared_write`:
+    /// MAP_SHARED with PROT_WRITE.
+    fn mmap(
+        &self,
+        _cx: &mut Cx<'_>,
+        _off: u64,
+        _len: u64,
+        _shared_write: bool,
+    ) -> SysResult<PageSource> {
+        Err(Errno::ENODEV)
+    }
+    /// `statfs` of objects that have no node (pipes, sockets).
+    fn statfs(&self) -> StatFs {
+        StatFs::default()
+    }
+    /// The name /proc/self/fd shows for objects without a path, such as
+    /// "pipe:[3]" or "socket:[7]".
+    fn name(&self) -> Option<String> {
+        None
+    }
+    /// For downcasting (F_GETPIPE_SZ, epoll).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// An open file description: the object, its position and status flags
+/// (shared by every descriptor dup'ed from it), and where it was opened.
+pub struct Description {
+    pub obj: alloc::boxed::Box<dyn FileObject>,
+    /// The node it was opened from, if any (fchdir, fchmod, *at calls).
+    pub node: Option<NodeRef>,
+    /// The path it was opened by, if any (/proc/self/fd, dirfd).
+    pub loc: Option<Location>,
+    pos: AtomicU64,
+    flags: AtomicU32,
+}
+
+impl Description {
+    pub fn new(
+        obj: alloc::boxed::Box<dyn FileObject>,
+        flags: u32,
+        node: Option<NodeRef>,
+        loc: Option<Location>,
+    ) -> Description {
+        Description {
+            obj,
+            node,
+            loc,
+            pos: AtomicU64::new(0),
+            flags: AtomicU32::new(flags),
+        }
+    }
+    pub fn pos(&self) -> u64 {
+        self.pos.load(Ordering::Relaxed)
+    }
+    pub fn set_pos(&self, pos: u64) {
+        self.pos.store(pos, Ordering::Relaxed)
+    }
+    /// Access mode and status flags (`O_*`).
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+    pub fn set_flags(&self, flags: u32) {
+        self.flags.store(flags, Ordering::Relaxed)
+    }
+    pub fn readable(&self) -> bool {
+        self.flags() & crate::fd::O_ACCMODE != crate::fd::O_WRONLY && !self.is_path()
+    }
+    pub fn writable(&self) -> bool {
+        matches!(
+            self.flags() & crate::fd::O_ACCMODE,
+            crate::fd::O_WRONLY | crate::fd::O_RDWR
+        ) && !self.is_path()
+    }
+    /// Opened with O_PATH: only a location, no I/O.
+    pub fn is_path(&self) -> bool {
+        self.flags() & crate::fd::O_PATH != 0
+    }
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & crate::fd::O_NONBLOCK != 0
+    }
+    /// The text of /proc/self/fd/N for this description.
+    pub fn proc_name(&self) -> String {
+        if let Some(n) = self.obj.name() {
+            return n;
+        }
+        match &self.loc {
+            Some(l) => l.path_string(),
+            None => String::from("anon_inode:[unknown]"),
+        }
+    }
+}

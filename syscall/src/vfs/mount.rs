@@ -1,0 +1,83 @@
+//! The namespace the program starts with: the image read-only at `/`,
+//! `/dev`, `/dev/shm`, `/proc`, `/sys`, tmpfs at `/tmp` and at each tmpfs
+//! mount of the manifest; and the console on fds 0, 1 and 2.
+
+use super::dev::{devfs, Console};
+use super::file::{Cx, Description};
+use super::image::ImageNode;
+use super::path::{Location, Namespace};
+use super::proc::{procfs, sysfs};
+use super::tmpfs::Tmpfs;
+use crate::errno::{Errno, SysResult};
+use crate::fd::{FileRef, O_RDWR};
+use crate::image::Manifest;
+use crate::imagefs::ImageFs;
+use crate::platform::Platform;
+use crate::process::Process;
+use crate::sys::tty::Termios;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use spin::Mutex;
+
+/// First file system id handed to tmpfs mounts.
+const FIRST_TMPFS_ID: u32 = 10;
+
+/// Build the standard namespace.
+pub fn standard(
+    image: &Arc<ImageFs>,
+    manifest: &Manifest,
+    termios: Arc<Mutex<Termios>>,
+    p: &mut dyn Platform,
+) -> Namespace {
+    let now = p.clock().realtime_ns();
+    // Linux's default tmpfs size: half of RAM.
+    let half = (p.info().total_ram / 2).max(1 << 20);
+    let size = |s: u64| if s == 0 { half } else { s };
+    let mut ns = Namespace::new(ImageNode::root(image.clone()));
+    ns.mount("/dev", devfs(termios));
+    ns.mount(
+        "/dev/shm",
+        Tmpfs::new_root(FIRST_TMPFS_ID, half, 0o1777, now),
+    );
+    ns.mount("/proc", procfs());
+    ns.mount("/sys", sysfs());
+    ns.mount(
+        "/tmp",
+        Tmpfs::new_root(FIRST_TMPFS_ID + 1, half, 0o1777, now),
+    );
+    for (i, m) in manifest.tmpfs.iter().enumerate() {
+        let id = FIRST_TMPFS_ID + 2 + i as u32;
+        ns.mount(&m.path, Tmpfs::new_root(id, size(m.size), 0o1777, now));
+    }
+    ns
+}
+
+/// The location of the manifest's working directory.
+pub fn initial_cwd(proc: &Process, p: &mut dyn Platform, cwd: &str) -> SysResult<Location> {
+    let mut cx = Cx { p, proc };
+    let root = proc.ns.root();
+    let loc = proc.ns.resolve(&mut cx, &root, cwd.as_bytes(), true)?;
+    if loc.node().kind() != super::NodeKind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(loc)
+}
+
+/// The console description fds 0, 1 and 2 share (read-write), known as
+/// /dev/console.
+pub fn console_description(
+    proc: &Process,
+    p: &mut dyn Platform,
+    termios: Arc<Mutex<Termios>>,
+) -> FileRef {
+    let mut cx = Cx { p, proc };
+    let root = proc.ns.root();
+    let loc = proc.ns.resolve(&mut cx, &root, b"/dev/console", true).ok();
+    let node = loc.as_ref().map(|l| l.node().clone());
+    Arc::new(Description::new(
+        Box::new(Console { termios }),
+        O_RDWR,
+        node,
+        loc,
+    ))
+}

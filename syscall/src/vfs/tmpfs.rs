@@ -1,0 +1,560 @@
+//! tmpfs: a read-write file system in memory, with a size limit (ENOSPC),
+//! hard links, symlinks, rename with Linux's rules, modes, owners and
+//! timestamps from the clock.
+
+use super::dir::{open_dir, FsIdent, NodeLister};
+use super::file::{Cx, Events, FileObject, PageSource};
+use super::node::{DirEntry, NewNode, Node, NodeKind, NodeRef, SetAttr};
+use super::stat::{makedev, Stat, StatFs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, TMPFS_MAGIC};
+use crate::errno::{Errno, SysResult};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+
+/// renameat2 flags.
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
+
+/// One tmpfs instance (one mount).
+pub struct Tmpfs {
+    id: u32,
+    dev: u64,
+    /// Size limit in bytes of file data; 0: none (the caller should give
+    /// one: a write at a huge offset would otherwise try to allocate it).
+    limit: u64,
+    used: AtomicU64,
+    next_ino: AtomicU64,
+}
+
+impl Tmpfs {
+    /// A new, empty tmpfs; returns its root directory (mode 1777 for /tmp).
+    pub fn new_root(id: u32, limit: u64, mode: u32, now: u64) -> NodeRef {
+        let fs = Arc::new(Tmpfs {
+            id,
+            dev: makedev(0, 40 + id),
+            limit,
+            used: AtomicU64::new(0),
+            next_ino: AtomicU64::new(2),
+        });
+        TmpNode::new(
+            &fs,
+            S_IFDIR | (mode & 0o7777),
+            Body::Dir(Mutex::new(BTreeMap::new())),
+            now,
+        )
+    }
+
+    fn ident(&self) -> FsIdent {
+        FsIdent {
+            id: self.id,
+            dev: self.dev,
+            magic: TMPFS_MAGIC,
+        }
+    }
+
+    /// Account for `grow` more bytes, or ENOSPC.
+    fn reserve(&self, grow: u64) -> SysResult<()> {
+        let used = self.used.load(Ordering::Relaxed);
+        let new = used.checked_add(grow).ok_or(Errno::EFBIG)?;
+        if self.limit != 0 && new > self.limit {
+            return Err(Errno::ENOSPC);
+        }
+        self.used.store(new, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn release(&self, shrink: u64) {
+        let used = self.used.load(Ordering::Relaxed);
+        self.used
+            .store(used.saturating_sub(shrink), Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: u64,
+    mtime: u64,
+    ctime: u64,
+}
+
+enum Body {
+    File(Mutex<Vec<u8>>),
+    Dir(Mutex<BTreeMap<Vec<u8>, Arc<TmpNode>>>),
+    Symlink(Vec<u8>),
+}
+
+/// A file, directory or symlink of a tmpfs.
+pub struct TmpNode {
+    fs: Arc<Tmpfs>,
+    me: Weak<TmpNode>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    body: Body,
+}
+
+impl Drop for TmpNode {
+    fn drop(&mut self) {
+        if let Body::File(data) = &self.body {
+            self.fs.release(data.lock().len() as u64);
+        }
+    }
+}
+
+impl TmpNode {
+    fn new(fs: &Arc<Tmpfs>, mode: u32, body: Body, now: u64) -> Arc<TmpNode> {
+        let ino = fs.next_ino.fetch_add(1, Ordering::Relaxed);
+        let nlink = if mode & S_IFMT == S_IFDIR { 2 } else { 1 };
+        Arc::new_cyclic(|me| TmpNode {
+            fs: fs.clone(),
+            me: me.clone(),
+            ino,
+            meta: Mutex::new(Meta {
+                mode,
+                uid: 0,
+                gid: 0,
+                nlink,
+                atime: now,
+                mtime: now,
+                ctime: now,
+            }),
+            body,
+        })
+    }
+
+    fn arc(&self) -> SysResult<Arc<TmpNode>> {
+        self.me.upgrade().ok_or(Errno::EIO)
+    }
+
+    fn dir(&self) -> SysResult<&Mutex<BTreeMap<Vec<u8>, Arc<TmpNode>>>> {
+        match &self.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.body, Body::Dir(_))
+    }
+
+    fn is_empty_dir(&self) -> bool {
+        matches!(&self.body, Body::Dir(d) if d.lock().is_empty())
+    }
+
+    /// Touch mtime and ctime (a change of contents).
+    fn modified(&self, now: u64) {
+        let mut m = self.meta.lock();
+        m.mtime = now;
+        m.ctime = now;
+    }
+
+    fn add_links(&self, delta: i64) {
+        let mut m = self.meta.lock();
+        m.nlink = m.nlink.saturating_add_signed(delta);
+    }
+
+    fn make_stat(&self) -> Stat {
+        let m = *self.meta.lock();
+        let size = match &self.body {
+            Body::File(d) => d.lock().len() as u64,
+            Body::Dir(_) => 4096,
+            Body::Symlink(t) => t.len() as u64,
+        };
+        Stat {
+            dev: self.fs.dev,
+            ino: self.ino,
+            nlink: m.nlink,
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: 0,
+            size,
+            blksize: 4096,
+            blocks: size.div_ceil(4096) * 8,
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+        }
+    }
+
+    /// Set the file's length, zero-filling growth.
+    fn set_len(&self, len: u64, now: u64) -> SysResult<()> {
+        let Body::File(data) = &self.body else {
+            return Err(if self.is_dir() {
+                Errno::EISDIR
+            } else {
+                Errno::EINVAL
+            });
+        };
+        let len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
+        let mut d = data.lock();
+        if len > d.len() {
+            self.fs.reserve((len - d.len()) as u64)?;
+        } else {
+            self.fs.release((d.len() - len) as u64);
+        }
+        d.resize(len, 0);
+        drop(d);
+        self.modified(now);
+        Ok(())
+    }
+}
+
+fn downcast(n: &NodeRef) -> Option<&TmpNode> {
+    n.as_any().downcast_ref::<TmpNode>()
+}
+
+impl Node for TmpNode {
+    fn kind(&self) -> NodeKind {
+        match self.body {
+            Body::File(_) => NodeKind::File,
+            Body::Dir(_) => NodeKind::Dir,
+            Body::Symlink(_) => NodeKind::Symlink,
+        }
+    }
+    fn stat(&self, _cx: &mut Cx<'_>) -> SysResult<Stat> {
+        Ok(self.make_stat())
+    }
+    fn fs_id(&self) -> u32 {
+        self.fs.id
+    }
+    fn statfs(&self, cx: &mut Cx<'_>) -> StatFs {
+        let limit = if self.fs.limit != 0 {
+            self.fs.limit
+        } else {
+            cx.p.info().total_ram / 2
+        };
+        let blocks = limit / 4096;
+        let used = self.fs.used.load(Ordering::Relaxed).div_ceil(4096);
+        StatFs {
+            magic: TMPFS_MAGIC,
+            bsize: 4096,
+            blocks,
+            bfree: blocks.saturating_sub(used),
+            files: blocks,
+            ffree: blocks,
+            fsid: self.fs.dev,
+            flags: 0,
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn lookup(&self, _cx: &mut Cx<'_>, name: &[u8]) -> SysResult<NodeRef> {
+        let d = self.dir()?.lock();
+        d.get(name)
+            .map(|n| n.clone() as NodeRef)
+            .ok_or(Errno::ENOENT)
+    }
+    fn list(&self, _cx: &mut Cx<'_>) -> SysResult<Vec<DirEntry>> {
+        let d = self.dir()?.lock();
+        Ok(d.iter()
+            .map(|(name, n)| DirEntry {
+                name: name.clone(),
+                ino: n.ino,
+                kind: n.kind(),
+            })
+            .collect())
+    }
+    fn readlink(&self, _cx: &mut Cx<'_>) -> SysResult<Vec<u8>> {
+        match &self.body {
+            Body::Symlink(t) => Ok(t.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+    fn open(&self, _cx: &mut Cx<'_>, flags: u32) -> SysResult<Box<dyn FileObject>> {
+        match &self.body {
+            Body::Dir(_) => open_dir(
+                self.fs.ident(),
+                self.ino,
+                flags,
+                Arc::new(NodeLister(self.arc()?)),
+            ),
+            Body::Symlink(_) => Err(Errno::ELOOP),
+            Body::File(_) => Ok(Box::new(TmpFile { node: self.arc()? })),
+        }
+    }
+    fn create(&self, cx: &mut Cx<'_>, name: &[u8], new: NewNode, mode: u32) -> SysResult<NodeRef> {
+        let now = cx.now_real();
+        let mut d = self.dir()?.lock();
+        if d.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let (mode, body) = match new {
+            NewNode::File => (
+                S_IFREG | (mode & 0o7777),
+                Body::File(Mutex::new(Vec::new())),
+            ),
+            NewNode::Dir => (
+                S_IFDIR | (mode & 0o7777),
+                Body::Dir(Mutex::new(BTreeMap::new())),
+            ),
+            NewNode::Symlink(t) => (S_IFLNK | 0o777, Body::Symlink(t)),
+        };
+        let node = TmpNode::new(&self.fs, mode, body, now);
+        if node.is_dir() {
+            self.add_links(1);
+        }
+        d.insert(name.to_vec(), node.clone());
+        drop(d);
+        self.modified(now);
+        Ok(node)
+    }
+    fn unlink(&self, cx: &mut Cx<'_>, name: &[u8], dir: bool) -> SysResult<()> {
+        let now = cx.now_real();
+        let mut d = self.dir()?.lock();
+        let child = d.get(name).ok_or(Errno::ENOENT)?.clone();
+        if dir {
+            if !child.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            if !child.is_empty_dir() {
+                return Err(Errno::ENOTEMPTY);
+            }
+        } else if child.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        d.remove(name);
+        drop(d);
+        if child.is_dir() {
+            self.add_links(-1);
+            child.meta.lock().nlink = 0;
+        } else {
+            child.add_links(-1);
+        }
+        child.meta.lock().ctime = now;
+        self.modified(now);
+        Ok(())
+    }
+    fn link(&self, cx: &mut Cx<'_>, name: &[u8], target: &NodeRef) -> SysResult<()> {
+        let now = cx.now_real();
+        let t = downcast(target).ok_or(Errno::EXDEV)?;
+        if t.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        let t = t.arc()?;
+        let mut d = self.dir()?.lock();
+        if d.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        d.insert(name.to_vec(), t.clone());
+        drop(d);
+        t.add_links(1);
+        t.meta.lock().ctime = now;
+        self.modified(now);
+        Ok(())
+    }
+    fn rename(
+        &self,
+        cx: &mut Cx<'_>,
+        name: &[u8],
+        to_dir: &NodeRef,
+        to_name: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        let now = cx.now_real();
+        let to = downcast(to_dir).ok_or(Errno::EXDEV)?;
+        let same_dir = core::ptr::eq(self, to);
+        let src = self.dir()?.lock().get(name).cloned().ok_or(Errno::ENOENT)?;
+        let dst = to.dir()?.lock().get(to_name).cloned();
+        if flags & RENAME_EXCHANGE != 0 {
+            let dst = dst.ok_or(Errno::ENOENT)?;
+            self.dir()?.lock().insert(name.to_vec(), dst.clone());
+            to.dir()?.lock().insert(to_name.to_vec(), src.clone());
+            if !same_dir && src.is_dir() != dst.is_dir() {
+                let delta = if src.is_dir() { 1 } else { -1 };
+                to.add_links(delta);
+                self.add_links(-delta);
+            }
+            src.meta.lock().ctime = now;
+            dst.meta.lock().ctime = now;
+            self.modified(now);
+            to.modified(now);
+            return Ok(());
+        }
+        if let Some(dst) = &dst {
+            if flags & RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            if Arc::ptr_eq(dst, &src) {
+                return Ok(());
+            }
+            match (src.is_dir(), dst.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !dst.is_empty_dir() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        self.dir()?.lock().remove(name);
+        let replaced = to.dir()?.lock().insert(to_name.to_vec(), src.clone());
+        if let Some(old) = replaced {
+            if old.is_dir() {
+                old.meta.lock().nlink = 0;
+                to.add_links(-1);
+            } else {
+                old.add_links(-1);
+            }
+            old.meta.lock().ctime = now;
+        }
+        if src.is_dir() && !same_dir {
+            self.add_links(-1);
+            to.add_links(1);
+        }
+        src.meta.lock().ctime = now;
+        self.modified(now);
+        to.modified(now);
+        Ok(())
+    }
+    fn set_attr(&self, cx: &mut Cx<'_>, a: SetAttr) -> SysResult<()> {
+        let now = cx.now_real();
+        let mut m = self.meta.lock();
+        if let Some(mode) = a.mode {
+            m.mode = (m.mode & S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = a.uid {
+            m.uid = uid;
+        }
+        if let Some(gid) = a.gid {
+            m.gid = gid;
+        }
+        if let Some(t) = a.atime {
+            m.atime = t;
+        }
+        if let Some(t) = a.mtime {
+            m.mtime = t;
+        }
+        m.ctime = now;
+        Ok(())
+    }
+    fn truncate(&self, cx: &mut Cx<'_>, len: u64) -> SysResult<()> {
+        let now = cx.now_real();
+        self.set_len(len, now)
+    }
+}
+
+/// An open regular file of a tmpfs.
+pub struct TmpFile {
+    node: Arc<TmpNode>,
+}
+
+impl TmpFile {
+    fn data(&self) -> &Mutex<Vec<u8>> {
+        match &self.node.body {
+            Body::File(d) => d,
+            // open() only makes TmpFile for files.
+            _ => unreachable_file(),
+        }
+    }
+}
+
+/// TmpFile is only built over files; a static empty buffer keeps any
+/// mistake harmless instead of panicking.
+fn unreachable_file() -> &'static Mutex<Vec<u8>> {
+    static EMPTY: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+    &EMPTY
+}
+
+impl FileObject for TmpFile {
+    fn stat(&self, _cx: &mut Cx<'_>) -> SysResult<Stat> {
+        Ok(self.node.make_stat())
+    }
+    fn read(&self, cx: &mut Cx<'_>, off: u64, buf: &mut [u8]) -> SysResult<usize> {
+        let d = self.data().lock();
+        let Ok(off) = usize::try_from(off) else {
+            return Ok(0);
+        };
+        let avail = d.get(off..).unwrap_or(&[]);
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        drop(d);
+        self.node.meta.lock().atime = cx.now_real();
+        Ok(n)
+    }
+    fn write(&self, cx: &mut Cx<'_>, off: u64, data: &[u8]) -> SysResult<usize> {
+        let now = cx.now_real();
+        let off = usize::try_from(off).map_err(|_| Errno::EFBIG)?;
+        let end = off.checked_add(data.len()).ok_or(Errno::EFBIG)?;
+        let mut d = self.data().lock();
+        let mut n = data.len();
+        if end > d.len() {
+            let fs = &self.node.fs;
+            let room = if fs.limit == 0 {
+                u64::MAX
+            } else {
+                fs.limit.saturating_sub(fs.used.load(Ordering::Relaxed))
+            };
+            // Write what fits, as a full disk does; nothing fits: ENOSPC.
+            let allowed_end = (d.len() as u64).saturating_add(room);
+            if allowed_end <= off as u64 {
+                return Err(Errno::ENOSPC);
+            }
+            n = n.min((allowed_end - off as u64).min(usize::MAX as u64) as usize);
+            fs.reserve((off + n).saturating_sub(d.len()) as u64)?;
+            if off + n > d.len() {
+                d.resize(off + n, 0);
+            }
+        }
+        d[off..off + n].copy_from_slice(&data[..n]);
+        drop(d);
+        self.node.modified(now);
+        Ok(n)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn poll(&self, _cx: &mut Cx<'_>) -> Events {
+        Events::ALWAYS
+    }
+    fn truncate(&self, cx: &mut Cx<'_>, len: u64) -> SysResult<()> {
+        let now = cx.now_real();
+        self.node.set_len(len, now)
+    }
+    fn allocate(&self, cx: &mut Cx<'_>, off: u64, len: u64, keep_size: bool) -> SysResult<()> {
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        let size = self.data().lock().len() as u64;
+        if end <= size {
+            return Ok(());
+        }
+        if keep_size {
+            // Space is not reserved ahead: memory is taken as it is written.
+            return Ok(());
+        }
+        let now = cx.now_real();
+        self.node.set_len(end, now)
+    }
+    fn sync(&self) -> SysResult<()> {
+        Ok(())
+    }
+    fn mmap(
+        &self,
+        _cx: &mut Cx<'_>,
+        off: u64,
+        len: u64,
+        shared_write: bool,
+    ) -> SysResult<PageSource> {
+        if shared_write {
+            return Err(Errno::ENODEV);
+        }
+        let d = self.data().lock();
+        let start = usize::try_from(off).unwrap_or(usize::MAX).min(d.len());
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(d.len());
+        Ok(PageSource::Copy(d[start..end].to_vec()))
+    }
+    fn statfs(&self) -> StatFs {
+        self.node.fs.ident().statfs()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
