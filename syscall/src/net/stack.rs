@@ -88,7 +88,7 @@ impl Lanes {
     }
     /// The lanes a socket bound to `ip` listens on.
     pub fn for_bind(&self, ip: IpAddr) -> &'static [LaneId] {
-        if ip.is_loopback() {
+        if ip.is_loopback() || !self.eth_present {
             &[LaneId::Lo]
         } else {
             &LANES
@@ -615,8 +615,9 @@ impl NetStack {
 pub struct Net(Rc<RefCell<NetStack>>);
 
 impl Net {
-    /// Borrow the stack. Socket methods borrow it for the length of a call,
-    /// so never hold this across a socket call.
+    /// Borrow the stack. Socket methods (and socket drops) borrow it for
+    /// the length of a call, so never hold this across a socket call or
+    /// while dropping a socket: the `RefCell` would panic.
     pub fn stack(&self) -> RefMut<'_, NetStack> {
         self.0.borrow_mut()
     }

@@ -972,3 +972,139 @@ fn generic_socket_api_over_bytes() {
     assert_eq!(u.listen(1), Err(Errno::EOPNOTSUPP));
     assert_eq!(u.bind(&[2, 0]), Err(Errno::EINVAL));
 }
+
+/// A DHCP server of one lease: OFFER for DISCOVER, ACK for REQUEST.
+fn fake_dhcp_server(frame: &[u8]) -> Option<Vec<u8>> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+        EthernetRepr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    };
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    if udp.dst_port() != 67 {
+        return None;
+    }
+    let dhcp = DhcpPacket::new_checked(udp.payload()).ok()?;
+    let req = DhcpRepr::parse(&dhcp).ok()?;
+    let message_type = match req.message_type {
+        DhcpMessageType::Discover => DhcpMessageType::Offer,
+        DhcpMessageType::Request => DhcpMessageType::Ack,
+        _ => return None,
+    };
+    let server = Ipv4Address::new(10, 0, 2, 2);
+    // Name servers go as a raw option 6.
+    let dns = [smoltcp::wire::DhcpOption {
+        kind: 6,
+        data: &[10, 0, 2, 3],
+    }];
+    let reply = DhcpRepr {
+        message_type,
+        transaction_id: req.transaction_id,
+        secs: 0,
+        client_hardware_address: req.client_hardware_address,
+        client_ip: Ipv4Address::UNSPECIFIED,
+        your_ip: Ipv4Address::new(10, 0, 2, 15),
+        server_ip: server,
+        router: Some(server),
+        subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
+        relay_agent_ip: Ipv4Address::UNSPECIFIED,
+        broadcast: false,
+        requested_ip: None,
+        client_identifier: None,
+        server_identifier: Some(server),
+        parameter_request_list: None,
+        dns_servers: None,
+        max_size: None,
+        lease_duration: Some(86400),
+        renew_duration: None,
+        rebind_duration: None,
+        additional_options: &dns,
+    };
+    let dhcp_len = reply.buffer_len();
+    let mut out = vec![0u8; 14 + 20 + 8 + dhcp_len];
+    let caps = ChecksumCapabilities::default();
+    let mut eth = EthernetFrame::new_unchecked(&mut out[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0, 0x99]),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut eth);
+    let dst = Ipv4Address::BROADCAST;
+    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+    Ipv4Repr {
+        src_addr: server,
+        dst_addr: dst,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + dhcp_len,
+        hop_limit: 64,
+    }
+    .emit(&mut ip, &caps);
+    let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
+    UdpRepr {
+        src_port: 67,
+        dst_port: 68,
+    }
+    .emit(
+        &mut udp,
+        &server.into(),
+        &dst.into(),
+        dhcp_len,
+        |buf| reply.emit(&mut DhcpPacket::new_unchecked(buf)).unwrap(),
+        &caps,
+    );
+    Some(out)
+}
+
+#[test]
+fn dhcp_configures_the_interface() {
+    let to_vm: Queue = Default::default();
+    let from_vm: Queue = Default::default();
+    let mut nic = FakeNic {
+        mac: [2, 0, 0, 0, 0, 0x42],
+        rx: to_vm.clone(),
+        tx: from_vm.clone(),
+    };
+    let net = NetStack::new(&NetConfig::default(), Some(&mut nic), 0, 5).into_shared();
+    assert!(!net.stack().configured());
+    let mut w = World {
+        hosts: vec![(net.clone(), Some(nic))],
+        now: 0,
+    };
+    w.until(|| {
+        let frames: Vec<Vec<u8>> = from_vm.borrow_mut().drain(..).collect();
+        for f in frames {
+            if let Some(reply) = fake_dhcp_server(&f) {
+                to_vm.borrow_mut().push_back(reply);
+            }
+        }
+        net.stack().configured()
+    });
+    let mut st = net.stack();
+    assert_eq!(st.ipv4(), Some(("10.0.2.15".parse().unwrap(), 24)));
+    assert_eq!(st.gateway(), Some("10.0.2.2".parse().unwrap()));
+    assert_eq!(
+        st.nameservers(),
+        &["10.0.2.3".parse::<core::net::IpAddr>().unwrap()]
+    );
+    let ev = st.take_events();
+    assert_eq!(
+        ev.last().unwrap().describe(),
+        "net: 10.0.2.15/24 via 10.0.2.2 (dhcp)"
+    );
+    drop(st);
+    // The leased address is the machine's own: bind works, and a
+    // connection to it goes over loopback.
+    let l = listener(&net, "10.0.2.15:80", 2);
+    let c = connect(&mut w, &net, "10.0.2.15:80");
+    let (_s, peer) = accept(&mut w, &l);
+    assert_eq!(peer, c.local_addr());
+}
