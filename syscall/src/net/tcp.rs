@@ -242,20 +242,31 @@ impl NetStack {
         if !l.lanes.contains(&lane) {
             return;
         }
-        let sockets = &mut self.lanes.get(lane).sockets;
+        let lanes = &mut self.lanes;
         if let Some(h) = l.idle[lane.index()] {
-            if sockets.get::<tcp::Socket>(h).state() == State::Listen {
+            if lanes.tcp(lane, h).state() == State::Listen {
                 return;
             }
             l.pending.push_back((lane, h));
             l.idle[lane.index()] = None;
         }
         if l.pending.len() >= l.backlog {
-            return;
+            // Full: drop handshakes that were reset (smoltcp turns those
+            // back into listening sockets, or closes them).
+            l.pending.retain(|&(pl, ph)| {
+                let dead = matches!(lanes.tcp(pl, ph).state(), State::Listen | State::Closed);
+                if dead {
+                    lanes.get(pl).sockets.remove(ph);
+                }
+                !dead
+            });
+            if l.pending.len() >= l.backlog {
+                return;
+            }
         }
         let mut s = new_smol(&t.opts);
         if s.listen(l.endpoint).is_ok() {
-            l.idle[lane.index()] = Some(sockets.add(s));
+            l.idle[lane.index()] = Some(lanes.get(lane).sockets.add(s));
         }
     }
 
@@ -792,10 +803,11 @@ impl TcpSocket {
             apply_opts(st.lanes.tcp(lane, h), &opts);
         }
         if let Some(p) = port {
-            st.ports.update(Proto::Tcp, p, key, |b| {
+            // Linux does not re-check the port when these flags change.
+            let _ = st.ports.update(Proto::Tcp, p, key, |b| {
                 b.reuse_addr = opts.reuse_addr;
                 b.reuse_port = opts.reuse_port;
-            })?;
+            });
         }
         st.touch();
         Ok(())

@@ -475,10 +475,11 @@ impl UdpSocket {
         }
         let opts = u.opts;
         if let Some(b) = u.bound {
-            st.ports.update(Proto::Udp, b.port(), key, |b| {
+            // Linux does not re-check the port when these flags change.
+            let _ = st.ports.update(Proto::Udp, b.port(), key, |b| {
                 b.reuse_addr = opts.reuse_addr;
                 b.reuse_port = opts.reuse_port;
-            })?;
+            });
         }
         Ok(())
     }
