@@ -16,6 +16,7 @@ pub mod image;
 pub mod imagefs;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod process;
 pub mod stack;

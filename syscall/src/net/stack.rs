@@ -1,0 +1,634 @@
+//! The stack: two smoltcp interfaces (Ethernet and loopback), their socket
+//! sets, address configuration (static or DHCPv4, IPv6 link-local), the
+//! socket objects' state, and the poll loop that tells which sockets changed.
+
+use super::device::EthDevice;
+use super::ports::{Ports, Proto};
+use super::tcp::TcpObj;
+use super::udp::UdpObj;
+use super::PollMask;
+use crate::image::NetConfig;
+use crate::platform::NetDevice;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{RefCell, RefMut};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
+use smoltcp::phy::{Loopback, Medium};
+use smoltcp::socket::{dhcpv4, tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr};
+
+/// Names a socket object in [`NetStack::take_changed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketKey(pub u32);
+
+/// Which interface a smoltcp socket lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum LaneId {
+    Eth,
+    Lo,
+}
+
+pub(super) const LANES: [LaneId; 2] = [LaneId::Eth, LaneId::Lo];
+
+impl LaneId {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One interface and its sockets.
+pub(super) struct Lane {
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+}
+
+/// Both lanes, borrowed apart from the socket objects.
+pub(super) struct Lanes {
+    pub eth: Lane,
+    pub lo: Lane,
+    lo_dev: Loopback,
+    /// Whether the machine has an Ethernet device.
+    pub eth_present: bool,
+    /// Largest IP packet the Ethernet device carries.
+    pub eth_mtu: usize,
+}
+
+impl Lanes {
+    pub fn get(&mut self, id: LaneId) -> &mut Lane {
+        match id {
+            LaneId::Eth => &mut self.eth,
+            LaneId::Lo => &mut self.lo,
+        }
+    }
+    pub fn tcp(&mut self, id: LaneId, h: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.get(id).sockets.get_mut::<tcp::Socket>(h)
+    }
+    pub fn udp(&mut self, id: LaneId, h: SocketHandle) -> &mut udp::Socket<'static> {
+        self.get(id).sockets.get_mut::<udp::Socket>(h)
+    }
+    /// The lane that carries traffic to `ip`: loopback for 127/8, ::1, the
+    /// unspecified address and the machine's own addresses.
+    pub fn for_dest(&self, ip: IpAddr) -> LaneId {
+        if ip.is_loopback() || ip.is_unspecified() || self.lo.iface.has_ip_addr(to_smol(ip)) {
+            LaneId::Lo
+        } else {
+            LaneId::Eth
+        }
+    }
+    /// Whether `ip` is one of the machine's addresses (what `bind` accepts).
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_unspecified() || ip.is_loopback() || self.lo.iface.has_ip_addr(to_smol(ip))
+    }
+    /// The lanes a socket bound to `ip` listens on.
+    pub fn for_bind(&self, ip: IpAddr) -> &'static [LaneId] {
+        if ip.is_loopback() || !self.eth_present {
+            &[LaneId::Lo]
+        } else {
+            &LANES
+        }
+    }
+}
+
+pub(super) fn to_smol(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(a) => IpAddress::Ipv4(a),
+        IpAddr::V6(a) => IpAddress::Ipv6(a),
+    }
+}
+
+pub(super) fn from_smol(ip: IpAddress) -> IpAddr {
+    match ip {
+        IpAddress::Ipv4(a) => IpAddr::V4(a),
+        IpAddress::Ipv6(a) => IpAddr::V6(a),
+    }
+}
+
+/// A socket object's state.
+pub(super) enum Obj {
+    Tcp(TcpObj),
+    Udp(UdpObj),
+}
+
+/// What readiness waiters last saw of a socket: its mask and queue levels.
+/// A change in any of them is an event (edge-triggered epoll wants new
+/// data reported even when the mask stays `POLLIN`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Sig {
+    pub mask: PollMask,
+    pub rx: usize,
+    pub tx: usize,
+}
+
+pub(super) struct Entry {
+    pub obj: Obj,
+    pub sig: Sig,
+}
+
+/// A closed TCP connection still finishing (FIN exchange or a queued RST).
+pub(super) struct Orphan {
+    pub lane: LaneId,
+    pub handle: SocketHandle,
+    pub since: Instant,
+    pub port: Option<u16>,
+    pub owner: u32,
+}
+
+/// How long a closed connection may take to finish before it is reset
+/// (Linux's `tcp_fin_timeout`).
+const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Rounds of loopback delivery in one poll before yielding.
+const LO_ROUNDS: usize = 64;
+
+/// Something the kernel may want to print or act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    /// An IPv4 address is in use (static, or leased by DHCP).
+    Configured {
+        addr: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+        nameservers: Vec<IpAddr>,
+        dhcp: bool,
+    },
+    /// The DHCP lease was lost.
+    Deconfigured,
+}
+
+impl NetEvent {
+    /// A console line describing the event.
+    pub fn describe(&self) -> String {
+        match self {
+            NetEvent::Configured {
+                addr,
+                prefix,
+                gateway,
+                dhcp,
+                ..
+            } => {
+                let how = if *dhcp { "dhcp" } else { "static" };
+                match gateway {
+                    Some(g) => format!("net: {addr}/{prefix} via {g} ({how})"),
+                    None => format!("net: {addr}/{prefix} ({how})"),
+                }
+            }
+            NetEvent::Deconfigured => String::from("net: dhcp lease lost"),
+        }
+    }
+}
+
+/// The TCP/IP stack and every inet socket's state.
+pub struct NetStack {
+    pub(super) lanes: Lanes,
+    pub(super) objs: BTreeMap<u32, Entry>,
+    pub(super) listeners: Vec<u32>,
+    pub(super) orphans: Vec<Orphan>,
+    pub(super) ports: Ports,
+    pub(super) now: Instant,
+    next_key: u32,
+    changed: Vec<SocketKey>,
+    events: Vec<NetEvent>,
+    dhcp: Option<SocketHandle>,
+    ipv4: Option<Ipv4Cidr>,
+    gateway: Option<Ipv4Addr>,
+    nameservers: Vec<IpAddr>,
+    link_local: Ipv6Addr,
+    /// A socket call changed something the next poll must send.
+    dirty: bool,
+    /// Unix socket names (see `unix.rs`).
+    pub(super) unix_names: super::unix::Names,
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+fn nanos(i: Instant) -> u64 {
+    (i.total_micros().max(0) as u64).saturating_mul(1000)
+}
+
+/// The EUI-64 link-local address of a MAC (fe80::/64).
+fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    let mut a = [0u8; 16];
+    a[0] = 0xfe;
+    a[1] = 0x80;
+    a[8] = mac[0] ^ 2;
+    a[9] = mac[1];
+    a[10] = mac[2];
+    a[11] = 0xff;
+    a[12] = 0xfe;
+    a[13] = mac[3];
+    a[14] = mac[4];
+    a[15] = mac[5];
+    Ipv6Addr::from(a)
+}
+
+impl NetStack {
+    /// A stack over `eth` (or none), configured from the manifest: a static
+    /// IPv4 address when `config.ipv4` is set, otherwise DHCPv4. `seed`
+    /// seeds TCP sequence numbers and ephemeral ports.
+    pub fn new(
+        config: &NetConfig,
+        eth: Option<&mut dyn NetDevice>,
+        now_ns: u64,
+        seed: u64,
+    ) -> NetStack {
+        let now = instant(now_ns);
+        let eth_present = eth.is_some();
+        let mac = eth.as_ref().map_or([2, 0, 0, 0, 0, 1], |d| d.mac());
+        let eth_mtu = eth
+            .as_ref()
+            .map_or(1500, |d| d.max_frame().saturating_sub(14));
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        cfg.random_seed = seed;
+        let eth_iface = match eth {
+            Some(dev) => Interface::new(cfg, &mut EthDevice::new(dev), now),
+            None => Interface::new(cfg, &mut Loopback::new(Medium::Ethernet), now),
+        };
+        let mut lo_dev = Loopback::new(Medium::Ip);
+        let mut cfg = Config::new(HardwareAddress::Ip);
+        cfg.random_seed = seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
+        let lo_iface = Interface::new(cfg, &mut lo_dev, now);
+        let mut stack = NetStack {
+            lanes: Lanes {
+                eth: Lane {
+                    iface: eth_iface,
+                    sockets: SocketSet::new(Vec::new()),
+                },
+                lo: Lane {
+                    iface: lo_iface,
+                    sockets: SocketSet::new(Vec::new()),
+                },
+                lo_dev,
+                eth_present,
+                eth_mtu,
+            },
+            objs: BTreeMap::new(),
+            listeners: Vec::new(),
+            orphans: Vec::new(),
+            ports: Ports::new(seed),
+            now,
+            next_key: 1,
+            changed: Vec::new(),
+            events: Vec::new(),
+            dhcp: None,
+            ipv4: None,
+            gateway: None,
+            nameservers: Vec::new(),
+            link_local: link_local(mac),
+            dirty: true,
+            unix_names: Default::default(),
+        };
+        stack.nameservers = config
+            .nameservers
+            .iter()
+            .filter_map(|b| match b.len() {
+                4 => Some(IpAddr::from(<[u8; 4]>::try_from(&b[..]).ok()?)),
+                16 => Some(IpAddr::from(<[u8; 16]>::try_from(&b[..]).ok()?)),
+                _ => None,
+            })
+            .collect();
+        match config.ipv4 {
+            Some((ip, prefix)) => {
+                let cidr = Ipv4Cidr::new(Ipv4Addr::from(ip), prefix.min(32));
+                stack.set_ipv4(Some(cidr), config.gateway.map(Ipv4Addr::from), false);
+            }
+            None => {
+                stack.set_ipv4(None, None, false);
+                if eth_present {
+                    let dhcp = dhcpv4::Socket::new();
+                    stack.dhcp = Some(stack.lanes.eth.sockets.add(dhcp));
+                }
+            }
+        }
+        stack
+    }
+
+    /// Wrap the stack for sharing with socket objects.
+    pub fn into_shared(self) -> Net {
+        Net(Rc::new(RefCell::new(self)))
+    }
+
+    /// Install (or clear) the IPv4 configuration on both lanes.
+    fn set_ipv4(&mut self, cidr: Option<Ipv4Cidr>, gateway: Option<Ipv4Addr>, dhcp: bool) {
+        self.ipv4 = cidr;
+        self.gateway = gateway;
+        let ll = self.link_local;
+        let eth_present = self.lanes.eth_present;
+        self.lanes.eth.iface.update_ip_addrs(|a| {
+            a.clear();
+            if let Some(c) = cidr {
+                let _ = a.push(IpCidr::Ipv4(c));
+            }
+            if eth_present {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv6(ll), 64));
+            }
+        });
+        let routes = self.lanes.eth.iface.routes_mut();
+        routes.remove_default_ipv4_route();
+        if let Some(g) = gateway {
+            let _ = routes.add_default_ipv4_route(g);
+        }
+        self.lanes.lo.iface.update_ip_addrs(|a| {
+            a.clear();
+            let _ = a.push(IpCidr::new(IpAddress::Ipv4(Ipv4Addr::LOCALHOST), 8));
+            let _ = a.push(IpCidr::new(IpAddress::Ipv6(Ipv6Addr::LOCALHOST), 128));
+            if let Some(c) = cidr {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv4(c.address()), 32));
+            }
+            if eth_present {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv6(ll), 128));
+            }
+        });
+        if let Some(c) = cidr {
+            self.events.push(NetEvent::Configured {
+                addr: c.address(),
+                prefix: c.prefix_len(),
+                gateway,
+                nameservers: self.nameservers.clone(),
+                dhcp,
+            });
+        }
+    }
+
+    /// Whether an IPv4 address is configured (static, or leased).
+    pub fn configured(&self) -> bool {
+        self.ipv4.is_some()
+    }
+
+    /// The IPv4 address and prefix length, once known.
+    pub fn ipv4(&self) -> Option<(Ipv4Addr, u8)> {
+        self.ipv4.map(|c| (c.address(), c.prefix_len()))
+    }
+
+    pub fn gateway(&self) -> Option<Ipv4Addr> {
+        self.gateway
+    }
+
+    /// Name servers: from the manifest, or from DHCP.
+    pub fn nameservers(&self) -> &[IpAddr] {
+        &self.nameservers
+    }
+
+    /// The interface's IPv6 link-local address.
+    pub fn ipv6_link_local(&self) -> Ipv6Addr {
+        self.link_local
+    }
+
+    /// Events since the last call (address configured, lease lost).
+    pub fn take_events(&mut self) -> Vec<NetEvent> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Sockets whose readiness changed since the last call; wake their
+    /// waiters (and only theirs).
+    pub fn take_changed(&mut self) -> Vec<SocketKey> {
+        core::mem::take(&mut self.changed)
+    }
+
+    /// Whether a socket call since the last poll left work for the stack
+    /// (data to send, a connection to open or close): poll soon.
+    pub fn needs_poll(&self) -> bool {
+        self.dirty
+    }
+
+    pub(super) fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    pub(super) fn new_key(&mut self) -> u32 {
+        let k = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1).max(1);
+        k
+    }
+
+    pub(super) fn mark_changed(&mut self, key: u32) {
+        let k = SocketKey(key);
+        if !self.changed.contains(&k) {
+            self.changed.push(k);
+        }
+    }
+
+    /// Run the stack: take the frames that arrived, deliver loopback
+    /// traffic, send what sockets queued, update address configuration and
+    /// socket readiness. Returns when to poll next (monotonic ns), if
+    /// nothing else happens before: smoltcp's `poll_at`.
+    pub fn poll(&mut self, now_ns: u64, dev: Option<&mut dyn NetDevice>) -> Option<u64> {
+        let now = instant(now_ns).max(self.now);
+        self.now = now;
+        self.dirty = false;
+        let mut again = false;
+
+        // The loopback lane: what one round sends, the next receives.
+        self.lanes.lo.iface.poll_maintenance(now);
+        let mut rounds = 0;
+        loop {
+            let mut moved = false;
+            loop {
+                self.top_up_listeners(LaneId::Lo);
+                let lanes = &mut self.lanes;
+                match lanes.lo.iface.poll_ingress_single(
+                    now,
+                    &mut lanes.lo_dev,
+                    &mut lanes.lo.sockets,
+                ) {
+                    PollIngressSingleResult::None => break,
+                    _ => moved = true,
+                }
+            }
+            let lanes = &mut self.lanes;
+            if lanes
+                .lo
+                .iface
+                .poll_egress(now, &mut lanes.lo_dev, &mut lanes.lo.sockets)
+                == PollResult::SocketStateChanged
+            {
+                moved = true;
+            }
+            rounds += 1;
+            if !moved {
+                break;
+            }
+            if rounds == LO_ROUNDS {
+                again = true;
+                break;
+            }
+        }
+
+        // The Ethernet lane.
+        if let Some(dev) = dev {
+            let mut d = EthDevice::new(dev);
+            d.fill();
+            self.lanes.eth.iface.poll_maintenance(now);
+            while d.pending() {
+                self.top_up_listeners(LaneId::Eth);
+                let eth = &mut self.lanes.eth;
+                eth.iface.poll_ingress_single(now, &mut d, &mut eth.sockets);
+            }
+            let eth = &mut self.lanes.eth;
+            while eth.iface.poll_egress(now, &mut d, &mut eth.sockets)
+                == PollResult::SocketStateChanged
+            {}
+            again |= d.more;
+        }
+
+        self.poll_dhcp();
+        self.after_poll();
+
+        if again || self.dirty {
+            return Some(now_ns);
+        }
+        let lanes = &mut self.lanes;
+        let lo = lanes.lo.iface.poll_at(now, &lanes.lo.sockets);
+        let eth = if lanes.eth_present {
+            lanes.eth.iface.poll_at(now, &lanes.eth.sockets)
+        } else {
+            None
+        };
+        let next = match (lo, eth) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let orphan = self.orphans.iter().map(|o| o.since + ORPHAN_TIMEOUT).min();
+        let next = match (next, orphan) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|t| nanos(t).max(now_ns))
+    }
+
+    fn poll_dhcp(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        let event = match self.lanes.eth.sockets.get_mut::<dhcpv4::Socket>(h).poll() {
+            None => return,
+            Some(dhcpv4::Event::Configured(c)) => Some((
+                c.address,
+                c.router,
+                c.dns_servers
+                    .iter()
+                    .map(|a| IpAddr::V4(*a))
+                    .collect::<Vec<_>>(),
+            )),
+            Some(dhcpv4::Event::Deconfigured) => None,
+        };
+        match event {
+            Some((cidr, router, dns)) => {
+                if !dns.is_empty() {
+                    self.nameservers = dns;
+                }
+                self.set_ipv4(Some(cidr), router, true);
+            }
+            None => {
+                self.set_ipv4(None, None, true);
+                self.events.push(NetEvent::Deconfigured);
+            }
+        }
+    }
+
+    /// After smoltcp ran: update each socket object, note which changed,
+    /// reap finished orphans.
+    fn after_poll(&mut self) {
+        let keys: Vec<u32> = self.objs.keys().copied().collect();
+        for key in keys {
+            self.refresh(key);
+        }
+        let now = self.now;
+        let mut i = 0;
+        while i < self.orphans.len() {
+            let o = &self.orphans[i];
+            let s = self.lanes.tcp(o.lane, o.handle);
+            let done = matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait);
+            if !done && now >= o.since + ORPHAN_TIMEOUT {
+                s.abort();
+                self.orphans[i].since = now;
+                self.dirty = true;
+            }
+            if done {
+                let o = self.orphans.swap_remove(i);
+                self.lanes.get(o.lane).sockets.remove(o.handle);
+                if let Some(port) = o.port {
+                    self.ports.release(Proto::Tcp, port, o.owner);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Recompute one object's readiness; report it when it changed.
+    pub(super) fn refresh(&mut self, key: u32) {
+        let sig = match self.objs.get(&key).map(|e| &e.obj) {
+            Some(Obj::Tcp(_)) => self.tcp_refresh(key),
+            Some(Obj::Udp(_)) => self.udp_refresh(key),
+            None => return,
+        };
+        let Some(e) = self.objs.get_mut(&key) else {
+            return;
+        };
+        if e.sig != sig {
+            e.sig = sig;
+            self.mark_changed(key);
+        }
+    }
+
+    /// Hand a closed connection to the stack to finish.
+    pub(super) fn orphan(
+        &mut self,
+        lane: LaneId,
+        handle: SocketHandle,
+        port: Option<u16>,
+        owner: u32,
+    ) {
+        if let Some(p) = port {
+            let _ = self.ports.update(Proto::Tcp, p, owner, |b| b.orphan = true);
+        }
+        self.orphans.push(Orphan {
+            lane,
+            handle,
+            since: self.now,
+            port,
+            owner,
+        });
+        self.dirty = true;
+    }
+
+    /// Number of smoltcp sockets alive on both lanes (for cleanup tests).
+    #[cfg(test)]
+    pub(super) fn smol_sockets(&self) -> usize {
+        self.lanes.eth.sockets.iter().count() + self.lanes.lo.sockets.iter().count()
+    }
+
+    #[cfg(test)]
+    pub(super) fn ports_held(&self) -> usize {
+        self.ports.len()
+    }
+}
+
+/// A counted reference to the stack, shared by the kernel and socket objects.
+#[derive(Clone)]
+pub struct Net(Rc<RefCell<NetStack>>);
+
+impl Net {
+    /// Borrow the stack. Socket methods (and socket drops) borrow it for
+    /// the length of a call, so never hold this across a socket call or
+    /// while dropping a socket: the `RefCell` would panic.
+    pub fn stack(&self) -> RefMut<'_, NetStack> {
+        self.0.borrow_mut()
+    }
+
+    /// [`NetStack::poll`].
+    pub fn poll(&self, now_ns: u64, dev: Option<&mut dyn NetDevice>) -> Option<u64> {
+        self.stack().poll(now_ns, dev)
+    }
+
+    /// [`NetStack::take_changed`].
+    pub fn take_changed(&self) -> Vec<SocketKey> {
+        self.stack().take_changed()
+    }
+}
