@@ -26,7 +26,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
     loop {
         let Some(stop) = user::run(&mut ctx) else {
             let fault = FaultSignal {
-                signal: Signal::Sigsegv,
+                signal: Signal::SIGSEGV,
                 code: SEGV_MAPERR,
                 addr: ctx.rip,
             };
@@ -132,12 +132,12 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
             };
             process.page_fault(machine, t.cr2, access)
         }
-        0 => Err(fault(Signal::Sigfpe, 1, ctx.rip)), // FPE_INTDIV
-        16 | 19 => Err(fault(Signal::Sigfpe, 0, ctx.rip)),
-        6 => Err(fault(Signal::Sigill, 2, ctx.rip)), // ILL_ILLOPN
-        1 | 3 => Err(fault(Signal::Sigtrap, 1, ctx.rip)),
-        17 => Err(fault(Signal::Sigbus, 1, 0)),
-        4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::Sigsegv, 128, 0)), // SI_KERNEL
+        0 => Err(fault(Signal::SIGFPE, 1, ctx.rip)), // FPE_INTDIV
+        16 | 19 => Err(fault(Signal::SIGFPE, 0, ctx.rip)),
+        6 => Err(fault(Signal::SIGILL, 2, ctx.rip)), // ILL_ILLOPN
+        1 | 3 => Err(fault(Signal::SIGTRAP, 1, ctx.rip)),
+        17 => Err(fault(Signal::SIGBUS, 1, 0)),
+        4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::SIGSEGV, 128, 0)), // SI_KERNEL
         v if v >= 32 => {
             crate::arch::trap::irq(v);
             service_devices(machine);
@@ -146,7 +146,7 @@ fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
             }
             Ok(())
         }
-        _ => Err(fault(Signal::Sigsegv, 128, 0)),
+        _ => Err(fault(Signal::SIGSEGV, 128, 0)),
     };
     if let Err(f) = result {
         crash(process, ctx, f);

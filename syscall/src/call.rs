@@ -74,6 +74,8 @@ pub struct Call<'a> {
     pub p: &'a mut dyn Platform,
     pub ctx: &'a mut UserContext,
     pub key: CallKey,
+    /// The calling thread.
+    pub tid: crate::process::Tid,
 }
 
 impl Call<'_> {

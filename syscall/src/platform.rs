@@ -94,6 +94,18 @@ pub trait Platform {
     fn vdso(&self) -> Option<&'static [u8]> {
         None
     }
+    /// Copy the calling thread's x87/SSE registers out, in the FXSAVE
+    /// layout (for a signal frame). The default is the reset state.
+    fn fpu_save(&mut self, buf: &mut [u8; 512]) {
+        buf.fill(0);
+        buf[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+        buf[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    }
+    /// Load the calling thread's x87/SSE registers from an FXSAVE image
+    /// (at `rt_sigreturn`). Reserved MXCSR bits are cleared first.
+    fn fpu_restore(&mut self, buf: &[u8; 512]) {
+        let _ = buf;
+    }
     /// The network interface, if the machine has one.
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         None

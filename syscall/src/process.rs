@@ -8,6 +8,7 @@ use alloc::string::String;
 
 /// What the kernel does after a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Flow {
     /// Return to the program; the result is already in `rax`.
     Continue,
@@ -21,7 +22,20 @@ pub enum Flow {
     /// The program must be ended by a signal (no handler can run). The
     /// kernel prints the crash report and exits with 128 + signal.
     Kill(Signal),
+    /// `clone` made a thread: the kernel adds it, ready to run with this
+    /// context (its `rax` is 0, its stack and TLS set). The caller's result
+    /// (the new tid) is already in its own `rax`, and it goes on.
+    Spawn { tid: Tid, ctx: UserContext },
+    /// This thread has ended (`exit` of one thread among several); the
+    /// kernel forgets it and runs the others.
+    ThreadExit,
 }
+
+/// A thread id as Linux numbers them (the first thread is 1).
+pub type Tid = i32;
+
+/// The first thread's id (and the process id).
+pub const MAIN_TID: Tid = 1;
 
 /// What a parked thread waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,32 +52,95 @@ pub enum WaitFor {
     /// the call after each wake-up; the call itself checks whether what it
     /// waits for (pipe data, socket readiness, ...) has happened.
     Event { deadline: Option<u64> },
+    /// Only a wake-up that the personality reports for this thread
+    /// (`Process::take_wakeups`: futex wake, signal) or the deadline, if
+    /// given, ends the wait; then the kernel re-issues the call.
+    Wakeup { deadline: Option<u64> },
 }
 
-/// Linux signal numbers the kernel needs to name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    Sigill = 4,
-    Sigtrap = 5,
-    Sigbus = 7,
-    Sigfpe = 8,
-    Sigsegv = 11,
+impl WaitFor {
+    /// The time at which the wait ends by itself, if any.
+    pub fn deadline(&self) -> Option<u64> {
+        match *self {
+            WaitFor::ConsoleInput => None,
+            WaitFor::ConsoleInputOrDeadline(d) | WaitFor::Deadline(d) => Some(d),
+            WaitFor::Event { deadline } | WaitFor::Wakeup { deadline } => deadline,
+        }
+    }
 }
+
+/// A Linux signal number (1..=64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Signal(pub i32);
 
 impl Signal {
+    pub const SIGHUP: Signal = Signal(1);
+    pub const SIGINT: Signal = Signal(2);
+    pub const SIGQUIT: Signal = Signal(3);
+    pub const SIGILL: Signal = Signal(4);
+    pub const SIGTRAP: Signal = Signal(5);
+    pub const SIGABRT: Signal = Signal(6);
+    pub const SIGBUS: Signal = Signal(7);
+    pub const SIGFPE: Signal = Signal(8);
+    pub const SIGKILL: Signal = Signal(9);
+    pub const SIGUSR1: Signal = Signal(10);
+    pub const SIGSEGV: Signal = Signal(11);
+    pub const SIGUSR2: Signal = Signal(12);
+    pub const SIGPIPE: Signal = Signal(13);
+    pub const SIGALRM: Signal = Signal(14);
+    pub const SIGTERM: Signal = Signal(15);
+    pub const SIGCHLD: Signal = Signal(17);
+    pub const SIGCONT: Signal = Signal(18);
+    pub const SIGSTOP: Signal = Signal(19);
+    pub const SIGURG: Signal = Signal(23);
+    pub const SIGXCPU: Signal = Signal(24);
+    pub const SIGPROF: Signal = Signal(27);
+    pub const SIGSYS: Signal = Signal(31);
+
     /// The Linux signal number.
     pub fn number(self) -> i32 {
-        self as i32
+        self.0
     }
 
-    /// The usual name, e.g. "SIGSEGV".
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Sigill => "SIGILL",
-            Signal::Sigtrap => "SIGTRAP",
-            Signal::Sigbus => "SIGBUS",
-            Signal::Sigfpe => "SIGFPE",
-            Signal::Sigsegv => "SIGSEGV",
+    /// The usual name, e.g. "SIGSEGV" ("SIGRTMIN+3" for real-time ones).
+    pub fn name(self) -> alloc::borrow::Cow<'static, str> {
+        const NAMES: [&str; 32] = [
+            "0",
+            "SIGHUP",
+            "SIGINT",
+            "SIGQUIT",
+            "SIGILL",
+            "SIGTRAP",
+            "SIGABRT",
+            "SIGBUS",
+            "SIGFPE",
+            "SIGKILL",
+            "SIGUSR1",
+            "SIGSEGV",
+            "SIGUSR2",
+            "SIGPIPE",
+            "SIGALRM",
+            "SIGTERM",
+            "SIGSTKFLT",
+            "SIGCHLD",
+            "SIGCONT",
+            "SIGSTOP",
+            "SIGTSTP",
+            "SIGTTIN",
+            "SIGTTOU",
+            "SIGURG",
+            "SIGXCPU",
+            "SIGXFSZ",
+            "SIGVTALRM",
+            "SIGPROF",
+            "SIGWINCH",
+            "SIGIO",
+            "SIGPWR",
+            "SIGSYS",
+        ];
+        match self.0 {
+            1..=31 => alloc::borrow::Cow::Borrowed(NAMES[self.0 as usize]),
+            n => alloc::borrow::Cow::Owned(format!("SIGRTMIN+{}", n - 32)),
         }
     }
 }
@@ -168,6 +245,8 @@ pub struct Process {
     pub(crate) pending: Option<Pending>,
     reported: BTreeSet<u64>,
     symbols: Symbols,
+    /// The host asked the VM to shut down (SIGTERM for the program).
+    pub(crate) shutdown_requested: bool,
 }
 
 impl Process {
@@ -260,6 +339,7 @@ impl Process {
             pending: None,
             reported: BTreeSet::new(),
             symbols: loaded.symbols,
+            shutdown_requested: false,
         };
         process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
         let console = crate::vfs::mount::console_description(&process, p, termios);
@@ -269,9 +349,15 @@ impl Process {
         Ok((process, UserContext::new(loaded.entry, rsp)))
     }
 
-    /// Handle the system call in ctx (nr in ctx.rax), write the result into
-    /// ctx.rax. On `Flow::Block` the context is left as it was.
-    pub fn syscall(&mut self, p: &mut dyn Platform, ctx: &mut UserContext) -> Flow {
+    /// The id of the program's first thread.
+    pub fn main_tid(&self) -> Tid {
+        MAIN_TID
+    }
+
+    /// Handle the system call that thread `tid` made (nr in ctx.rax), write
+    /// the result into ctx.rax. On `Flow::Block` the context is left as it
+    /// was.
+    pub fn syscall(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
         let nr = ctx.syscall_nr();
         let args = Args(ctx.syscall_args());
         let key = CallKey {
@@ -290,6 +376,7 @@ impl Process {
                     p,
                     ctx,
                     key,
+                    tid,
                 },
                 args,
             ),
@@ -369,10 +456,65 @@ impl Process {
     pub fn page_fault(
         &mut self,
         p: &mut dyn Platform,
+        tid: Tid,
         addr: u64,
         access: Access,
     ) -> Result<(), FaultSignal> {
+        let _ = tid;
         fault::resolve(&self.space, &self.image, p, addr, access)
+    }
+
+    /// Thread `tid` took a fault it cannot go on from as it is (an
+    /// unresolved page fault, an invalid instruction, a divide error...).
+    /// If the program handles the signal, the handler's frame is set up in
+    /// `ctx` and the thread goes on (`Flow::Continue`); otherwise the
+    /// program dies of it (`Flow::Kill`).
+    pub fn fault_signal(
+        &mut self,
+        p: &mut dyn Platform,
+        tid: Tid,
+        fault: FaultSignal,
+        ctx: &mut UserContext,
+    ) -> Flow {
+        let _ = (p, tid, ctx);
+        Flow::Kill(fault.signal)
+    }
+
+    /// Called each time thread `tid` is about to return to user mode:
+    /// deliver its pending signals (which may rewrite `ctx` and push frames
+    /// on its stack). `Flow::Continue` to go on; `Kill`/`Exit` when a
+    /// signal's default action ends the program.
+    pub fn before_user(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
+        let _ = (p, tid, ctx);
+        if self.shutdown_requested {
+            return Flow::Kill(Signal::SIGTERM);
+        }
+        Flow::Continue
+    }
+
+    /// Threads whose blocked calls should be issued again now (woken by a
+    /// futex wake, a signal, ...). The kernel calls this after every system
+    /// call, fault and `poll`.
+    pub fn take_wakeups(&mut self) -> Vec<Tid> {
+        Vec::new()
+    }
+
+    /// Let time pass and devices work: run the network stack, fire expired
+    /// timers. Returns when the next call is due at the latest (ns).
+    pub fn poll(&mut self, p: &mut dyn Platform, now: u64) -> Option<u64> {
+        let _ = (p, now);
+        None
+    }
+
+    /// Whether a system call left work for `poll` (data to send, a timer
+    /// armed): the kernel then polls before running the program again.
+    pub fn needs_poll(&self) -> bool {
+        false
+    }
+
+    /// The host asked the VM to shut down: the program gets SIGTERM.
+    pub fn request_shutdown(&mut self) {
+        self.shutdown_requested = true;
     }
 
     /// Symbol containing `addr` in the program's ELF symbol table, as

@@ -447,7 +447,9 @@ impl Booted {
             r9: a[5],
             ..self.ctx
         };
-        let flow = self.proc.syscall(&mut self.fake, &mut ctx);
+        let flow = self
+            .proc
+            .syscall(&mut self.fake, crate::process::MAIN_TID, &mut ctx);
         let rax = ctx.rax as i64;
         if flow == Flow::Continue {
             self.ctx.fs_base = ctx.fs_base;

@@ -62,7 +62,7 @@ pub fn resolve(
     access: Access,
 ) -> Result<(), FaultSignal> {
     let segv = |code| FaultSignal {
-        signal: Signal::Sigsegv,
+        signal: Signal::SIGSEGV,
         code,
         addr,
     };
@@ -78,7 +78,7 @@ pub fn resolve(
         return Ok(());
     }
     fill_page(fs, p, &region, page).map_err(|_| FaultSignal {
-        signal: Signal::Sigbus,
+        signal: Signal::SIGBUS,
         code: BUS_ADRERR,
         addr,
     })

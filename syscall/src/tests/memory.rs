@@ -23,7 +23,7 @@ fn mmap_records_and_pages_on_demand() {
     assert_eq!(b.fake.mmu.pages.len(), before, "mmap must not map frames");
     // A program touch faults one page in.
     b.proc
-        .page_fault(&mut b.fake, a + 5000, Access::Write)
+        .page_fault(&mut b.fake, 1, a + 5000, Access::Write)
         .unwrap();
     assert_eq!(b.fake.mmu.pages.len(), before + 1);
     assert_eq!(b.fake.mmu.pages[&(a + 4096)].1, Prot::READ | Prot::WRITE);
@@ -127,11 +127,11 @@ fn munmap_splits_regions() {
     assert_eq!(b.peek(a + 8192, 1), [1]);
     let err = b
         .proc
-        .page_fault(&mut b.fake, a + 4096, Access::Read)
+        .page_fault(&mut b.fake, 1, a + 4096, Access::Read)
         .unwrap_err();
     assert_eq!(
         (err.signal, err.code, err.addr),
-        (Signal::Sigsegv, SEGV_MAPERR, a + 4096)
+        (Signal::SIGSEGV, SEGV_MAPERR, a + 4096)
     );
     assert_eq!(b.sys(MUNMAP, &[a + 1, 4096]), E(Errno::EINVAL));
     assert_eq!(b.sys(MUNMAP, &[a, 0]), E(Errno::EINVAL));
@@ -153,9 +153,9 @@ fn mprotect_splits_and_faults_classify() {
     assert_eq!(b.proc.space.find(a).unwrap().prot, Prot::READ | Prot::WRITE);
     let err = b
         .proc
-        .page_fault(&mut b.fake, a + 4100, Access::Read)
+        .page_fault(&mut b.fake, 1, a + 4100, Access::Read)
         .unwrap_err();
-    assert_eq!((err.signal, err.code), (Signal::Sigsegv, SEGV_ACCERR));
+    assert_eq!((err.signal, err.code), (Signal::SIGSEGV, SEGV_ACCERR));
     assert!(
         b.mem().read_u64(a + 4096).is_err(),
         "kernel copies respect PROT_NONE"
@@ -163,12 +163,12 @@ fn mprotect_splits_and_faults_classify() {
     assert_eq!(b.sys(MPROTECT, &[a, 4096, 1]), 0);
     let err = b
         .proc
-        .page_fault(&mut b.fake, a, Access::Write)
+        .page_fault(&mut b.fake, 1, a, Access::Write)
         .unwrap_err();
     assert_eq!(err.code, SEGV_ACCERR);
     assert_eq!(
         b.proc
-            .page_fault(&mut b.fake, a, Access::Execute)
+            .page_fault(&mut b.fake, 1, a, Access::Execute)
             .unwrap_err()
             .code,
         SEGV_ACCERR
@@ -177,21 +177,21 @@ fn mprotect_splits_and_faults_classify() {
     // Text is not writable, data is not executable.
     assert_eq!(
         b.proc
-            .page_fault(&mut b.fake, 0x40_1000, Access::Write)
+            .page_fault(&mut b.fake, 1, 0x40_1000, Access::Write)
             .unwrap_err()
             .code,
         SEGV_ACCERR
     );
     assert_eq!(
         b.proc
-            .page_fault(&mut b.fake, 0x42_0000, Access::Execute)
+            .page_fault(&mut b.fake, 1, 0x42_0000, Access::Execute)
             .unwrap_err()
             .code,
         SEGV_ACCERR
     );
     assert_eq!(
         b.proc
-            .page_fault(&mut b.fake, 0, Access::Read)
+            .page_fault(&mut b.fake, 1, 0, Access::Read)
             .unwrap_err()
             .code,
         SEGV_MAPERR
@@ -265,12 +265,12 @@ fn stack_is_demand_paged_and_faults_report_oom() {
     let low = STACK_TOP - (8 << 20);
     assert!(!b.fake.mmu.pages.contains_key(&low));
     b.proc
-        .page_fault(&mut b.fake, low + 8, Access::Write)
+        .page_fault(&mut b.fake, 1, low + 8, Access::Write)
         .unwrap();
     assert!(b.fake.mmu.pages.contains_key(&low));
     assert_eq!(
         b.proc
-            .page_fault(&mut b.fake, low - 1, Access::Write)
+            .page_fault(&mut b.fake, 1, low - 1, Access::Write)
             .unwrap_err()
             .code,
         SEGV_MAPERR
@@ -278,10 +278,12 @@ fn stack_is_demand_paged_and_faults_report_oom() {
     b.fake.mmu.frame_limit = Some(b.fake.mmu.pages.len());
     let err = b
         .proc
-        .page_fault(&mut b.fake, low + 4096, Access::Write)
+        .page_fault(&mut b.fake, 1, low + 4096, Access::Write)
         .unwrap_err();
-    assert_eq!(err.signal, Signal::Sigbus);
+    assert_eq!(err.signal, Signal::SIGBUS);
     assert_eq!(b.mem().write_u64(low + 8192, 1), Err(Errno::EFAULT));
     // A spurious fault on a present page with the right rights resolves.
-    b.proc.page_fault(&mut b.fake, low, Access::Read).unwrap();
+    b.proc
+        .page_fault(&mut b.fake, 1, low, Access::Read)
+        .unwrap();
 }
