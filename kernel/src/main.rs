@@ -15,6 +15,7 @@ mod mem;
 mod platform;
 mod pvh;
 mod run;
+mod sched;
 mod time;
 mod usermem;
 mod vdso;

@@ -123,6 +123,12 @@ impl Platform for Machine {
             hwcap2: 0,
         }
     }
+    fn fpu_save(&mut self, buf: &mut [u8; 512]) {
+        crate::arch::fpu::save_legacy(buf);
+    }
+    fn fpu_restore(&mut self, buf: &[u8; 512]) {
+        crate::arch::fpu::restore_legacy(buf);
+    }
     fn vdso(&self) -> Option<&'static [u8]> {
         Some(crate::vdso::IMAGE)
     }

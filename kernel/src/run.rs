@@ -1,159 +1,257 @@
-//! The kernel loop: run the program, see why it stopped (system call,
-//! fault, interrupt), handle it, repeat.
+//! The kernel loop: pick a runnable thread, run it until it makes a system
+//! call, faults or is interrupted, hand that to the personality, act on
+//! what it says; when nothing can run, sleep until the next event.
 
+use crate::arch::fpu::FpuState;
 use crate::arch::lapic;
 use crate::arch::trap::last_trap;
 use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
+use crate::sched::Scheduler;
 use crate::{exit, print, println};
 use kiln_syscall::context::UserContext;
 use kiln_syscall::platform::{Console, Platform};
-use kiln_syscall::process::{Access, BootOptions, FaultSignal, Flow, Process, Signal, WaitFor};
+use kiln_syscall::process::{
+    Access, BootOptions, FaultSignal, Flow, Process, Signal, Tid, WaitFor,
+};
 
 const SEGV_MAPERR: i32 = 1;
+/// Console input is polled this often while a thread waits for it (the
+/// serial interrupt is not wired).
+const CONSOLE_POLL_NS: u64 = 10_000_000;
+/// The regular tick while the program runs: preemption and housekeeping.
+pub const TICK_NS: u64 = 10_000_000;
+/// Longest sleep when nothing is due (the loop then checks again).
+const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
 /// Load the program named by the image's manifest and run it to the end.
 pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
-    let (mut process, mut ctx) =
-        match Process::boot_with(machine, &BootOptions::from_cmdline(cmdline)) {
-            Ok(v) => v,
-            Err(e) => {
-                println!("kiln: cannot start the program: {e}");
-                exit::exit(126);
-            }
-        };
+    let (process, ctx) = match Process::boot_with(machine, &BootOptions::from_cmdline(cmdline)) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("kiln: cannot start the program: {e}");
+            exit::exit(126);
+        }
+    };
+    let mut k = Kernel {
+        machine,
+        process,
+        sched: Scheduler::default(),
+        next_poll: None,
+        poll_now: true,
+    };
+    let main = k.process.main_tid();
+    k.sched.add(main, ctx, FpuState::new());
     lapic::start_periodic(TICK_NS);
     loop {
-        let Some(stop) = user::run(&mut ctx) else {
-            let fault = FaultSignal {
-                signal: Signal::SIGSEGV,
-                code: SEGV_MAPERR,
-                addr: ctx.rip,
-            };
-            crash(&process, &ctx, fault);
-        };
-        match stop {
-            Stop::Syscall => syscall(machine, &mut process, &mut ctx),
-            Stop::Trap => trap(machine, &mut process, &mut ctx),
-        }
+        k.step();
     }
 }
 
-fn syscall(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
-    loop {
-        match process.syscall(machine, ctx) {
-            Flow::Continue => return,
-            Flow::Block(w) => wait(machine, w),
-            Flow::Exit(status) => exit::exit(status),
-            Flow::Kill(signal) => crash(
-                process,
-                ctx,
-                FaultSignal {
-                    signal,
-                    code: 0,
-                    addr: 0,
-                },
-            ),
-        }
-    }
+struct Kernel<'m> {
+    machine: &'m mut Machine,
+    process: Process,
+    sched: Scheduler,
+    /// When the personality wants `poll` called next.
+    next_poll: Option<u64>,
+    /// `poll` is due now (device work, or a call left work).
+    poll_now: bool,
 }
 
-/// Console input is polled this often while the program waits for it (the
-/// serial interrupt is not wired).
-const CONSOLE_POLL_NS: u64 = 10_000_000;
-
-/// Park until what the call waits for may have happened: halt with the
-/// timer armed for the deadline (or the next console poll).
-fn wait(machine: &mut Machine, w: WaitFor) {
-    let mut parked = false;
-    loop {
-        let now = machine.clock().monotonic_ns();
-        let (ready, deadline) = match w {
-            WaitFor::ConsoleInput => (machine.console.input_ready(), now + CONSOLE_POLL_NS),
-            WaitFor::ConsoleInputOrDeadline(d) => (
-                machine.console.input_ready() || now >= d,
-                d.min(now + CONSOLE_POLL_NS),
-            ),
-            WaitFor::Deadline(d) => (now >= d, d),
-            // Any event: park once (until an interrupt, the console poll or
-            // the deadline), then the re-issued call checks what it waits for.
-            WaitFor::Event { deadline } => (
-                parked,
-                deadline.unwrap_or(u64::MAX).min(now + CONSOLE_POLL_NS),
-            ),
-        };
-        if ready {
+impl Kernel<'_> {
+    /// One turn of the loop.
+    fn step(&mut self) {
+        self.housekeeping();
+        let Some(tid) = self.sched.next() else {
+            self.sleep();
             return;
-        }
-        lapic::arm_oneshot(deadline.saturating_sub(now));
-        crate::arch::idle();
-        parked = true;
-        lapic::start_periodic(TICK_NS);
-        service_devices(machine);
-        check_control();
-    }
-}
-
-/// After a device interrupt: acknowledge the devices and let their lines
-/// interrupt again.
-fn service_devices(machine: &mut Machine) {
-    if crate::arch::trap::take_device_work() {
-        if let Some(nic) = machine.nic.as_mut() {
-            nic.ack_interrupt();
-        }
-        crate::arch::ioapic::unmask_all();
-    }
-}
-
-/// The regular tick while the program runs.
-pub const TICK_NS: u64 = 10_000_000;
-
-/// Act on a request from the host (see control.rs).
-fn check_control() {
-    if crate::control::shutdown_requested() {
-        // No handler can run yet (signal delivery comes with threads and
-        // signals): SIGTERM's default action ends the program.
-        println!("kiln: shutdown requested: the program gets SIGTERM");
-        exit::exit(128 + 15);
-    }
-}
-
-fn trap(machine: &mut Machine, process: &mut Process, ctx: &mut UserContext) {
-    let t = last_trap();
-    let fault = |signal, code, addr| FaultSignal { signal, code, addr };
-    let result = match t.vector {
-        14 => {
-            let access = if t.error & (1 << 4) != 0 {
-                Access::Execute
-            } else if t.error & (1 << 1) != 0 {
-                Access::Write
-            } else {
-                Access::Read
-            };
-            process.page_fault(machine, t.cr2, access)
-        }
-        0 => Err(fault(Signal::SIGFPE, 1, ctx.rip)), // FPE_INTDIV
-        16 | 19 => Err(fault(Signal::SIGFPE, 0, ctx.rip)),
-        6 => Err(fault(Signal::SIGILL, 2, ctx.rip)), // ILL_ILLOPN
-        1 | 3 => Err(fault(Signal::SIGTRAP, 1, ctx.rip)),
-        17 => Err(fault(Signal::SIGBUS, 1, 0)),
-        4 | 5 | 10 | 11 | 12 | 13 => Err(fault(Signal::SIGSEGV, 128, 0)), // SI_KERNEL
-        v if v >= 32 => {
-            crate::arch::trap::irq(v);
-            service_devices(machine);
-            if v == lapic::TIMER_VECTOR {
-                check_control();
+        };
+        self.sched.switch_fpu(tid);
+        let ctx = &mut self.sched.thread(tid).ctx;
+        match self.process.before_user(self.machine, tid, ctx) {
+            Flow::Continue => {}
+            flow => {
+                self.act(tid, flow);
+                return;
             }
-            Ok(())
         }
-        _ => Err(fault(Signal::SIGSEGV, 128, 0)),
-    };
-    if let Err(f) = result {
-        crash(process, ctx, f);
+        match user::run(ctx) {
+            None => {
+                let addr = ctx.rip;
+                self.fault(
+                    tid,
+                    FaultSignal {
+                        signal: Signal::SIGSEGV,
+                        code: SEGV_MAPERR,
+                        addr,
+                    },
+                );
+            }
+            Some(Stop::Syscall) => {
+                let flow = self
+                    .process
+                    .syscall(self.machine, tid, &mut self.sched.thread(tid).ctx);
+                self.act(tid, flow);
+                self.poll_now |= self.process.needs_poll();
+            }
+            Some(Stop::Trap) => self.trap(tid),
+        }
+        self.apply_wakeups();
+    }
+
+    /// Do what the personality asked after `tid`'s call or fault.
+    fn act(&mut self, tid: Tid, flow: Flow) {
+        match flow {
+            Flow::Continue => self.sched.requeue(tid, true),
+            Flow::Block(w) => self.sched.block(tid, w),
+            Flow::Exit(status) => exit::exit(status),
+            Flow::Kill(signal) => {
+                println!(
+                    "kiln: program terminated by {} (signal {})",
+                    signal.name(),
+                    signal.number()
+                );
+                exit::exit(128 + signal.number())
+            }
+            Flow::Spawn { tid: child, ctx } => {
+                // The new thread starts with its creator's FPU registers.
+                let fpu = self.sched.snapshot_fpu();
+                self.sched.add(child, ctx, fpu);
+                self.sched.requeue(tid, true);
+            }
+            Flow::ThreadExit => self.sched.remove(tid),
+        }
+    }
+
+    /// Threads the personality woke (futex, signal, readiness) run again.
+    fn apply_wakeups(&mut self) {
+        for tid in self.process.take_wakeups() {
+            self.sched.wake(tid);
+        }
+    }
+
+    /// Time and devices: end waits whose deadline passed or whose console
+    /// input arrived, and let the personality poll when it is due.
+    fn housekeeping(&mut self) {
+        let now = self.machine.clock().monotonic_ns();
+        let input = self.sched.waits_for_console() && self.machine.console.input_ready();
+        self.sched.wake_where(|_, w| {
+            w.deadline().is_some_and(|d| d <= now)
+                || (input
+                    && matches!(
+                        w,
+                        WaitFor::ConsoleInput
+                            | WaitFor::ConsoleInputOrDeadline(_)
+                            | WaitFor::Event { .. }
+                    ))
+        });
+        if self.poll_now || self.next_poll.is_some_and(|d| d <= now) {
+            self.poll_now = false;
+            self.next_poll = self.process.poll(self.machine, now);
+            self.apply_wakeups();
+        }
+    }
+
+    /// Nothing can run: halt until the next deadline, console poll or
+    /// interrupt.
+    fn sleep(&mut self) {
+        let now = self.machine.clock().monotonic_ns();
+        let mut until = now + MAX_SLEEP_NS;
+        for d in [self.sched.next_deadline(), self.next_poll]
+            .into_iter()
+            .flatten()
+        {
+            until = until.min(d);
+        }
+        if self.sched.waits_for_console() {
+            until = until.min(now + CONSOLE_POLL_NS);
+        }
+        if until > now {
+            lapic::arm_oneshot(until - now);
+            crate::arch::idle();
+            lapic::start_periodic(TICK_NS);
+        }
+        self.service_devices();
+        self.check_control();
+        // Waits for "any event" end with any wake-up; the calls check again.
+        self.sched
+            .wake_where(|_, w| matches!(w, WaitFor::Event { .. }));
+    }
+
+    fn trap(&mut self, tid: Tid) {
+        let t = last_trap();
+        let rip = self.sched.thread(tid).ctx.rip;
+        let fault = |signal, code, addr| FaultSignal { signal, code, addr };
+        let result = match t.vector {
+            14 => {
+                let access = if t.error & (1 << 4) != 0 {
+                    Access::Execute
+                } else if t.error & (1 << 1) != 0 {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                self.process.page_fault(self.machine, tid, t.cr2, access)
+            }
+            0 => Err(fault(Signal::SIGFPE, 1, rip)), // FPE_INTDIV
+            16 | 19 => Err(fault(Signal::SIGFPE, 0, rip)),
+            6 => Err(fault(Signal::SIGILL, 2, rip)), // ILL_ILLOPN
+            1 | 3 => Err(fault(Signal::SIGTRAP, 1, rip)),
+            17 => Err(fault(Signal::SIGBUS, 1, 0)),
+            v if v >= 32 => {
+                crate::arch::trap::irq(v);
+                self.service_devices();
+                let preempt = v == lapic::TIMER_VECTOR && self.sched.others_ready();
+                if v == lapic::TIMER_VECTOR {
+                    self.check_control();
+                }
+                self.sched.requeue(tid, !preempt);
+                return;
+            }
+            _ => Err(fault(Signal::SIGSEGV, 128, 0)), // SI_KERNEL: #GP and friends
+        };
+        match result {
+            Ok(()) => self.sched.requeue(tid, true),
+            Err(f) => self.fault(tid, f),
+        }
+    }
+
+    /// A fault the thread cannot go on from as it is: its handler runs, or
+    /// the program dies with a crash report.
+    fn fault(&mut self, tid: Tid, f: FaultSignal) {
+        let ctx = &mut self.sched.thread(tid).ctx;
+        let before = *ctx;
+        match self.process.fault_signal(self.machine, tid, f, ctx) {
+            Flow::Kill(_) => crash(&self.process, &before, f),
+            flow => self.act(tid, flow),
+        }
+    }
+
+    /// After a device interrupt: acknowledge the devices, let their lines
+    /// interrupt again, and have the personality poll.
+    fn service_devices(&mut self) {
+        if crate::arch::trap::take_device_work() {
+            if let Some(nic) = self.machine.nic.as_mut() {
+                nic.ack_interrupt();
+            }
+            crate::arch::ioapic::unmask_all();
+            self.poll_now = true;
+            self.sched
+                .wake_where(|_, w| matches!(w, WaitFor::Event { .. }));
+        }
+    }
+
+    /// Act on a request from the host (see control.rs).
+    fn check_control(&mut self) {
+        if crate::control::shutdown_requested() {
+            println!("kiln: shutdown requested: the program gets SIGTERM");
+            self.process.request_shutdown();
+            self.apply_wakeups();
+        }
     }
 }
 
-/// The program dies of a signal: report it and end the VM with 128+signal.
+/// The program dies of a fault: report it and end the VM with 128+signal.
 fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
     println!(
         "kiln: program terminated by {} (signal {}), code {}, fault address {:#x}",

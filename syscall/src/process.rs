@@ -247,6 +247,7 @@ pub struct Process {
     symbols: Symbols,
     /// The host asked the VM to shut down (SIGTERM for the program).
     pub(crate) shutdown_requested: bool,
+    shutdown_wake: bool,
 }
 
 impl Process {
@@ -340,6 +341,7 @@ impl Process {
             reported: BTreeSet::new(),
             symbols: loaded.symbols,
             shutdown_requested: false,
+            shutdown_wake: false,
         };
         process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
         let console = crate::vfs::mount::console_description(&process, p, termios);
@@ -358,6 +360,9 @@ impl Process {
     /// the result into ctx.rax. On `Flow::Block` the context is left as it
     /// was.
     pub fn syscall(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
+        if self.shutdown_requested {
+            return Flow::Kill(Signal::SIGTERM);
+        }
         let nr = ctx.syscall_nr();
         let args = Args(ctx.syscall_args());
         let key = CallKey {
@@ -496,6 +501,11 @@ impl Process {
     /// futex wake, a signal, ...). The kernel calls this after every system
     /// call, fault and `poll`.
     pub fn take_wakeups(&mut self) -> Vec<Tid> {
+        // Until signals are delivered: a shutdown request ends the wait of
+        // the (only) thread, and its re-issued call ends the program.
+        if core::mem::take(&mut self.shutdown_wake) {
+            return alloc::vec![MAIN_TID];
+        }
         Vec::new()
     }
 
@@ -515,6 +525,7 @@ impl Process {
     /// The host asked the VM to shut down: the program gets SIGTERM.
     pub fn request_shutdown(&mut self) {
         self.shutdown_requested = true;
+        self.shutdown_wake = true;
     }
 
     /// Symbol containing `addr` in the program's ELF symbol table, as

@@ -1,5 +1,3 @@
-// The scheduler that switches program threads (issue 5) is its user.
-#![allow(dead_code)]
 //! Per-thread FPU/SSE/AVX state. The kernel is built without SSE and never
 //! touches these registers, so they only need saving when the CPU switches
 //! from one program thread to another (XSAVE where the CPU has it, FXSAVE
@@ -72,13 +70,29 @@ impl FpuState {
             }
         }
     }
+}
 
-    /// The legacy FXSAVE image (x87 and SSE registers, 512 bytes), as a
-    /// signal frame carries it.
-    pub fn legacy(&mut self) -> &mut [u8] {
-        // SAFETY: the area is at least 512 bytes and owned by self.
-        unsafe { core::slice::from_raw_parts_mut(self.area, 512) }
-    }
+#[repr(C, align(16))]
+struct Legacy([u8; 512]);
+
+/// Copy the live x87/SSE registers out in the FXSAVE layout (for a signal
+/// frame).
+pub fn save_legacy(out: &mut [u8; 512]) {
+    let mut area = Legacy([0; 512]);
+    // SAFETY: a 16-byte aligned 512-byte area, as FXSAVE needs.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack)) };
+    out.copy_from_slice(&area.0);
+}
+
+/// Load the live x87/SSE registers from an FXSAVE image that came from the
+/// program (at sigreturn): reserved MXCSR bits are cleared so that the load
+/// cannot fault.
+pub fn restore_legacy(image: &[u8; 512]) {
+    let mut area = Legacy(*image);
+    let mxcsr = u32::from_le_bytes([area.0[24], area.0[25], area.0[26], area.0[27]]) & 0xffff;
+    area.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+    // SAFETY: a 16-byte aligned 512-byte FXSAVE image with valid MXCSR.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack)) };
 }
 
 impl Drop for FpuState {
