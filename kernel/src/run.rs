@@ -313,7 +313,7 @@ fn backtrace(process: &Process, ctx: &UserContext) {
     let mut rbp = ctx.rbp;
     let mut printed = false;
     for depth in 0..MAX_FRAMES {
-        if rbp < ctx.rsp || rbp % 8 != 0 {
+        if rbp < ctx.rsp || !rbp.is_multiple_of(8) {
             break;
         }
         let mut frame = [0u8; 16];
