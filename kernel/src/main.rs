@@ -11,6 +11,7 @@ mod console;
 mod control;
 mod drivers;
 mod exit;
+mod kvmclock;
 mod mem;
 mod platform;
 mod pvh;

@@ -110,11 +110,19 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 }
 
 pub fn init() {
-    // ticks per us (16 fractional bits) -> ns per tick (32 fractional bits).
-    let per_us_fp16 = calibrate().max(1) as u128;
-    let mult = ((1000u128 << 48) / per_us_fp16) as u64;
+    let (mult, epoch) = match crate::kvmclock::read() {
+        // Under KVM the hypervisor states the TSC rate and the wall clock.
+        Some(k) => (k.ns_per_tick_fp32, k.epoch_ns),
+        None => {
+            // ticks per us (16 fractional bits) -> ns per tick (32 bits).
+            let per_us_fp16 = calibrate().max(1) as u128;
+            (
+                ((1000u128 << 48) / per_us_fp16) as u64,
+                rtc_epoch_seconds() * 1_000_000_000,
+            )
+        }
+    };
     NS_PER_TICK_FP32.store(mult, Ordering::Relaxed);
-    let epoch = rtc_epoch_seconds() * 1_000_000_000;
     EPOCH_NS_AT_BOOT.store(epoch, Ordering::Relaxed);
     let base = rdtsc();
     TSC_AT_BOOT.store(base, Ordering::Relaxed);
