@@ -8,6 +8,7 @@
 #   exit-status     musl-gcc -static
 #   crash           musl-gcc -static
 #   wait            musl-gcc -static
+#   fuzz            musl-gcc -static
 #   fs-walk-c       musl-gcc -static (samples/fs-walk.c)
 #   fs-walk-rust    Rust, x86_64-unknown-linux-musl (samples/fs-walk-rust)
 set -euo pipefail
@@ -37,6 +38,7 @@ cc_sample gcc hello-c.c hello-c-glibc
 cc_sample musl-gcc exit-status.c exit-status
 cc_sample musl-gcc crash.c crash
 cc_sample musl-gcc wait.c wait
+cc_sample musl-gcc fuzz.c fuzz
 cc_sample musl-gcc fs-walk.c fs-walk-c
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
