@@ -213,7 +213,7 @@ pub fn connect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             Ok(Outcome::Block(glue::park(c, alloc::vec![key], deadline)))
         }
         Err(Errno::EAGAIN) if matches!(s.sock, Socket::Unix(_)) => wait(c, &f, false, false),
-        Err(Errno::ENETUNREACH) if c.proc.net.stack().dhcp_pending() => {
+        Err(Errno::ENETUNREACH) if !f.nonblocking() && c.proc.net.stack().dhcp_pending() => {
             let deadline = c.deadline(|now| now.saturating_add(glue::DHCP_WAIT_NS));
             if c.now() >= deadline {
                 return Err(Errno::ENETUNREACH);

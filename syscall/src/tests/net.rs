@@ -697,3 +697,86 @@ fn eventfd_counter_semantics() {
     assert_eq!(b.sys(POLL, &[ADDR, 1, 0]), 1);
     assert_eq!(b.peek(ADDR + 6, 2), (IN as u16).to_le_bytes());
 }
+
+/// Boot with a network device and this network configuration.
+fn boot_with_nic(net: crate::image::NetConfig) -> Booted {
+    let elf = ElfBuilder::exec().build();
+    let mut m = manifest(&["prog"], &[]);
+    m.net = net;
+    let img = image(&[Node::File("/bin/prog", &elf), Node::Dir("/srv")], &m);
+    let mut fake = Fake::new(img);
+    fake.nic = Some(FakeNic::default());
+    let (proc, ctx) = crate::Process::boot(&mut fake).unwrap();
+    let mut b = Booted { fake, proc, ctx };
+    b.scratch(8);
+    b
+}
+
+#[test]
+fn static_address_is_announced_on_the_console() {
+    let mut b = boot_with_nic(crate::image::NetConfig {
+        ipv4: Some(([10, 0, 2, 15], 24)),
+        gateway: Some([10, 0, 2, 2]),
+        nameservers: vec![vec![10, 0, 2, 3]],
+    });
+    b.settle();
+    let out = String::from_utf8_lossy(&b.fake.console.out).into_owned();
+    assert!(
+        out.contains("kiln: net: 10.0.2.15/24 via 10.0.2.2 (static)\n"),
+        "{out}"
+    );
+    // A listener on 0.0.0.0 accepts over loopback, and the machine's own
+    // address is local.
+    let (_l, cl, sv) = tcp_pair(&mut b, AF_INET, &sin([10, 0, 2, 15], 80));
+    assert_eq!(b.write_str(cl, b"ping"), 4);
+    b.settle();
+    assert_eq!(b.read_vec(sv, 10).unwrap(), b"ping");
+}
+
+#[test]
+fn connect_waits_a_bounded_time_for_dhcp() {
+    let mut b = boot_with_nic(crate::image::NetConfig::default());
+    b.settle();
+    assert!(
+        !b.fake.nic.as_ref().unwrap().sent.is_empty(),
+        "DHCP discover sent"
+    );
+    // Listening before DHCP completes works.
+    let l = b.sys(SOCKET, &[AF_INET, STREAM, 0]);
+    let n = b.put_addr(&sin([0, 0, 0, 0], 8080));
+    assert_eq!(b.sys(BIND, &[l as u64, ADDR, n]), 0);
+    assert_eq!(b.sys(LISTEN, &[l as u64, 8]), 0);
+    let s = b.sys(SOCKET, &[AF_INET, STREAM, 0]);
+    let n = b.put_addr(&sin([10, 0, 2, 2], 80));
+    let now = b.fake.clock.mono;
+    let (flow, _) = b.call(CONNECT, &[s as u64, ADDR, n]);
+    assert_eq!(
+        flow,
+        Flow::Block(WaitFor::Wakeup {
+            deadline: Some(now + crate::net::glue::DHCP_WAIT_NS)
+        })
+    );
+    b.fake.clock.mono += crate::net::glue::DHCP_WAIT_NS;
+    assert_eq!(b.sys(CONNECT, &[s as u64, ADDR, n]), E(Errno::ENETUNREACH));
+    // Non-blocking sockets do not wait.
+    let s = b.sys(SOCKET, &[AF_INET, STREAM | NONBLOCK, 0]);
+    assert_eq!(b.sys(CONNECT, &[s as u64, ADDR, n]), E(Errno::ENETUNREACH));
+}
+
+#[test]
+fn sendfile_from_a_file_to_a_socket() {
+    let elf = ElfBuilder::exec().build();
+    let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let mut b = boot_elf(&elf, &[Node::File("/srv/page.html", &data)]).unwrap();
+    b.scratch(8);
+    let (x, y) = pair(&mut b);
+    b.poke_str(ADDR, "/srv/page.html");
+    let f = b.sys(OPENAT, &[(-100i64) as u64, ADDR, 0, 0]);
+    assert!(f >= 0);
+    b.poke(LEN, &100u64.to_le_bytes());
+    assert_eq!(b.sys(40, &[x as u64, f as u64, LEN, 4000]), 4000);
+    assert_eq!(b.peek_u64(LEN), 4100);
+    let n = b.sys(READ, &[y as u64, BUF, 8000]);
+    assert_eq!(n, 4000);
+    assert_eq!(b.peek(BUF, 4000), &data[100..4100]);
+}
