@@ -219,9 +219,29 @@ impl Epoll {
         out
     }
 
-    /// Whether every interest has keys (waiters can park on the epoll's).
+    /// Whether every interest has keys, nested epolls' included (waiters
+    /// can then park on this epoll's key).
     fn keyed(&self) -> bool {
-        self.shared.st.lock().interests.values().all(|i| i.keyed)
+        self.keyed_at(0)
+    }
+
+    fn keyed_at(&self, depth: usize) -> bool {
+        let nested: Vec<FileRef> = {
+            let st = self.shared.st.lock();
+            if !st.interests.values().all(|i| i.keyed) {
+                return false;
+            }
+            st.interests
+                .values()
+                .filter_map(|i| i.file.upgrade())
+                .filter(|f| Epoll::of(f).is_some())
+                .collect()
+        };
+        depth <= MAX_NESTS
+            && nested
+                .iter()
+                .filter_map(Epoll::of)
+                .all(|e| e.keyed_at(depth + 1))
     }
 
     /// Whether `target` is reachable from this epoll through nested

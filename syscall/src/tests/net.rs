@@ -780,3 +780,25 @@ fn sendfile_from_a_file_to_a_socket() {
     assert_eq!(n, 4000);
     assert_eq!(b.peek(BUF, 4000), &data[100..4100]);
 }
+
+#[test]
+fn epoll_watches_pipes_without_keys() {
+    let mut b = setup();
+    let ep = b.sys(EPOLL_CREATE1, &[0]);
+    assert_eq!(b.sys(293, &[LEN, NONBLOCK]), 0);
+    let fds = b.peek(LEN, 8);
+    let r = i32::from_le_bytes(fds[..4].try_into().unwrap()) as i64;
+    let w = i32::from_le_bytes(fds[4..].try_into().unwrap()) as i64;
+    assert_eq!(b.ctl(ep, 1, r, IN | ET, 5), 0);
+    // A pipe has no readiness key: the wait is on any event.
+    let (flow, _) = b.call(EPOLL_WAIT, &[ep as u64, EV, 8, u64::MAX]);
+    assert_eq!(flow, Flow::Block(WaitFor::Event { deadline: None }));
+    b.write_str(w, b"x");
+    assert_eq!(b.ready(ep), vec![(IN, 5)]);
+    assert_eq!(b.ready(ep), vec![], "edge: once");
+    // An epoll watching this one is not keyed either.
+    let outer = b.sys(EPOLL_CREATE1, &[0]);
+    assert_eq!(b.ctl(outer, 1, ep, IN, 6), 0);
+    let (flow, _) = b.call(EPOLL_WAIT, &[outer as u64, EV, 8, u64::MAX]);
+    assert_eq!(flow, Flow::Block(WaitFor::Event { deadline: None }));
+}
