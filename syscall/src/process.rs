@@ -248,6 +248,11 @@ pub struct Process {
     /// The host asked the VM to shut down (SIGTERM for the program).
     pub(crate) shutdown_requested: bool,
     shutdown_wake: bool,
+    /// The network stack (loopback always; Ethernet when the machine has a
+    /// device).
+    pub(crate) net: crate::net::Net,
+    /// Threads parked on readiness keys, and epoll observers.
+    pub(crate) ready: crate::net::glue::Readiness,
 }
 
 impl Process {
@@ -322,6 +327,7 @@ impl Process {
         let termios = Arc::new(spin::Mutex::new(Termios::default()));
         let ns = crate::vfs::mount::standard(&image, &manifest, termios.clone(), p);
         let root = ns.root();
+        let (net, ready) = crate::net::glue::boot(p, &manifest.net);
         let mut process = Process {
             space,
             image,
@@ -342,6 +348,8 @@ impl Process {
             symbols: loaded.symbols,
             shutdown_requested: false,
             shutdown_wake: false,
+            net,
+            ready,
         };
         process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
         let console = crate::vfs::mount::console_description(&process, p, termios);
@@ -373,6 +381,7 @@ impl Process {
         if self.pending.is_some_and(|pd| pd.key != key) {
             self.pending = None;
         }
+        self.ready.forget(tid);
         let def = table::lookup(nr);
         let result = match def.and_then(|d| d.handler) {
             Some(handler) => handler(
@@ -501,25 +510,25 @@ impl Process {
     /// futex wake, a signal, ...). The kernel calls this after every system
     /// call, fault and `poll`.
     pub fn take_wakeups(&mut self) -> Vec<Tid> {
+        let mut woken = crate::net::glue::take_wakeups(self);
         // Until signals are delivered: a shutdown request ends the wait of
         // the (only) thread, and its re-issued call ends the program.
         if core::mem::take(&mut self.shutdown_wake) {
-            return alloc::vec![MAIN_TID];
+            woken.push(MAIN_TID);
         }
-        Vec::new()
+        woken
     }
 
     /// Let time pass and devices work: run the network stack, fire expired
     /// timers. Returns when the next call is due at the latest (ns).
     pub fn poll(&mut self, p: &mut dyn Platform, now: u64) -> Option<u64> {
-        let _ = (p, now);
-        None
+        crate::net::glue::poll(self, p, now)
     }
 
     /// Whether a system call left work for `poll` (data to send, a timer
     /// armed): the kernel then polls before running the program again.
     pub fn needs_poll(&self) -> bool {
-        false
+        crate::net::glue::needs_poll(self)
     }
 
     /// The host asked the VM to shut down: the program gets SIGTERM.

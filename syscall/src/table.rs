@@ -5,7 +5,10 @@
 
 use crate::call::{Args, Call, Outcome};
 use crate::errno::SysResult;
-use crate::sys::{attr, dir, fdops, io, mem, open, poll, proc, random, signal, stat, time, tty};
+use crate::sys::{
+    attr, dir, epoll, eventfd, fdops, io, mem, open, poll, proc, random, signal, socket, sockopt,
+    stat, time, tty,
+};
 pub use crate::table_names::{MAX_NR, NAMES};
 use alloc::format;
 use alloc::string::String;
@@ -98,7 +101,22 @@ pub static TABLE: &[Def] = &[
     full(33, fdops::dup2, ""),
     full(35, time::nanosleep, "rem is never written (no EINTR yet)"),
     full(39, proc::getpid, "always 1"),
-    part(40, io::sendfile, "does not wait for a full output: EAGAIN before anything is sent"),
+    part(40, io::sendfile, "bytes taken from a stream input that the output refuses are lost"),
+    full(41, socket::socket, "AF_UNIX, AF_INET, AF_INET6; SOCK_STREAM, SOCK_DGRAM; IPPROTO_MPTCP is EPROTONOSUPPORT as without MPTCP"),
+    full(42, socket::connect, "blocking TCP connect waits for the handshake (SO_SNDTIMEO honoured); waits up to 3 s for a DHCP address"),
+    full(43, socket::accept, ""),
+    part(44, socket::sendto, "MSG_OOB EOPNOTSUPP; EPIPE without SIGPIPE"),
+    part(45, socket::recvfrom, "MSG_OOB EINVAL; MSG_WAITALL waits for the bytes at once, up to the receive buffer"),
+    part(46, socket::sendmsg, "ancillary data (SCM_RIGHTS, SCM_CREDENTIALS) EOPNOTSUPP; EPIPE without SIGPIPE"),
+    part(47, socket::recvmsg, "no ancillary data (msg_controllen 0)"),
+    full(48, socket::shutdown, ""),
+    part(49, socket::bind, "AF_UNIX paths are names in memory: no socket node in the file system"),
+    full(50, socket::listen, "backlog up to 128"),
+    full(51, socket::getsockname, ""),
+    full(52, socket::getpeername, ""),
+    full(53, socket::socketpair, "AF_UNIX stream and datagram; SOCK_SEQPACKET ESOCKTNOSUPPORT"),
+    part(54, sockopt::setsockopt, "SO_REUSEADDR/REUSEPORT/KEEPALIVE/RCVBUF/SNDBUF/LINGER/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IPV6_V6ONLY; a few tuning options stored without effect; others ENOPROTOOPT"),
+    part(55, sockopt::getsockopt, "as setsockopt, plus SO_ERROR/TYPE/DOMAIN/PROTOCOL/ACCEPTCONN/PEERCRED; TCP_INFO ENOPROTOOPT"),
     full(60, proc::exit, "one thread: ends the program"),
     full(63, proc::uname, "Linux 6.1.0-kiln x86_64, host name kiln"),
     part(72, fdops::fcntl, "locks always granted (one process), F_GETLK says F_UNLCK; no owners, leases, seals, notify, signals (EINVAL)"),
@@ -142,12 +160,15 @@ pub static TABLE: &[Def] = &[
     full(186, proc::gettid, "one thread, tid 1"),
     full(201, time::time, ""),
     full(204, proc::sched_getaffinity, "every CPU"),
+    full(213, epoll::epoll_create, ""),
     full(217, dir::getdents64, ""),
     part(218, proc::set_tid_address, "recorded; used once threads exist"),
     full(228, time::clock_gettime, "CPU-time clocks read the monotonic clock"),
     full(229, time::clock_getres, ""),
     full(230, time::clock_nanosleep, ""),
     full(231, proc::exit_group, ""),
+    full(232, epoll::epoll_wait, ""),
+    full(233, epoll::epoll_ctl, "EPOLLWAKEUP ignored; EPOLLEXCLUSIVE accepted (one process)"),
     full(235, attr::utimes, ""),
     full(257, open::openat, "O_TMPFILE is EOPNOTSUPP"),
     full(258, dir::mkdirat, ""),
@@ -167,13 +188,20 @@ pub static TABLE: &[Def] = &[
     nosys(275, "programs fall back to read/write"),
     nosys(276, "programs fall back to read/write"),
     full(280, attr::utimensat, "times before the epoch are stored as the epoch"),
+    part(281, epoll::epoll_pwait, "the signal mask has no effect yet"),
+    full(284, eventfd::eventfd, ""),
     part(285, attr::fallocate, "mode 0 and FALLOC_FL_KEEP_SIZE; punch hole, collapse, zero and insert range EOPNOTSUPP"),
+    full(288, socket::accept4, ""),
+    full(290, eventfd::eventfd2, ""),
+    full(291, epoll::epoll_create1, ""),
     full(292, fdops::dup3, ""),
     full(293, fdops::pipe2, "O_DIRECT accepted, the pipe stays a byte stream"),
     full(295, io::preadv, ""),
     full(296, io::pwritev, ""),
+    part(299, socket::recvmmsg, "after the first message only what is already there (as MSG_WAITFORONE); the timeout is not waited on"),
     part(302, proc::prlimit64, "own process only; only RLIMIT_NOFILE is enforced"),
     full(306, attr::syncfs, ""),
+    full(307, socket::sendmmsg, ""),
     part(316, dir::renameat2, "RENAME_WHITEOUT is EINVAL"),
     full(318, random::getrandom, "entropy is always ready"),
     part(326, io::copy_file_range, "a plain copy; no reflinks"),
@@ -184,6 +212,7 @@ pub static TABLE: &[Def] = &[
     full(436, fdops::close_range, "CLOSE_RANGE_UNSHARE is a no-op with one process"),
     part(437, open::openat2, "RESOLVE_* flags are EINVAL"),
     full(439, stat::faccessat2, "the program is root"),
+    part(441, epoll::epoll_pwait2, "the signal mask has no effect yet"),
 ];
 
 /// The Linux name of syscall `nr`, or "unknown".

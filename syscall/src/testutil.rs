@@ -128,7 +128,42 @@ impl BlockDevice for FakeDisk {
     }
 }
 
+/// An Ethernet device that keeps what is sent and hands out what a test
+/// queued for receiving.
+#[derive(Default)]
+pub struct FakeNic {
+    pub sent: Vec<Vec<u8>>,
+    pub incoming: VecDeque<Vec<u8>>,
+}
+
+impl NetDevice for FakeNic {
+    fn mac(&self) -> [u8; 6] {
+        [0x52, 0x54, 0, 0x12, 0x34, 0x56]
+    }
+    fn max_frame(&self) -> usize {
+        1514
+    }
+    fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        match self.incoming.pop_front() {
+            Some(frame) => {
+                f(&frame);
+                true
+            }
+            None => false,
+        }
+    }
+    fn can_transmit(&mut self) -> bool {
+        true
+    }
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno> {
+        self.sent.push(frame.to_vec());
+        Ok(())
+    }
+}
+
 pub struct Fake {
+    /// The network device, if the test gives the machine one.
+    pub nic: Option<FakeNic>,
     pub mmu: FakeMmu,
     pub console: FakeConsole,
     pub clock: FakeClock,
@@ -156,11 +191,15 @@ impl Platform for Fake {
     fn info(&self) -> MachineInfo {
         self.info
     }
+    fn net(&mut self) -> Option<&mut dyn NetDevice> {
+        self.nic.as_mut().map(|n| n as &mut dyn NetDevice)
+    }
 }
 
 impl Fake {
     pub fn new(image: Vec<u8>) -> Fake {
         Fake {
+            nic: None,
             mmu: FakeMmu::default(),
             console: FakeConsole::default(),
             clock: FakeClock {

@@ -23,8 +23,11 @@
 //! `close`.
 
 pub mod addr;
+mod cell;
 mod device;
-mod opts;
+pub mod file;
+pub mod glue;
+pub mod opts;
 mod ports;
 mod stack;
 mod tcp;

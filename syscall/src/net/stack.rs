@@ -11,10 +11,9 @@ use crate::image::NetConfig;
 use crate::platform::NetDevice;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::{RefCell, RefMut};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
@@ -312,7 +311,7 @@ impl NetStack {
 
     /// Wrap the stack for sharing with socket objects.
     pub fn into_shared(self) -> Net {
-        Net(Rc::new(RefCell::new(self)))
+        Net(Arc::new(spin::Mutex::new(self)))
     }
 
     /// Install (or clear) the IPv4 configuration on both lanes.
@@ -396,6 +395,16 @@ impl NetStack {
     /// (data to send, a connection to open or close): poll soon.
     pub fn needs_poll(&self) -> bool {
         self.dirty
+    }
+
+    /// Whether readiness changes wait in [`NetStack::take_changed`].
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    /// Whether DHCP runs and has not configured an address yet.
+    pub fn dhcp_pending(&self) -> bool {
+        self.dhcp.is_some() && self.ipv4.is_none()
     }
 
     pub(super) fn touch(&mut self) {
@@ -612,14 +621,15 @@ impl NetStack {
 
 /// A counted reference to the stack, shared by the kernel and socket objects.
 #[derive(Clone)]
-pub struct Net(Rc<RefCell<NetStack>>);
+pub struct Net(Arc<spin::Mutex<NetStack>>);
 
 impl Net {
     /// Borrow the stack. Socket methods (and socket drops) borrow it for
     /// the length of a call, so never hold this across a socket call or
-    /// while dropping a socket: the `RefCell` would panic.
-    pub fn stack(&self) -> RefMut<'_, NetStack> {
-        self.0.borrow_mut()
+    /// while dropping a socket: a nested borrow panics, as with a
+    /// `RefCell` (rather than spinning forever).
+    pub fn stack(&self) -> spin::MutexGuard<'_, NetStack> {
+        self.0.try_lock().expect("net stack borrowed twice")
     }
 
     /// [`NetStack::poll`].
@@ -630,5 +640,16 @@ impl Net {
     /// [`NetStack::take_changed`].
     pub fn take_changed(&self) -> Vec<SocketKey> {
         self.stack().take_changed()
+    }
+
+    /// A fresh readiness key for an object outside the stack (eventfd,
+    /// epoll): the stack's change list is the process's one readiness bus.
+    pub fn new_key(&self) -> SocketKey {
+        SocketKey(self.stack().new_key())
+    }
+
+    /// Report that the readiness of the object with `key` changed.
+    pub fn notify(&self, key: SocketKey) {
+        self.stack().mark_changed(key.0)
     }
 }

@@ -3,14 +3,14 @@
 //! a path does not create a file yet, and the name goes with the socket.
 
 use super::addr::UnixAddr;
+use super::cell::Shared;
 use super::stack::{Net, SocketKey};
 use super::{MsgFlags, PollMask, Received, Shutdown, SockAddr, SockOpt, SockOptName, SockType};
 use crate::errno::Errno;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
-use alloc::rc::{Rc, Weak};
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 /// Bytes a stream end holds unread.
 const STREAM_BUF: usize = 128 * 1024;
@@ -18,7 +18,7 @@ const STREAM_BUF: usize = 128 * 1024;
 const DGRAM_BUF: usize = 128 * 1024;
 const DGRAM_SLOTS: usize = 64;
 
-pub(super) type Names = BTreeMap<UnixAddr, Weak<RefCell<Inner>>>;
+pub(super) type Names = BTreeMap<UnixAddr, Weak<Shared<Inner>>>;
 
 pub(super) struct Inner {
     key: u32,
@@ -27,7 +27,7 @@ pub(super) struct Inner {
     /// Stream: `connect` succeeded, or the end was made by a connect or
     /// socketpair. Datagram: `peer` is set.
     connected: bool,
-    peer: Option<Weak<RefCell<Inner>>>,
+    peer: Option<Weak<Shared<Inner>>>,
     /// Received bytes (stream).
     stream: VecDeque<u8>,
     /// Received datagrams with their senders.
@@ -37,7 +37,7 @@ pub(super) struct Inner {
     snd_shut: bool,
     /// Listening: connections made to us, not yet accepted.
     listening: bool,
-    backlog: VecDeque<Rc<RefCell<Inner>>>,
+    backlog: VecDeque<Arc<Shared<Inner>>>,
     backlog_max: usize,
 }
 
@@ -72,7 +72,7 @@ impl Inner {
 /// An AF_UNIX socket. Dropping it is the last `close`.
 pub struct UnixSocket {
     net: Net,
-    inner: Rc<RefCell<Inner>>,
+    inner: Arc<Shared<Inner>>,
 }
 
 /// Implements Linux `socketpair(2)` for AF_UNIX: two connected sockets.
@@ -83,13 +83,13 @@ pub fn socketpair(net: &Net, ty: SockType) -> (UnixSocket, UnixSocket) {
     (a, b)
 }
 
-fn connect_pair(a: &Rc<RefCell<Inner>>, b: &Rc<RefCell<Inner>>) {
+fn connect_pair(a: &Arc<Shared<Inner>>, b: &Arc<Shared<Inner>>) {
     let mut x = a.borrow_mut();
-    x.peer = Some(Rc::downgrade(b));
+    x.peer = Some(Arc::downgrade(b));
     x.connected = true;
     drop(x);
     let mut y = b.borrow_mut();
-    y.peer = Some(Rc::downgrade(a));
+    y.peer = Some(Arc::downgrade(a));
     y.connected = true;
 }
 
@@ -98,7 +98,7 @@ impl UnixSocket {
         let key = net.stack().new_key();
         UnixSocket {
             net: net.clone(),
-            inner: Rc::new(RefCell::new(Inner::new(key, ty))),
+            inner: Arc::new(Shared::new(Inner::new(key, ty))),
         }
     }
 
@@ -110,7 +110,7 @@ impl UnixSocket {
         self.inner.borrow().ty
     }
 
-    fn peer(&self) -> Option<Rc<RefCell<Inner>>> {
+    fn peer(&self) -> Option<Arc<Shared<Inner>>> {
         self.inner.borrow().peer.as_ref().and_then(Weak::upgrade)
     }
 
@@ -118,7 +118,7 @@ impl UnixSocket {
         self.net.stack().mark_changed(key);
     }
 
-    fn lookup(&self, addr: &UnixAddr) -> Result<Rc<RefCell<Inner>>, Errno> {
+    fn lookup(&self, addr: &UnixAddr) -> Result<Arc<Shared<Inner>>, Errno> {
         let found = self
             .net
             .stack()
@@ -156,7 +156,7 @@ impl UnixSocket {
             return Err(Errno::EADDRINUSE);
         }
         st.unix_names
-            .insert(addr.clone(), Rc::downgrade(&self.inner));
+            .insert(addr.clone(), Arc::downgrade(&self.inner));
         self.inner.borrow_mut().name = addr;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl UnixSocket {
         }
         if ty == SockType::Dgram {
             let mut me = self.inner.borrow_mut();
-            me.peer = Some(Rc::downgrade(&target));
+            me.peer = Some(Arc::downgrade(&target));
             me.connected = true;
             return Ok(());
         }
@@ -199,7 +199,7 @@ impl UnixSocket {
                 return Err(Errno::EINVAL);
             }
         }
-        if Rc::ptr_eq(&target, &self.inner) {
+        if Arc::ptr_eq(&target, &self.inner) {
             return Err(Errno::ECONNREFUSED);
         }
         let (tkey, tname) = {
@@ -213,7 +213,7 @@ impl UnixSocket {
             (t.key, t.name.clone())
         };
         let key = self.net.stack().new_key();
-        let server = Rc::new(RefCell::new(Inner::new(key, SockType::Stream)));
+        let server = Arc::new(Shared::new(Inner::new(key, SockType::Stream)));
         server.borrow_mut().name = tname;
         connect_pair(&self.inner, &server);
         target.borrow_mut().backlog.push_back(server);
@@ -290,7 +290,7 @@ impl UnixSocket {
                     return Err(Errno::EPROTOTYPE);
                 }
                 if let Some(p) = t.peer.as_ref().and_then(Weak::upgrade) {
-                    if !Rc::ptr_eq(&p, &self.inner) && !Rc::ptr_eq(&target, &self.inner) {
+                    if !Arc::ptr_eq(&p, &self.inner) && !Arc::ptr_eq(&target, &self.inner) {
                         return Err(Errno::EPERM);
                     }
                 }
@@ -448,7 +448,7 @@ impl UnixSocket {
                     m |= PollMask::HUP;
                 }
                 let room = match &peer {
-                    Some(p) if !Rc::ptr_eq(p, &self.inner) => p.borrow().room() > 0,
+                    Some(p) if !Arc::ptr_eq(p, &self.inner) => p.borrow().room() > 0,
                     Some(_) => me.room() > 0,
                     None => true,
                 };
@@ -516,7 +516,7 @@ impl UnixSocket {
 }
 
 /// Tell `end`'s peer that `end` is gone.
-fn hang_up(net: &Net, end: &Rc<RefCell<Inner>>) {
+fn hang_up(net: &Net, end: &Arc<Shared<Inner>>) {
     let (ty, peer) = {
         let e = end.borrow();
         (e.ty, e.peer.as_ref().and_then(Weak::upgrade))
@@ -544,7 +544,7 @@ impl Drop for UnixSocket {
             let ours = st
                 .unix_names
                 .get(&name)
-                .is_some_and(|w| core::ptr::eq(w.as_ptr(), Rc::as_ptr(&self.inner)));
+                .is_some_and(|w| core::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.inner)));
             if ours {
                 st.unix_names.remove(&name);
             }

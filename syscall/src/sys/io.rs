@@ -156,7 +156,7 @@ fn transfer(
             if file.nonblocking() || nowait {
                 Err(Errno::EAGAIN)
             } else {
-                Ok(Outcome::Block(file.obj.wait_for()))
+                crate::net::glue::block_io(c, &file, dir == Dir::Read)
             }
         }
         Err(Errno::EAGAIN) => ok(0),
@@ -401,7 +401,18 @@ pub fn sendfile(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     } else {
         None
     };
-    let (done, ioff) = copy(c, &inp, in_off, &out, None, a.u(3))?;
+    let (done, ioff) = match copy(c, &inp, in_off, &out, None, a.u(3)) {
+        // A full socket (or an empty pipe) makes a blocking sendfile wait.
+        Err(Errno::EAGAIN) if !out.nonblocking() && a.u(3) > 0 => {
+            let out_full = {
+                let mut cx = c.cx();
+                !out.obj.poll(&mut cx).contains(crate::vfs::Events::OUT)
+            };
+            let f = if out_full { &out } else { &inp };
+            return crate::net::glue::block_io(c, f, !out_full);
+        }
+        r => r?,
+    };
     if off_addr != 0 {
         c.mem().write_u64(off_addr, ioff)?;
     }

@@ -4,6 +4,8 @@
 pub mod at;
 pub mod attr;
 pub mod dir;
+pub mod epoll;
+pub mod eventfd;
 pub mod fdops;
 pub mod io;
 pub mod mem;
@@ -12,6 +14,8 @@ pub mod poll;
 pub mod proc;
 pub mod random;
 pub mod signal;
+pub mod socket;
+pub mod sockopt;
 pub mod stat;
 pub mod time;
 pub mod tty;

@@ -19,17 +19,27 @@ pub const POLLNVAL: u16 = 0x020;
 pub const POLLRDNORM: u16 = 0x040;
 pub const POLLWRNORM: u16 = 0x100;
 
-/// What a watch on these descriptors waits for: console input when the
-/// console is all there is, any event otherwise.
+/// What a watch on these descriptors waits for: a wake-up on their
+/// readiness keys when all have keys (sockets, eventfd, epoll), console
+/// input when the console is all there is, any event otherwise.
 struct Waiter {
     console_only: bool,
+    keys: Vec<crate::net::SocketKey>,
+    all_keyed: bool,
 }
 
 impl Waiter {
     fn new() -> Waiter {
-        Waiter { console_only: true }
+        Waiter {
+            console_only: true,
+            keys: Vec::new(),
+            all_keyed: true,
+        }
     }
-    fn wait(&self, deadline: Option<u64>) -> WaitFor {
+    fn wait(self, c: &mut Call<'_>, deadline: Option<u64>) -> WaitFor {
+        if self.all_keyed && !self.keys.is_empty() {
+            return crate::net::glue::park(c, self.keys, deadline);
+        }
         match (self.console_only, deadline) {
             (true, Some(d)) => WaitFor::ConsoleInputOrDeadline(d),
             (true, None) => WaitFor::ConsoleInput,
@@ -45,6 +55,9 @@ fn ready(c: &mut Call<'_>, fd: i32, w: &mut Waiter) -> Events {
     };
     if f.obj.wait_for() != WaitFor::ConsoleInput {
         w.console_only = false;
+    }
+    if !f.obj.wake_keys(&mut w.keys) {
+        w.all_keyed = false;
     }
     let mut cx = c.cx();
     f.obj.poll(&mut cx)
@@ -81,7 +94,7 @@ fn do_poll(
     let now = c.now();
     let expired = deadline.is_some_and(|d| now >= d);
     if count == 0 && !expired {
-        return Ok((Outcome::Block(w.wait(deadline)), 0));
+        return Ok((Outcome::Block(w.wait(c, deadline)), 0));
     }
     c.mem().write(fds, &out)?;
     Ok((
@@ -178,7 +191,7 @@ fn do_select(
     let now = c.now();
     let expired = deadline.is_some_and(|d| now >= d);
     if count == 0 && !expired {
-        return Ok((Outcome::Block(w.wait(deadline)), 0));
+        return Ok((Outcome::Block(w.wait(c, deadline)), 0));
     }
     for k in 0..3 {
         if inputs[k].is_some() {

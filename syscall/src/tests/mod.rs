@@ -5,6 +5,7 @@ mod files;
 mod io;
 mod memory;
 mod misc;
+mod net;
 
 /// The kernel keeps the process in a static behind a lock: it must be Send.
 #[test]

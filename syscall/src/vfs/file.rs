@@ -101,6 +101,13 @@ pub trait FileObject: Send + Sync {
     fn wait_for(&self) -> WaitFor {
         WaitFor::Event { deadline: None }
     }
+    /// The readiness keys whose change announces a change of this object's
+    /// readiness (see [`crate::net::glue`]): push them and return `true`.
+    /// `false` (the default) when the object has no keys: waiters then
+    /// wake on any event.
+    fn wake_keys(&self, _out: &mut Vec<crate::net::SocketKey>) -> bool {
+        false
+    }
     /// Device-specific requests; generic ones (FIONBIO, FIOCLEX) are
     /// handled before this is called.
     fn ioctl(&self, _c: &mut Call<'_>, _cmd: u32, _arg: u64) -> SysResult<u64> {
