@@ -1,6 +1,7 @@
 //! Helpers for Kiln's integration tests and benchmarks: build the samples,
 //! run `kiln` with a time limit, and collect what it printed.
 
+pub mod bench;
 pub mod net;
 
 use std::ffi::OsStr;
