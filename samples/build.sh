@@ -11,6 +11,15 @@
 #   fuzz            musl-gcc -static
 #   fs-walk-c       musl-gcc -static (samples/fs-walk.c)
 #   fs-walk-rust    Rust, x86_64-unknown-linux-musl (samples/fs-walk-rust)
+#   http-poll       musl-gcc -static: poll() HTTP server (samples/http-poll.c)
+#   pthreads        musl-gcc -static: threads, mutex, condition variables, TLS
+#   signals         musl-gcc -static: handlers, sigaltstack, SIGSEGV recovery, timers
+#   http-rust       Rust (libc poll) HTTP server       } each its own workspace,
+#   dns-rust        Rust UDP DNS server (zone file)     } x86_64-unknown-linux-musl
+#   threads-rust    Rust std threads                   }
+#   tokio-http      Rust tokio (crates.io) HTTP server }
+#   go-http         Go net/http server       } CGO_ENABLED=0 go build -trimpath
+#   go-goroutines   Go goroutines and timers } (Debian's golang-go)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -40,10 +49,13 @@ cc_sample musl-gcc crash.c crash
 cc_sample musl-gcc wait.c wait
 cc_sample musl-gcc fuzz.c fuzz
 cc_sample musl-gcc fs-walk.c fs-walk-c
+cc_sample musl-gcc http-poll.c http-poll
+cc_sample musl-gcc pthreads.c pthreads
+cc_sample musl-gcc signals.c signals
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
     local name="$1"
-    if stale "$out/$name" "$here/$name/src/main.rs" "$here/$name/Cargo.toml"; then
+    if stale "$out/$name" "$here/$name/src/main.rs" "$here/$name/Cargo.toml" "$here/$name/Cargo.lock"; then
         echo "samples: cargo build $name (x86_64-unknown-linux-musl)" >&2
         # Run from the sample's directory so the repo's rust-toolchain.toml applies,
         # and keep flags meant for the host build out of it.
@@ -58,3 +70,21 @@ rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
 
 rust_sample hello-rust
 rust_sample fs-walk-rust
+rust_sample http-rust
+rust_sample dns-rust
+rust_sample threads-rust
+rust_sample tokio-http
+
+go_sample() { # go_sample NAME: samples/NAME, a Go module using only the standard library
+    local name="$1"
+    if stale "$out/$name" "$here/$name/main.go" "$here/$name/go.mod"; then
+        echo "samples: go build $name (CGO_ENABLED=0, static)" >&2
+        (cd "$here/$name" &&
+            env CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOFLAGS= \
+                go build -trimpath -o "$out/$name.tmp" .)
+        mv "$out/$name.tmp" "$out/$name"
+    fi
+}
+
+go_sample go-http
+go_sample go-goroutines

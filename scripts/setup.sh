@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what Kiln needs on a Debian (or Ubuntu) machine, and only what is
-# missing: QEMU, musl-tools, gcc with static glibc, and Rust with the
+# missing: QEMU, musl-tools, gcc with static glibc, Go (for the Go samples), and Rust with the
 # toolchain, targets and components that rust-toolchain.toml names.
 # Safe to run again. Uses sudo only when not root.
 set -euo pipefail
@@ -11,7 +11,7 @@ as_root() {
 }
 
 missing=()
-for pkg in qemu-system-x86 musl-tools gcc libc6-dev curl ca-certificates; do
+for pkg in qemu-system-x86 musl-tools gcc libc6-dev golang-go curl ca-certificates; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi

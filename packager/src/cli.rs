@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+use crate::net::{parse_net, NetMode};
 use crate::qemu::Machine;
 use crate::spec::BuildArgs;
 use crate::{accel::AccelChoice, EXIT_VM_FAILURE};
@@ -50,6 +51,18 @@ pub enum Command {
         /// At exit, list every path the program tried to open that does not exist.
         #[arg(long)]
         missing_files: bool,
+        /// Forward a host TCP port to the program (repeatable): PORT, HOST:GUEST
+        /// or LOW-HIGH. Host ports listen on 127.0.0.1; put ADDR: first to listen
+        /// elsewhere (e.g. 0.0.0.0:8080:80).
+        #[arg(short = 'p', long = "port", value_name = "[ADDR:]HOST[:GUEST]")]
+        ports: Vec<String>,
+        /// Forward a host UDP port to the program (repeatable; forms as -p).
+        #[arg(long = "udp", value_name = "[ADDR:]HOST[:GUEST]")]
+        udp_ports: Vec<String>,
+        /// The VM's network card: user (QEMU's NAT, with the port forwards),
+        /// none (no card), or tap:NAME (an existing tap device).
+        #[arg(long, value_name = "user|none|tap:NAME", default_value = "user", value_parser = parse_net)]
+        net: NetMode,
         #[command(flatten)]
         build: BuildArgs,
         /// Arguments given to the program (only when running a program).
@@ -93,6 +106,9 @@ where
             machine,
             accel,
             missing_files,
+            ports,
+            udp_ports,
+            net,
             build,
             args,
         } => {
@@ -101,6 +117,9 @@ where
                 machine,
                 accel,
                 missing_files,
+                ports,
+                udp_ports,
+                net,
                 build,
                 args,
             };
@@ -122,5 +141,49 @@ fn report(result: anyhow::Result<()>, failure: i32) -> i32 {
             eprintln!("kiln: error: {e:#}");
             failure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> (Vec<String>, Vec<String>, NetMode) {
+        let argv = ["kiln", "run", "prog"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run {
+                ports,
+                udp_ports,
+                net,
+                ..
+            } => (ports, udp_ports, net),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn network_options() {
+        let (p, u, n) = run_args(&[]);
+        assert!(p.is_empty() && u.is_empty());
+        assert_eq!(n, NetMode::User);
+        let (p, u, n) = run_args(&[
+            "-p",
+            "8080",
+            "--port",
+            "0.0.0.0:9090:90",
+            "--udp",
+            "5353:53",
+            "--net",
+            "tap:kiln0",
+            "--",
+            "-p",
+        ]);
+        assert_eq!(p, ["8080", "0.0.0.0:9090:90"]);
+        assert_eq!(u, ["5353:53"]);
+        assert_eq!(n, NetMode::Tap("kiln0".into()));
+        let (_, _, n) = run_args(&["--net", "none"]);
+        assert_eq!(n, NetMode::None);
+        let e = Cli::try_parse_from(["kiln", "run", "prog", "--net", "bridge"]).unwrap_err();
+        assert!(e.to_string().contains("use user, none or tap:NAME"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 //! ops-style config.json, [`spec`] merges it with the command line,
 //! [`tree`] gathers host files, [`etc`] generates /etc files, [`elfcheck`]
 //! vets the program, [`image`] writes and reads images, [`qemu`] builds the QEMU
-//! command line, [`accel`] picks KVM or TCG, [`run`] boots an image and
+//! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image and
 //! [`inspect`] lists one.
 
 pub mod accel;
@@ -14,6 +14,7 @@ pub mod elfcheck;
 pub mod etc;
 pub mod image;
 pub mod inspect;
+pub mod net;
 pub mod qemu;
 pub mod run;
 pub mod spec;

@@ -1,5 +1,6 @@
 //! The QEMU command line.
 
+use crate::net::Network;
 use anyhow::{bail, Result};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub struct Launch {
     /// Unix socket for requests to the kernel (its COM2): `kiln run` writes
     /// `T` there to ask for a graceful shutdown.
     pub requests: Option<PathBuf>,
+    /// The network card; `None`: no card (probe boots).
+    pub net: Option<Network>,
 }
 
 /// The byte that asks the kernel to shut the program down (SIGTERM).
@@ -149,6 +152,9 @@ pub fn args(l: &Launch) -> Vec<OsString> {
             Machine::Q35 => "virtio-blk-pci,drive=disk,disable-legacy=on".into(),
         });
     }
+    if let Some(net) = &l.net {
+        a.extend(net.qemu_args(l.machine).into_iter().map(OsString::from));
+    }
     a
 }
 
@@ -210,6 +216,7 @@ mod tests {
             ctl: "/tmp/k,1/ctl".into(),
             append: None,
             requests: None,
+            net: None,
         }
     }
 
@@ -248,6 +255,26 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("microvm"));
+    }
+
+    #[test]
+    fn network_card_follows_the_disk() {
+        use crate::net::{parse_forward, NetMode, Proto};
+        let mut l = launch(Machine::Microvm, Accel::Tcg);
+        l.net = Some(
+            Network::new(NetMode::User, parse_forward(Proto::Tcp, "8080:80").unwrap()).unwrap(),
+        );
+        assert!(line(&l).ends_with(
+            "-device virtio-blk-device,drive=disk \
+             -netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80 \
+             -device virtio-net-device,netdev=net0"
+        ));
+        let mut l = launch(Machine::Q35, Accel::Tcg);
+        l.net = Some(Network::new(NetMode::User, vec![]).unwrap());
+        assert!(line(&l).ends_with(
+            "-device virtio-blk-pci,drive=disk,disable-legacy=on \
+             -netdev user,id=net0 -device virtio-net-pci,netdev=net0,disable-legacy=on,romfile="
+        ));
     }
 
     #[test]

@@ -3,14 +3,15 @@
 
 use crate::accel::{self, AccelChoice};
 use crate::image::{is_image, write_image, Image};
+use crate::net::{self, NetMode, Network, Proto};
 use crate::qemu::{self, Launch, Machine, Verdict};
 use crate::spec::{load_config, resolve, run_settings, BuildArgs, RunSettings};
 use crate::EXIT_VM_FAILURE;
 use anyhow::{bail, Context, Result};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, Once};
@@ -28,6 +29,12 @@ pub struct RunOptions {
     pub accel: Option<AccelChoice>,
     /// Ask the kernel to list the paths the program missed.
     pub missing_files: bool,
+    /// `-p`: TCP forwards as given ([`net::parse_forward`]).
+    pub ports: Vec<String>,
+    /// `--udp`: UDP forwards as given.
+    pub udp_ports: Vec<String>,
+    /// `--net`.
+    pub net: NetMode,
     pub build: BuildArgs,
     pub args: Vec<String>,
 }
@@ -41,9 +48,15 @@ pub const MISSING_FILES_CMDLINE: &str = "kiln.missing-files";
 /// it reported none, or [`EXIT_INTERRUPTED`].
 pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     install_signal_handler();
-    // A bad -m is reported before any work.
+    // A bad -m, -p or --udp is reported before any work.
     if let Some(m) = &opts.memory {
         qemu::check_memory(m)?;
+    }
+    let mut cli_forwards = Vec::new();
+    for (proto, specs) in [(Proto::Tcp, &opts.ports), (Proto::Udp, &opts.udp_ports)] {
+        for spec in specs {
+            cli_forwards.extend(net::parse_forward(proto, spec)?);
+        }
     }
     // Everything temporary lives here and goes when `work` is dropped, on
     // every path out of this function.
@@ -91,11 +104,25 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         (None, Some(false)) => AccelChoice::Tcg,
         (None, _) => AccelChoice::Auto,
     };
+    let mut forwards = net::with_bind(Proto::Tcp, net::DEFAULT_BIND, &settings.ports);
+    forwards.extend(net::with_bind(
+        Proto::Udp,
+        net::DEFAULT_BIND,
+        &settings.udp_ports,
+    ));
+    forwards.extend(cli_forwards);
+    let mut network = Network::new(opts.net.clone(), forwards)?;
     let mut image = Image::open(&image_path)?;
+    if let Some((ip, prefix)) = image.manifest.net.ipv4 {
+        network.guest = Some((ip.into(), prefix));
+    }
+    network.gateway = image.manifest.net.gateway.map(Into::into);
     let kernel = image.kernel()?;
     let kernel_path = work.path().join("kernel.elf");
     std::fs::write(&kernel_path, &kernel).context("cannot write the kernel to a temporary file")?;
 
+    // Before the accelerator probe, so that a busy port is the only message.
+    network.check_host()?;
     let accel = accel::resolve(accel_choice, &kernel, &kernel_path);
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
@@ -111,13 +138,21 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         ctl: ctl.clone(),
         append: kernel_cmdline(opts),
         requests: Some(requests.clone()),
+        net: Some(network.clone()),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
-    cmd.args(qemu::args(&launch));
+    cmd.args(qemu::args(&launch)).stderr(Stdio::piped());
     set_request_socket(Some(requests));
-    let status = supervise(&mut cmd, None);
+    let mut stderr = None;
+    let status = supervise_with(&mut cmd, None, |child| {
+        stderr = child.stderr.take().map(relay_stderr);
+    });
     set_request_socket(None);
+    let failure = stderr.and_then(|t| t.join().ok().flatten());
     let status = status?;
+    if let Some(msg) = failure {
+        bail!(msg);
+    }
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
@@ -135,6 +170,25 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             eprintln!("kiln: error: the VM {how} without reporting an exit status: kernel or hypervisor failure");
             EXIT_VM_FAILURE
         }
+    })
+}
+
+/// Copy QEMU's standard error to kiln's, except a host forwarding failure,
+/// which the returned thread hands back as kiln's message.
+fn relay_stderr(from: ChildStderr) -> std::thread::JoinHandle<Option<String>> {
+    std::thread::spawn(move || {
+        let mut failure = None;
+        let mut out = std::io::stderr();
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            match net::hostfwd_failure(&line) {
+                Some(msg) => failure = failure.or(Some(msg)),
+                None => {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+        }
+        failure
     })
 }
 
@@ -279,6 +333,9 @@ mod tests {
             machine: Machine::Microvm,
             accel: None,
             missing_files: false,
+            ports: vec![],
+            udp_ports: vec![],
+            net: NetMode::User,
             build: BuildArgs::default(),
             args: vec![],
         };

@@ -1,6 +1,9 @@
 //! Helpers for Kiln's integration tests and benchmarks: build the samples,
 //! run `kiln` with a time limit, and collect what it printed.
 
+pub mod bench;
+pub mod net;
+
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -51,6 +54,24 @@ pub fn sample(name: &str) -> PathBuf {
     let p = samples_dir().join(name);
     assert!(p.is_file(), "sample {} was not built", p.display());
     p
+}
+
+/// `kiln run PROGRAM --machine MACHINE --accel tcg -m 256M OPTIONS -- ARGS`.
+pub fn kiln_run(
+    kiln: &Path,
+    machine: &str,
+    options: &[&str],
+    program: &Path,
+    args: &[&str],
+) -> Command {
+    let mut cmd = Command::new(kiln);
+    cmd.arg("run")
+        .arg(program)
+        .args(["--machine", machine, "--accel", "tcg", "-m", "256M"])
+        .args(options)
+        .arg("--")
+        .args(args);
+    cmd
 }
 
 /// What a finished command did.

@@ -113,6 +113,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         ctl: ctl.clone(),
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
+        net: None,
     };
     let mut answered = true;
     let t = median(runs, || {

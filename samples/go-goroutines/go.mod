@@ -1,0 +1,3 @@
+module kiln.example/go-goroutines
+
+go 1.19

@@ -1,0 +1,3 @@
+module kiln.example/go-http
+
+go 1.19

@@ -1,0 +1,339 @@
+//! Network benchmark: HTTP requests/s and latency (wrk) of http-rust,
+//! http-poll, tokio-http and go-http in the VM, over QEMU user networking
+//! (and over a tap device when `--tap NAME --tap-ip ADDR` is given), next to
+//! the same binary on the host in the same run, as ratios; DNS queries/s
+//! (dnsperf) of dns-rust likewise. `--soak MINUTES` instead keeps a constant
+//! load on each server in the VM for that long and fails (exit 1) on a
+//! second without a completed request, an error or a lost connection.
+//!
+//!     cargo run -p kiln-tests --release --bin bench-net -- [--seconds N]
+//!         [--connections N] [--machine microvm|q35] [--only NAME]
+//!         [--tap NAME --tap-ip ADDR] [--soak MINUTES]
+//!
+//! Needs wrk and dnsperf (apt-get install wrk dnsperf). Loads are bounded
+//! (wrk with 2 threads) and stay on 127.0.0.1 (or the tap network).
+
+use kiln_tests::bench::{parse_dnsperf, parse_wrk, soak, DnsperfReport, WrkReport};
+use kiln_tests::net::{free_tcp_port, free_udp_port, local, Place, Server};
+use kiln_tests::{kiln_run, root, sample};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// First argument that turns this binary into `kiln`.
+const AS_KILN: &str = "__as-kiln";
+/// The HTTP servers and their "ready" lines.
+const HTTP: &[(&str, &str)] = &[
+    ("http-rust", "listening on"),
+    ("http-poll", "listening on"),
+    ("tokio-http", "tokio listening on"),
+    ("go-http", "go listening on"),
+];
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+struct Options {
+    seconds: u64,
+    connections: u32,
+    machine: String,
+    only: Option<String>,
+    tap: Option<(String, Ipv4Addr)>,
+    soak_minutes: Option<u64>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench-net [--seconds N] [--connections N] [--machine microvm|q35] [--only NAME] \
+         [--tap NAME --tap-ip ADDR] [--soak MINUTES]"
+    );
+    std::process::exit(2);
+}
+
+fn parse_options(args: &[String]) -> Options {
+    let mut o = Options {
+        seconds: 10,
+        connections: 16,
+        machine: "microvm".into(),
+        only: None,
+        tap: None,
+        soak_minutes: None,
+    };
+    let (mut tap, mut tap_ip) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(v) = it.next() else { usage() };
+        let num = || {
+            v.parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| usage())
+        };
+        match a.as_str() {
+            "--seconds" => o.seconds = num(),
+            "--connections" => o.connections = num().min(1000) as u32,
+            "--machine" if v == "microvm" || v == "q35" => o.machine = v.clone(),
+            "--only" => o.only = Some(v.clone()),
+            "--tap" => tap = Some(v.clone()),
+            "--tap-ip" => tap_ip = Some(v.parse::<Ipv4Addr>().unwrap_or_else(|_| usage())),
+            "--soak" => o.soak_minutes = Some(num()),
+            _ => usage(),
+        }
+    }
+    o.tap = match (tap, tap_ip) {
+        (Some(t), Some(ip)) => Some((t, ip)),
+        (None, None) => None,
+        _ => usage(),
+    };
+    o
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(AS_KILN) {
+        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
+        std::process::exit(kiln::main_with_args(kiln_args));
+    }
+    let o = parse_options(&args[1..]);
+    let wanted = |name: &str| o.only.as_deref().is_none_or(|n| n == name);
+    let work = tempfile::tempdir().expect("temporary directory");
+    let me = kiln_script(work.path());
+
+    if let Some(minutes) = o.soak_minutes {
+        let mut failed = false;
+        for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
+            failed |= !soak_one(&me, &o, name, ready, Duration::from_secs(minutes * 60));
+        }
+        std::process::exit(i32::from(failed));
+    }
+
+    for tool in ["wrk", "dnsperf"] {
+        if Command::new(tool).arg("-h").output().is_err() {
+            eprintln!("bench-net: {tool} is missing (apt-get install {tool})");
+            std::process::exit(2);
+        }
+    }
+    println!(
+        "{} s per run, wrk -t2 -c{}, machine {}, TCG; ratio = VM / host",
+        o.seconds, o.connections, o.machine
+    );
+    println!(
+        "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7}",
+        "server", "where", "req/s", "p50", "p99", "errors", "ratio"
+    );
+    for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
+        let host = http_run(Place::Host, &o, name, ready, None);
+        print_http(name, "host", host, None);
+        let vm = Place::Vm {
+            kiln: &me,
+            machine: &o.machine,
+        };
+        let user = http_run(vm, &o, name, ready, None);
+        print_http(name, "vm user", user, host);
+        if let Some((tap, ip)) = &o.tap {
+            let config = tap_config(work.path(), *ip);
+            let tapped = http_run(vm, &o, name, ready, Some((tap, *ip, &config)));
+            print_http(name, "vm tap", tapped, host);
+        }
+    }
+    if wanted("dns-rust") {
+        let queries = work.path().join("queries.txt");
+        std::fs::write(
+            &queries,
+            "www.kiln.test A\nwww.kiln.test AAAA\nkiln.test A\nnope.kiln.test A\n",
+        )
+        .expect("write queries");
+        println!(
+            "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7}",
+            "server", "where", "queries/s", "avg", "lost", "ratio"
+        );
+        let host = dns_run(Place::Host, &o, &queries);
+        print_dns("host", host, None);
+        let vm = Place::Vm {
+            kiln: &me,
+            machine: &o.machine,
+        };
+        print_dns("vm user", dns_run(vm, &o, &queries), host);
+    }
+}
+
+/// A `kiln` for the VM runs: a script that calls this binary as kiln (so
+/// that the benchmark uses the kiln it was built with).
+fn kiln_script(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let me = std::env::current_exe().expect("own path");
+    let path = dir.join("kiln");
+    let script = format!("#!/bin/sh\nexec '{}' {AS_KILN} \"$@\"\n", me.display());
+    std::fs::write(&path, script).expect("write the kiln script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+/// `kiln run` options that give the VM a static address on the tap network.
+fn tap_config(dir: &Path, ip: Ipv4Addr) -> std::path::PathBuf {
+    let path = dir.join("tap.json");
+    let json = format!(r#"{{"RunConfig": {{"IPAddress": "{ip}", "NetMask": "255.255.255.0"}}}}"#);
+    std::fs::write(&path, json).expect("write tap config");
+    path
+}
+
+/// Start `name` at `place`, wait for it, run wrk against `/`, stop it.
+fn http_run(
+    place: Place,
+    o: &Options,
+    name: &str,
+    ready: &str,
+    tap: Option<(&String, Ipv4Addr, &Path)>,
+) -> Option<WrkReport> {
+    let port = free_tcp_port();
+    let (options, guest, addr): (Vec<String>, u16, SocketAddr) = match (place, tap) {
+        (Place::Host, _) => (vec![], port, local(port)),
+        (Place::Vm { .. }, None) => (vec!["-p".into(), format!("{port}:8080")], 8080, local(port)),
+        (Place::Vm { .. }, Some((tap, ip, config))) => (
+            vec![
+                "--net".into(),
+                format!("tap:{tap}"),
+                "-c".into(),
+                config.display().to_string(),
+            ],
+            8080,
+            SocketAddr::from((ip, 8080)),
+        ),
+    };
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let server = Server::start(place.command(name, &options, &[&guest.to_string()]));
+    if let Err(e) = server.wait_for(ready, BOOT_LIMIT) {
+        eprintln!("bench-net: {name} {}: {e}", place.label());
+        return None;
+    }
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{}", o.connections)])
+        .arg(format!("-d{}s", o.seconds))
+        .args(["--timeout", "5s", "--latency"])
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report = parse_wrk(&text);
+    if report.is_none() {
+        eprintln!(
+            "bench-net: {name} {}: no wrk report:\n{text}",
+            place.label()
+        );
+    }
+    server.stop(libc::SIGINT, Duration::from_secs(15));
+    report
+}
+
+fn dns_run(place: Place, o: &Options, queries: &Path) -> Option<DnsperfReport> {
+    let port = free_udp_port();
+    let zone = root().join("samples/dns-rust/zone.txt");
+    let (guest, zone_arg) = match place {
+        Place::Vm { .. } => (53, "/etc/kiln-zone.txt".to_string()),
+        Place::Host => (port, zone.display().to_string()),
+    };
+    let file = format!("{}:/etc/kiln-zone.txt", zone.display());
+    let server = Server::start(place.command(
+        "dns-rust",
+        &["--udp", &format!("{port}:{guest}"), "--file", &file],
+        &[&guest.to_string(), &zone_arg],
+    ));
+    if let Err(e) = server.wait_for("dns listening on", BOOT_LIMIT) {
+        eprintln!("bench-net: dns-rust {}: {e}", place.label());
+        return None;
+    }
+    let out = Command::new("dnsperf")
+        .args(["-s", "127.0.0.1", "-p", &port.to_string(), "-d"])
+        .arg(queries)
+        .args(["-l", &o.seconds.to_string(), "-q", "64", "-t", "2"])
+        .output()
+        .expect("run dnsperf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report = parse_dnsperf(&text);
+    if report.is_none() {
+        eprintln!(
+            "bench-net: dns-rust {}: no dnsperf report:\n{text}",
+            place.label()
+        );
+    }
+    server.stop(libc::SIGINT, Duration::from_secs(15));
+    report
+}
+
+fn micros(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{us:.0}us")
+    }
+}
+
+fn print_http(name: &str, place: &str, r: Option<WrkReport>, host: Option<WrkReport>) {
+    let Some(r) = r else {
+        println!("{name:<11} {place:<9} {:>10}", "failed");
+        return;
+    };
+    let ratio = host
+        .map(|h| format!("{:.3}", r.requests_per_sec / h.requests_per_sec))
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{name:<11} {place:<9} {:>10.0} {:>9} {:>9} {:>7} {:>7}",
+        r.requests_per_sec,
+        micros(r.p50_us),
+        micros(r.p99_us),
+        r.errors,
+        ratio
+    );
+}
+
+fn print_dns(place: &str, r: Option<DnsperfReport>, host: Option<DnsperfReport>) {
+    let Some(r) = r else {
+        println!("{:<11} {place:<9} {:>10}", "dns-rust", "failed");
+        return;
+    };
+    let ratio = host
+        .map(|h| format!("{:.3}", r.queries_per_sec / h.queries_per_sec))
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{:<11} {place:<9} {:>10.0} {:>9} {:>7} {:>7}",
+        "dns-rust",
+        r.queries_per_sec,
+        micros(r.avg_latency_us),
+        r.lost,
+        ratio
+    );
+}
+
+/// Soak one server in the VM; true when it held.
+fn soak_one(kiln: &Path, o: &Options, name: &str, ready: &str, length: Duration) -> bool {
+    let port = free_tcp_port();
+    let server = Server::start(kiln_run(
+        kiln,
+        &o.machine,
+        &["-p", &format!("{port}:8080")],
+        &sample(name),
+        &["8080"],
+    ));
+    if let Err(e) = server.wait_for(ready, BOOT_LIMIT) {
+        eprintln!("bench-net: soak {name}: {e}");
+        return false;
+    }
+    let page = format!("hello from {name} on Kiln\n");
+    let conns = o.connections.min(64) as usize;
+    eprintln!("bench-net: soak {name}: {conns} connections for {length:?}");
+    let r = soak(local(port), &page, conns, length);
+    let ended = server.stop(libc::SIGINT, Duration::from_secs(15));
+    println!(
+        "soak {name}: {} s, {} requests ({:.0}/s), {} errors, {} lost connections, stalls at {:?} -> {}",
+        r.seconds,
+        r.requests,
+        r.requests as f64 / r.seconds.max(1) as f64,
+        r.errors,
+        r.lost_connections,
+        r.stalls,
+        if r.ok() { "ok" } else { "FAILED" }
+    );
+    if !r.ok() {
+        eprintln!("{}", ended.console);
+    }
+    r.ok()
+}

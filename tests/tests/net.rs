@@ -1,0 +1,142 @@
+//! The network samples serve the host through `kiln run -p`/`--udp` on
+//! microvm and q35: many HTTP requests with and without keep-alive, a 1 MiB
+//! body, DNS A/AAAA/NXDOMAIN answers, and a connection flood after which
+//! the server still answers. Then Ctrl-C stops the VM (the program gets
+//! SIGTERM: status 143). These need a kernel with networking (issue 4).
+//! The `_native` tests run the same checks against the samples on the host.
+
+use kiln_tests::net::{
+    check_http_server, dns_query, free_udp_port, local, with_server, DnsAnswer, Place,
+    RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA,
+};
+use kiln_tests::{root, sample, TIMEOUT};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+fn kiln() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_kiln-cli"))
+}
+
+fn vm(machine: &str) -> Place<'_> {
+    Place::Vm {
+        kiln: kiln(),
+        machine,
+    }
+}
+
+#[test]
+fn http_rust_microvm() {
+    check_http_server(vm("microvm"), "http-rust", "listening on");
+}
+
+#[test]
+fn http_rust_q35() {
+    check_http_server(vm("q35"), "http-rust", "listening on");
+}
+
+#[test]
+fn http_rust_native() {
+    check_http_server(Place::Host, "http-rust", "listening on");
+}
+
+#[test]
+fn http_poll_microvm() {
+    check_http_server(vm("microvm"), "http-poll", "listening on");
+}
+
+#[test]
+fn http_poll_q35() {
+    check_http_server(vm("q35"), "http-poll", "listening on");
+}
+
+#[test]
+fn http_poll_native() {
+    check_http_server(Place::Host, "http-poll", "listening on");
+}
+
+fn ips(list: &[&str]) -> Vec<IpAddr> {
+    list.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+/// A/AAAA answers, an empty answer, NXDOMAIN, and 200 queries in a row.
+fn dns(place: Place) {
+    let port = free_udp_port();
+    let zone = root().join("samples/dns-rust/zone.txt");
+    let file = format!("{}:/etc/kiln-zone.txt", zone.display());
+    let (guest, zone_arg) = match place {
+        Place::Vm { .. } => (53, "/etc/kiln-zone.txt".to_string()),
+        Place::Host => (port, zone.display().to_string()),
+    };
+    let server = local(port);
+    with_server(
+        place,
+        "dns-rust",
+        &["--udp", &format!("{port}:{guest}"), "--file", &file],
+        &[&guest.to_string(), &zone_arg],
+        "dns listening on",
+        || {
+            let t = Duration::from_secs(3);
+            let ask = |name: &str, qtype| {
+                dns_query(server, name, qtype, t).unwrap_or_else(|e| panic!("{name}: {e}"))
+            };
+            let answer = |rcode, addrs: &[&str]| DnsAnswer {
+                rcode,
+                addrs: ips(addrs),
+            };
+            assert_eq!(
+                ask("www.kiln.test", TYPE_A),
+                answer(0, &["192.0.2.80", "192.0.2.81"])
+            );
+            assert_eq!(
+                ask("WWW.Kiln.Test.", TYPE_AAAA),
+                answer(0, &["2001:db8::80"])
+            );
+            assert_eq!(ask("kiln.test", TYPE_A), answer(0, &["10.0.2.15"]));
+            assert_eq!(ask("v4only.kiln.test", TYPE_AAAA), answer(0, &[]));
+            assert_eq!(ask("nope.kiln.test", TYPE_A), answer(RCODE_NXDOMAIN, &[]));
+            for i in 0..200 {
+                let a = ask("v4only.kiln.test", TYPE_A);
+                assert_eq!(a, answer(0, &["198.51.100.7"]), "query {i}");
+            }
+        },
+    );
+}
+
+#[test]
+fn dns_rust_microvm() {
+    dns(vm("microvm"));
+}
+
+#[test]
+fn dns_rust_q35() {
+    dns(vm("q35"));
+}
+
+#[test]
+fn dns_rust_native() {
+    dns(Place::Host);
+}
+
+/// A forwarded host port that is busy is one clear error, and no VM starts.
+#[test]
+fn busy_host_port_is_refused() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let o = kiln_tests::run(
+        kiln(),
+        &[
+            "run".as_ref(),
+            sample("http-poll").as_os_str(),
+            "--accel".as_ref(),
+            "tcg".as_ref(),
+            "-p".as_ref(),
+            format!("{port}:8080").as_ref(),
+        ],
+        dir.path(),
+        TIMEOUT,
+    );
+    kiln_tests::assert_one_error(&o, &format!("host port {port} is in use"));
+    assert!(o.stdout.is_empty(), "the VM started: {}", o.describe());
+}
