@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_CONNS 1024
+#define MAX_CONNS 1023 /* with the listener, 1024 pollfds: within the usual RLIMIT_NOFILE */
 #define IN_SIZE 8192
 #define BIG_SIZE (1 << 20)
 

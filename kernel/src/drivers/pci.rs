@@ -54,3 +54,8 @@ pub fn find_virtio(kind: DeviceType) -> Option<(PciRoot<PortCam>, DeviceFunction
     );
     Some((root, found))
 }
+
+/// The device's interrupt pin (1 = INTA .. 4 = INTD; 0 = none).
+pub fn interrupt_pin(df: DeviceFunction) -> u8 {
+    (PortCam.read_word(df, 0x3c) >> 8) as u8
+}

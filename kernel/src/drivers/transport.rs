@@ -34,8 +34,12 @@ pub struct Found {
 pub enum Irq {
     /// An I/O APIC line, active high (virtio-mmio).
     Line(u32),
-    /// A PCI INTx pin, routed by the chipset to one of the PCI lines.
-    Pci,
+    /// A PCI INTx pin (1 = INTA) of the device in `slot` on bus 0, routed
+    /// by the chipset to an I/O APIC line.
+    Pci {
+        slot: u8,
+        pin: u8,
+    },
     Unknown,
 }
 
@@ -82,10 +86,19 @@ fn mmio(cmdline: &str, kind: DeviceType) -> Option<Found> {
 
 fn pci(kind: DeviceType) -> Option<Found> {
     let (mut root, df) = pci::find_virtio(kind)?;
+    let pin = pci::interrupt_pin(df);
     let t = PciTransport::new::<KernelHal, _>(&mut root, df).ok()?;
+    let irq = if pin == 0 {
+        Irq::Unknown
+    } else {
+        Irq::Pci {
+            slot: df.device,
+            pin,
+        }
+    };
     Some(Found {
         transport: t.into(),
-        irq: Irq::Pci,
+        irq,
     })
 }
 

@@ -534,8 +534,13 @@ impl NetStack {
                 self.set_ipv4(Some(cidr), router, true);
             }
             None => {
+                // smoltcp reports "deconfigured" once at start, before any
+                // lease: only a lease that was held can be lost.
+                let had_lease = self.ipv4().is_some();
                 self.set_ipv4(None, None, true);
-                self.events.push(NetEvent::Deconfigured);
+                if had_lease {
+                    self.events.push(NetEvent::Deconfigured);
+                }
             }
         }
     }

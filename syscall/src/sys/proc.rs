@@ -108,7 +108,7 @@ impl Default for Limits {
             (0, RLIM_INFINITY),       // CORE
             inf,                      // RSS
             (4096, 4096),             // NPROC
-            (1024, 4096),             // NOFILE
+            (65536, 65536),           // NOFILE: one program owns the VM
             (8 << 20, 8 << 20),       // MEMLOCK
             inf,                      // AS
             inf,                      // LOCKS

@@ -299,12 +299,12 @@ fn resource_limits() {
     assert_eq!(b.sys(302, &[0, 3, 0, a]), 0);
     assert_eq!((b.peek_u64(a), b.peek_u64(a + 8)), (8 << 20, u64::MAX));
     assert_eq!(b.sys(97, &[7, a]), 0);
-    assert_eq!((b.peek_u64(a), b.peek_u64(a + 8)), (1024, 4096));
+    assert_eq!((b.peek_u64(a), b.peek_u64(a + 8)), (65536, 65536));
     b.poke(a, &4u64.to_le_bytes());
     assert_eq!(b.sys(160, &[7, a]), 0);
     assert_eq!(b.sys(32, &[1]), 3);
     assert_eq!(b.sys(32, &[1]), E(Errno::EMFILE));
-    b.poke(a, &5000u64.to_le_bytes());
+    b.poke(a, &70_000u64.to_le_bytes());
     assert_eq!(b.sys(160, &[7, a]), E(Errno::EINVAL), "soft above hard");
     assert_eq!(b.sys(302, &[0, 16, 0, a]), E(Errno::EINVAL));
     assert_eq!(b.sys(302, &[7, 3, 0, a]), E(Errno::ESRCH));

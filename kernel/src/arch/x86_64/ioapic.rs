@@ -63,17 +63,20 @@ pub fn route(gsi: u32, active_low: bool) {
     write(REDIRECTION_BASE + 2 * gsi, flags);
 }
 
-/// PCI INTx lines on q35/pc: the chipset's PIRQ A..H arrive at I/O APIC
-/// inputs 16..23 (active low). Which one a device uses depends on its slot;
-/// all are routed, since every device interrupt is handled the same way.
-const PCI_LINES: core::ops::Range<u32> = 16..24;
+/// The I/O APIC line of a PCI INTx pin on q35: devices in slots 0..23 of
+/// bus 0 use the chipset's PIRQ E..H, rotating with slot and pin, and PIRQ
+/// E..H arrive at inputs 20..23, active low (QEMU's ICH9 routing, as its
+/// ACPI tables describe it).
+fn q35_pci_line(slot: u8, pin: u8) -> u32 {
+    20 + (slot as u32 + pin as u32 - 1) % 4
+}
 
 /// Route a device's interrupt.
 pub fn route_device(irq: crate::drivers::transport::Irq) {
     use crate::drivers::transport::Irq;
     match irq {
         Irq::Line(gsi) => route(gsi, false),
-        Irq::Pci => PCI_LINES.for_each(|gsi| route(gsi, true)),
+        Irq::Pci { slot, pin } => route(q35_pci_line(slot, pin), true),
         Irq::Unknown => {}
     }
 }
