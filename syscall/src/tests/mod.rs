@@ -5,6 +5,8 @@ mod files;
 mod io;
 mod memory;
 mod misc;
+mod signals;
+mod threads;
 
 /// The kernel keeps the process in a static behind a lock: it must be Send.
 #[test]
