@@ -7,6 +7,7 @@ mod memory;
 mod misc;
 mod signals;
 mod threads;
+mod timers;
 
 /// The kernel keeps the process in a static behind a lock: it must be Send.
 #[test]
