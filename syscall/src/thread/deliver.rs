@@ -100,8 +100,12 @@ impl Process {
             code: SI_KERNEL,
             ..Default::default()
         };
+        let blocked = self
+            .threads
+            .get(tid)
+            .is_none_or(|t| t.mask & bit(Signal::SIGSEGV.0) != 0);
         match self.signals.action(Signal::SIGSEGV.0) {
-            a if a.is_handler() && a.flags & SA_RESTORER != 0 => {
+            a if a.is_handler() && a.flags & SA_RESTORER != 0 && !blocked => {
                 let mut q = self.signals.queues.lock();
                 let _ = q.threads.entry(tid).or_default().push(info);
                 Flow::Continue
