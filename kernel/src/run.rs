@@ -21,6 +21,7 @@ const SEGV_MAPERR: i32 = 1;
 const CONSOLE_POLL_NS: u64 = 10_000_000;
 /// The regular tick while the program runs: preemption and housekeeping.
 pub const TICK_NS: u64 = 10_000_000;
+const SYS_SCHED_YIELD: u64 = 24;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
@@ -88,10 +89,16 @@ impl Kernel<'_> {
                 );
             }
             Some(Stop::Syscall) => {
+                let nr = ctx.rax;
                 let flow = self
                     .process
                     .syscall(self.machine, tid, &mut self.sched.thread(tid).ctx);
-                self.act(tid, flow);
+                if nr == SYS_SCHED_YIELD && flow == Flow::Continue {
+                    // Let the others run first.
+                    self.sched.requeue(tid, false);
+                } else {
+                    self.act(tid, flow);
+                }
                 self.poll_now |= self.process.needs_poll();
             }
             Some(Stop::Trap) => self.trap(tid),

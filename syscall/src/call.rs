@@ -7,6 +7,7 @@ use crate::errno::{Errno, SysResult};
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
 use crate::process::{Process, WaitFor};
+use crate::thread::table::{CallState, Thread};
 
 /// What a handler asks the dispatcher to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +18,16 @@ pub enum Outcome {
     Block(WaitFor),
     /// End the program with this status (already truncated to 0..=255).
     Exit(i32),
+    /// A thread was made (clone): the caller gets its tid, the kernel
+    /// starts it with `ctx`.
+    Spawn {
+        tid: crate::process::Tid,
+        ctx: UserContext,
+    },
+    /// The calling thread has ended.
+    ThreadExit,
+    /// The program dies of this signal (a bad rt_sigreturn frame).
+    Kill(crate::process::Signal),
 }
 
 impl From<u64> for Outcome {
@@ -61,13 +72,6 @@ pub struct CallKey {
     pub rip: u64,
 }
 
-/// A deadline remembered for a blocked call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
-    pub key: CallKey,
-    pub deadline: u64,
-}
-
 /// Everything one handler works with.
 pub struct Call<'a> {
     pub proc: &'a mut Process,
@@ -105,15 +109,53 @@ impl Call<'_> {
     /// call blocked before, or `make()` recorded now. The dispatcher forgets
     /// it as soon as the call completes.
     pub fn deadline(&mut self, make: impl FnOnce(u64) -> u64) -> u64 {
-        if let Some(p) = self.proc.pending.filter(|p| p.key == self.key) {
-            return p.deadline;
+        let now = self.now();
+        let key = self.key;
+        let t = self.proc.threads.ensure(self.tid, now);
+        if let Some(d) = t.call.filter(|c| c.key == key).and_then(|c| c.deadline) {
+            return d;
         }
-        let deadline = make(self.now());
-        self.proc.pending = Some(Pending {
-            key: self.key,
-            deadline,
+        let deadline = make(now);
+        let blocked = t.call.is_some_and(|c| c.key == key && c.blocked);
+        t.call = Some(CallState {
+            key,
+            deadline: Some(deadline),
+            blocked,
         });
         deadline
+    }
+
+    /// Whether this is a re-issue of a call that was parked (woken or
+    /// timed out), rather than a new call.
+    pub fn reissued(&self) -> bool {
+        self.proc
+            .threads
+            .get(self.tid)
+            .and_then(|t| t.call)
+            .is_some_and(|c| c.key == self.key && c.blocked)
+    }
+
+    /// The calling thread.
+    pub fn thread(&mut self) -> &mut Thread {
+        let now = self.now();
+        self.proc.threads.ensure(self.tid, now)
+    }
+
+    /// Replace the signal mask for the duration of this call (sigsuspend,
+    /// ppoll, pselect6, epoll_pwait): the old one comes back when the call
+    /// returns, or after the handler of the signal that interrupted it.
+    pub fn set_temp_mask(&mut self, mask: u64) {
+        let t = self.thread();
+        if t.saved_mask.is_none() {
+            t.saved_mask = Some(t.mask);
+        }
+        t.mask = mask & !crate::thread::signal::UNBLOCKABLE;
+    }
+
+    /// Whether a signal that the calling thread does not block is pending
+    /// (a blocking call returning now would be interrupted).
+    pub fn signal_pending(&self) -> bool {
+        self.proc.deliverable(self.tid).is_some()
     }
 
     /// The soft RLIMIT_NOFILE, the bound for new descriptors.

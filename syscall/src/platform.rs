@@ -80,6 +80,13 @@ pub trait BlockDevice {
     fn size(&self) -> u64;
 }
 
+/// The x87/SSE reset state in the FXSAVE layout (FCW 0x37f, MXCSR 0x1f80).
+pub fn default_fpu(buf: &mut [u8; 512]) {
+    buf.fill(0);
+    buf[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+    buf[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+}
+
 /// Everything the personality may ask of the machine, handed to each call.
 pub trait Platform {
     fn mmu(&mut self) -> &mut dyn Mmu;
@@ -97,9 +104,7 @@ pub trait Platform {
     /// Copy the calling thread's x87/SSE registers out, in the FXSAVE
     /// layout (for a signal frame). The default is the reset state.
     fn fpu_save(&mut self, buf: &mut [u8; 512]) {
-        buf.fill(0);
-        buf[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
-        buf[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        default_fpu(buf);
     }
     /// Load the calling thread's x87/SSE registers from an FXSAVE image
     /// (at `rt_sigreturn`). Reserved MXCSR bits are cleared first.

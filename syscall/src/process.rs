@@ -172,7 +172,7 @@ impl core::fmt::Display for BootError {
     }
 }
 
-use crate::call::{Args, Call, CallKey, Outcome, Pending};
+use crate::call::{Args, Call, CallKey, Outcome};
 use crate::errno::Errno;
 use crate::fd::FdTable;
 use crate::image::EntryKind;
@@ -182,9 +182,12 @@ use crate::mm::{fault, AddressSpace, Backing, Kind, Region, STACK_SIZE, STACK_TO
 use crate::platform::Prot;
 use crate::symbols::Symbols;
 use crate::sys::proc::Limits;
-use crate::sys::signal::SignalState;
 use crate::sys::tty::Termios;
 use crate::table;
+use crate::thread::futex::Futexes;
+use crate::thread::signal::SignalState;
+use crate::thread::table::{CallState, Threads};
+use crate::thread::timers::Timers;
 use crate::vfs::{Location, Namespace};
 use alloc::collections::BTreeSet;
 use alloc::format;
@@ -239,20 +242,19 @@ pub struct Process {
     /// The program's path in the image (what /proc/self/exe names).
     pub(crate) exe: String,
     pub(crate) cwd: Location,
-    pub(crate) tid_address: u64,
-    pub(crate) robust_list: u64,
-    /// The deadline of a blocked call, kept across its re-issues.
-    pub(crate) pending: Option<Pending>,
     reported: BTreeSet<u64>,
     symbols: Symbols,
-    /// The host asked the VM to shut down (SIGTERM for the program).
-    pub(crate) shutdown_requested: bool,
-    shutdown_wake: bool,
     /// The network stack (loopback always; Ethernet when the machine has a
     /// device).
     pub(crate) net: crate::net::Net,
     /// Threads parked on readiness keys, and epoll observers.
     pub(crate) ready: crate::net::glue::Readiness,
+    /// The threads, their signal state and blocked calls.
+    pub(crate) threads: Threads,
+    /// Futex wait queues.
+    pub(crate) futexes: Futexes,
+    /// alarm/setitimer, timer_create and timerfd timers.
+    pub(crate) timers: Timers,
 }
 
 impl Process {
@@ -297,6 +299,7 @@ impl Process {
         space
             .insert(stack)
             .map_err(|_| BootError("program overlaps the stack area".into()))?;
+        let vdso = crate::mm::vdso::map(&mut space, p)?;
         let mut random = [0u8; 16];
         p.random().fill(&mut random);
         let default_args = [prog.as_bytes()];
@@ -313,6 +316,7 @@ impl Process {
             loaded: &loaded,
             info: p.info(),
             random,
+            vdso,
         };
         let rsp = crate::stack::build(
             &mut UserMem {
@@ -341,15 +345,13 @@ impl Process {
             brk_cur: loaded.brk_start,
             exe: manifest.program.clone(),
             cwd: root.clone(),
-            tid_address: 0,
-            robust_list: 0,
-            pending: None,
             reported: BTreeSet::new(),
             symbols: loaded.symbols,
-            shutdown_requested: false,
-            shutdown_wake: false,
             net,
             ready,
+            threads: Threads::new(p.clock().monotonic_ns(), comm_of(prog)),
+            futexes: Futexes::default(),
+            timers: Timers::default(),
         };
         process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
         let console = crate::vfs::mount::console_description(&process, p, termios);
@@ -368,9 +370,6 @@ impl Process {
     /// the result into ctx.rax. On `Flow::Block` the context is left as it
     /// was.
     pub fn syscall(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
-        if self.shutdown_requested {
-            return Flow::Kill(Signal::SIGTERM);
-        }
         let nr = ctx.syscall_nr();
         let args = Args(ctx.syscall_args());
         let key = CallKey {
@@ -378,8 +377,14 @@ impl Process {
             args: args.0,
             rip: ctx.rip,
         };
-        if self.pending.is_some_and(|pd| pd.key != key) {
-            self.pending = None;
+        let now = p.clock().monotonic_ns();
+        self.signals.queues.lock().current = tid;
+        {
+            // A call other than the one this thread was parked in starts afresh.
+            let t = self.threads.ensure(tid, now);
+            if t.call.is_some_and(|c| c.key != key) {
+                t.end_call(now);
+            }
         }
         self.ready.forget(tid);
         let def = table::lookup(nr);
@@ -401,24 +406,101 @@ impl Process {
                 Err(Errno::ENOSYS)
             }
         };
+        if result == Err(Errno::EPIPE) && crate::thread::sigpipe::applies(nr, &args.0) {
+            let _ = self.send_signal(
+                Some(tid),
+                crate::thread::signal::user_info(Signal::SIGPIPE.0, crate::thread::signal::SI_USER),
+            );
+        }
+        let now = p.clock().monotonic_ns();
         match result {
-            Ok(Outcome::Block(w)) => Flow::Block(w),
+            Ok(Outcome::Block(w)) => {
+                if let Some(flow) = self.interrupt(tid, nr, &args.0, ctx, now) {
+                    return flow;
+                }
+                if let Some(t) = self.threads.get_mut(tid) {
+                    let deadline = t.call.and_then(|c| c.deadline);
+                    t.call = Some(CallState {
+                        key,
+                        deadline,
+                        blocked: true,
+                    });
+                    t.blocked_since.get_or_insert(now);
+                }
+                Flow::Block(w)
+            }
             Ok(Outcome::Exit(code)) => {
-                self.pending = None;
+                self.end_call(tid, now);
                 self.report_missing(p);
                 Flow::Exit(code & 0xff)
             }
             Ok(Outcome::Value(v)) => {
-                self.pending = None;
+                self.end_call(tid, now);
                 ctx.rax = v;
                 Flow::Continue
             }
+            Ok(Outcome::Spawn {
+                tid: child,
+                ctx: child_ctx,
+            }) => {
+                self.end_call(tid, now);
+                ctx.rax = child as u64;
+                Flow::Spawn {
+                    tid: child,
+                    ctx: child_ctx,
+                }
+            }
+            Ok(Outcome::ThreadExit) => Flow::ThreadExit,
+            Ok(Outcome::Kill(sig)) => Flow::Kill(sig),
             Err(e) => {
-                self.pending = None;
+                self.end_call(tid, now);
                 ctx.rax = e.as_ret() as u64;
                 Flow::Continue
             }
         }
+    }
+
+    /// The call of `tid` completed: forget it, and give back a mask it
+    /// changed for its duration.
+    fn end_call(&mut self, tid: Tid, now: u64) {
+        if let Some(t) = self.threads.get_mut(tid) {
+            t.end_call(now);
+            if let Some(m) = t.saved_mask.take() {
+                t.mask = m;
+            }
+        }
+    }
+
+    /// A call of `tid` must wait, but a signal it does not block is
+    /// pending: abandon the call and return EINTR or set it up to restart
+    /// (see [`crate::thread::restart`]). None when no signal interrupts.
+    fn interrupt(
+        &mut self,
+        tid: Tid,
+        nr: u64,
+        args: &[u64; 6],
+        ctx: &mut UserContext,
+        now: u64,
+    ) -> Option<Flow> {
+        let sig = self.deliverable(tid)?;
+        self.futexes.cancel(tid);
+        if let Some(t) = self.threads.get_mut(tid) {
+            // The saved mask (sigsuspend, ppoll) stays for the frame.
+            t.end_call(now);
+        }
+        let act = self.signals.action(sig);
+        let class = crate::thread::restart::class(nr, args);
+        let restart = crate::thread::restart::restarts(
+            class,
+            act.is_handler(),
+            act.flags & crate::thread::signal::SA_RESTART != 0,
+        );
+        if restart {
+            ctx.rip = ctx.rip.wrapping_sub(2);
+        } else {
+            ctx.rax = Errno::EINTR.as_ret() as u64;
+        }
+        Some(Flow::Continue)
     }
 
     /// Note that `path` was looked for and not found (`--missing-files`).
@@ -490,8 +572,7 @@ impl Process {
         fault: FaultSignal,
         ctx: &mut UserContext,
     ) -> Flow {
-        let _ = (p, tid, ctx);
-        Flow::Kill(fault.signal)
+        self.deliver_fault(p, tid, fault, ctx)
     }
 
     /// Called each time thread `tid` is about to return to user mode:
@@ -499,22 +580,18 @@ impl Process {
     /// on its stack). `Flow::Continue` to go on; `Kill`/`Exit` when a
     /// signal's default action ends the program.
     pub fn before_user(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
-        let _ = (p, tid, ctx);
-        if self.shutdown_requested {
-            return Flow::Kill(Signal::SIGTERM);
-        }
-        Flow::Continue
+        self.deliver_signals(p, tid, ctx)
     }
 
     /// Threads whose blocked calls should be issued again now (woken by a
     /// futex wake, a signal, ...). The kernel calls this after every system
     /// call, fault and `poll`.
     pub fn take_wakeups(&mut self) -> Vec<Tid> {
-        let mut woken = crate::net::glue::take_wakeups(self);
-        // Until signals are delivered: a shutdown request ends the wait of
-        // the (only) thread, and its re-issued call ends the program.
-        if core::mem::take(&mut self.shutdown_wake) {
-            woken.push(MAIN_TID);
+        let mut woken = self.threads.take_wakeups();
+        for tid in crate::net::glue::take_wakeups(self) {
+            if !woken.contains(&tid) {
+                woken.push(tid);
+            }
         }
         woken
     }
@@ -522,19 +599,35 @@ impl Process {
     /// Let time pass and devices work: run the network stack, fire expired
     /// timers. Returns when the next call is due at the latest (ns).
     pub fn poll(&mut self, p: &mut dyn Platform, now: u64) -> Option<u64> {
-        crate::net::glue::poll(self, p, now)
+        let net = crate::net::glue::poll(self, p, now);
+        let timers = crate::thread::timers::poll(self, now);
+        match (net, timers) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether a system call left work for `poll` (data to send, a timer
     /// armed): the kernel then polls before running the program again.
     pub fn needs_poll(&self) -> bool {
-        crate::net::glue::needs_poll(self)
+        crate::net::glue::needs_poll(self) || self.timers.needs_poll()
     }
 
     /// The host asked the VM to shut down: the program gets SIGTERM.
     pub fn request_shutdown(&mut self) {
-        self.shutdown_requested = true;
-        self.shutdown_wake = true;
+        let info =
+            crate::thread::signal::user_info(Signal::SIGTERM.0, crate::thread::signal::SI_USER);
+        // Sent from outside: no sender pid.
+        let info = crate::thread::sigframe::SigInfo {
+            words: [0, 0],
+            ..info
+        };
+        let _ = self.send_signal(None, info);
+    }
+
+    /// The ids of the program's threads, in order.
+    pub fn threads(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.threads.tids()
     }
 
     /// Symbol containing `addr` in the program's ELF symbol table, as
@@ -548,4 +641,10 @@ impl Process {
     pub fn regions(&self) -> impl Iterator<Item = (u64, u64, Prot, Kind)> + '_ {
         self.space.iter().map(|r| (r.start, r.end, r.prot, r.kind))
     }
+}
+
+/// The thread name (`comm`) of a program: its file name, at most 15 bytes.
+fn comm_of(path: &str) -> Vec<u8> {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.bytes().take(15).collect()
 }

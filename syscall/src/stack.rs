@@ -37,6 +37,7 @@ pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 pub const AT_HWCAP2: u64 = 26;
 pub const AT_EXECFN: u64 = 31;
+pub const AT_SYSINFO_EHDR: u64 = 33;
 pub const AT_MINSIGSTKSZ: u64 = 51;
 
 /// Clock ticks per second reported to the program (`sysconf(_SC_CLK_TCK)`).
@@ -52,6 +53,8 @@ pub struct StackSpec<'a> {
     pub loaded: &'a Loaded,
     pub info: MachineInfo,
     pub random: [u8; 16],
+    /// Where the vDSO is mapped (AT_SYSINFO_EHDR), if it is.
+    pub vdso: Option<u64>,
 }
 
 /// Write the initial stack through `mem`; returns the initial rsp.
@@ -81,7 +84,7 @@ pub fn build(mem: &mut UserMem<'_>, spec: &StackSpec<'_>) -> Result<u64, Errno> 
     let random = sp;
 
     let l = spec.loaded;
-    let auxv: [(u64, u64); 20] = [
+    let mut auxv: Vec<(u64, u64)> = alloc::vec![
         (AT_PHDR, l.phdr),
         (AT_PHENT, l.phent),
         (AT_PHNUM, l.phnum),
@@ -101,8 +104,11 @@ pub fn build(mem: &mut UserMem<'_>, spec: &StackSpec<'_>) -> Result<u64, Errno> 
         (AT_EXECFN, execfn),
         (AT_PLATFORM, platform),
         (AT_MINSIGSTKSZ, MIN_SIGSTACK),
-        (AT_NULL, 0),
     ];
+    if let Some(base) = spec.vdso {
+        auxv.push((AT_SYSINFO_EHDR, base));
+    }
+    auxv.push((AT_NULL, 0));
     let mut words: Vec<u64> = Vec::with_capacity(3 + argv.len() + envp.len() + 2 * auxv.len());
     words.push(argv.len() as u64);
     words.extend_from_slice(&argv);

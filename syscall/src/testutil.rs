@@ -18,6 +18,8 @@ pub struct FakeMmu {
     /// Fail map_zeroed once this many pages are mapped.
     pub frame_limit: Option<usize>,
     pub protect_calls: Vec<(u64, u64, Prot)>,
+    /// Where map_clock_page put the clock page (None: it fails).
+    pub clock_page: Option<Option<u64>>,
 }
 
 impl Mmu for FakeMmu {
@@ -63,6 +65,17 @@ impl Mmu for FakeMmu {
         let off = (addr - page) as usize;
         assert!(off + data.len() <= PAGE_SIZE as usize);
         self.pages.get_mut(&page).unwrap().0[off..off + data.len()].copy_from_slice(data);
+    }
+    fn map_clock_page(&mut self, page: u64) -> Result<(), Errno> {
+        match self.clock_page {
+            Some(_) => {
+                self.clock_page = Some(Some(page));
+                self.pages
+                    .insert(page, (vec![0x5a; PAGE_SIZE as usize], Prot::READ));
+                Ok(())
+            }
+            None => Err(Errno::ENOSYS),
+        }
     }
 }
 
@@ -170,6 +183,9 @@ pub struct Fake {
     pub random: FakeRandom,
     pub disk: FakeDisk,
     pub info: MachineInfo,
+    pub vdso: Option<&'static [u8]>,
+    /// FPU images handed to fpu_restore.
+    pub fpu_restored: Vec<[u8; 512]>,
 }
 
 impl Platform for Fake {
@@ -194,6 +210,16 @@ impl Platform for Fake {
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         self.nic.as_mut().map(|n| n as &mut dyn NetDevice)
     }
+    fn vdso(&self) -> Option<&'static [u8]> {
+        self.vdso
+    }
+    fn fpu_save(&mut self, buf: &mut [u8; 512]) {
+        crate::platform::default_fpu(buf);
+        buf[200] = 0x77;
+    }
+    fn fpu_restore(&mut self, buf: &[u8; 512]) {
+        self.fpu_restored.push(*buf);
+    }
 }
 
 impl Fake {
@@ -215,6 +241,8 @@ impl Fake {
                 hwcap: 0x178b_fbff,
                 hwcap2: 2,
             },
+            vdso: None,
+            fpu_restored: Vec::new(),
         }
     }
 }
@@ -494,6 +522,35 @@ impl Booted {
             self.ctx.fs_base = ctx.fs_base;
         }
         (flow, rax)
+    }
+
+    /// Issue `nr` as thread `tid` with the registers of `ctx` (the number
+    /// in rax); returns the flow, and `ctx` holds the result.
+    pub fn call_ctx(&mut self, tid: crate::process::Tid, ctx: &mut UserContext) -> Flow {
+        self.proc.syscall(&mut self.fake, tid, ctx)
+    }
+
+    /// Issue `nr` as thread `tid`; returns the flow and rax.
+    pub fn call_as(&mut self, tid: crate::process::Tid, nr: u64, args: &[u64]) -> (Flow, i64) {
+        let mut ctx = self.ctx_for(nr, args);
+        let flow = self.call_ctx(tid, &mut ctx);
+        (flow, ctx.rax as i64)
+    }
+
+    /// The registers of a call of `nr` with `args`.
+    pub fn ctx_for(&self, nr: u64, args: &[u64]) -> UserContext {
+        let mut a = [0u64; 6];
+        a[..args.len()].copy_from_slice(args);
+        UserContext {
+            rax: nr,
+            rdi: a[0],
+            rsi: a[1],
+            rdx: a[2],
+            r10: a[3],
+            r8: a[4],
+            r9: a[5],
+            ..self.ctx
+        }
     }
 
     /// Issue `nr` and expect it to continue; returns rax.

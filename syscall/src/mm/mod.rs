@@ -4,6 +4,7 @@
 
 pub mod fault;
 pub mod user;
+pub mod vdso;
 
 use crate::errno::Errno;
 use crate::platform::{Prot, PAGE_SIZE};
@@ -44,6 +45,10 @@ pub enum Kind {
     Stack,
     /// An `mmap` mapping.
     Mmap,
+    /// The kernel's clock page that the vDSO reads (`[vvar]`).
+    Vvar,
+    /// The vDSO's code (`[vdso]`).
+    Vdso,
 }
 
 /// Where the contents of a page come from when it is first touched.

@@ -285,6 +285,15 @@ pub fn mprotect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if end > TASK_SIZE {
         return Err(Errno::ENOMEM);
     }
+    // The clock page may only be read (Linux: [vvar] lacks VM_MAYWRITE/EXEC).
+    if prot & 6 != 0
+        && c.proc
+            .space
+            .overlapping(start, end)
+            .any(|r| r.kind == crate::mm::Kind::Vvar)
+    {
+        return Err(Errno::EACCES);
+    }
     c.proc.space.protect(start, end, prot_bits(prot))?;
     c.p.mmu().protect(start, end - start, prot_bits(prot));
     ok(0)

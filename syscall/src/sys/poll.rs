@@ -110,12 +110,16 @@ pub fn poll(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     Ok(do_poll(c, a.u(0), a.u(1), timeout)?.0)
 }
 
-/// Implements Linux `ppoll(2)`; the signal mask argument is checked but,
-/// with no signal delivery yet, has no effect. The remaining time is
-/// written back as Linux does.
+/// Implements Linux `ppoll(2)`: the signal mask applies for the duration
+/// of the call (and until the handler of a signal that interrupts it has
+/// run). The remaining time is written back as Linux does.
 pub fn ppoll(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    if a.u(3) != 0 && a.u(4) != 8 {
-        return Err(Errno::EINVAL);
+    if a.u(3) != 0 {
+        if a.u(4) != 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mask = c.mem().read_u64(a.u(3))?;
+        c.set_temp_mask(mask);
     }
     let timeout = if a.u(2) != 0 {
         Some(read_timespec(c, a.u(2))?)
@@ -233,16 +237,20 @@ pub fn select(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     Ok(out)
 }
 
-/// Implements Linux `pselect6(2)`; the signal mask is checked but has no
-/// effect yet (no signal delivery).
+/// Implements Linux `pselect6(2)`, with the signal mask in effect for
+/// the duration of the call, as ppoll.
 pub fn pselect6(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let ts = a.u(4);
     if a.u(5) != 0 {
         let b = c.mem().read_array::<16>(a.u(5))?;
         let size = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
         let set = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-        if set != 0 && size != 8 {
-            return Err(Errno::EINVAL);
+        if set != 0 {
+            if size != 8 {
+                return Err(Errno::EINVAL);
+            }
+            let mask = c.mem().read_u64(set)?;
+            c.set_temp_mask(mask);
         }
     }
     let timeout = if ts != 0 {

@@ -12,11 +12,6 @@ pub const HOSTNAME: &str = "kiln";
 /// Kernel release reported by uname: new enough for glibc's checks.
 pub const RELEASE: &str = "6.1.0-kiln";
 
-/// Implements Linux `exit(2)`: with one thread, it ends the program.
-pub fn exit(_c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    Ok(Outcome::Exit(a.int(0) & 0xff))
-}
-
 /// Implements Linux `exit_group(2)`.
 pub fn exit_group(_c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     Ok(Outcome::Exit(a.int(0) & 0xff))
@@ -27,11 +22,6 @@ pub fn getpid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
     ok(PID)
 }
 
-/// Implements Linux `gettid(2)` (always 1: one thread).
-pub fn gettid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(PID)
-}
-
 /// Implements Linux `getppid(2)` (0: nothing started the program).
 pub fn getppid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
     ok(0)
@@ -39,25 +29,6 @@ pub fn getppid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `getuid(2)`, `geteuid(2)`, `getgid(2)`, `getegid(2)`: root.
 pub fn getid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(0)
-}
-
-/// Implements Linux `set_tid_address(2)`: records the clear-child-tid
-/// pointer (used when threads exit, a later issue) and returns the tid.
-pub fn set_tid_address(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.tid_address = a.u(0);
-    ok(PID)
-}
-
-/// Size of `struct robust_list_head`.
-pub const ROBUST_LIST_HEAD_SIZE: u64 = 24;
-
-/// Implements Linux `set_robust_list(2)`: records the list head.
-pub fn set_robust_list(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    if a.u(1) != ROBUST_LIST_HEAD_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    c.proc.robust_list = a.u(0);
     ok(0)
 }
 
@@ -183,30 +154,6 @@ pub fn getrlimit(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `setrlimit(2)`.
 pub fn setrlimit(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     rlimit(c, a.uint(0), nonnull(a.u(1))?, 0)
-}
-
-/// Implements Linux `sched_getaffinity(2)`: every CPU of the machine.
-pub fn sched_getaffinity(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    if !matches!(a.int(0), 0 | 1) {
-        return Err(Errno::ESRCH);
-    }
-    let cpus = c.p.info().cpus.max(1) as u64;
-    let mask_bytes = cpus.div_ceil(64) * 8;
-    let len = a.u(1);
-    if len * 8 < cpus || !len.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = alloc::vec![0u8; mask_bytes as usize];
-    for cpu in 0..cpus {
-        mask[(cpu / 8) as usize] |= 1 << (cpu % 8);
-    }
-    c.mem().write(a.u(2), &mask)?;
-    ok(mask_bytes)
-}
-
-/// Implements Linux `sched_yield(2)` (one thread: returns at once).
-pub fn sched_yield(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(0)
 }
 
 /// Implements Linux `uname(2)`.

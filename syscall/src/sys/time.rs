@@ -35,11 +35,49 @@ fn clock_is_real(id: i32) -> Result<bool, Errno> {
     }
 }
 
-fn read_clock(c: &Call<'_>, id: i32) -> Result<u64, Errno> {
-    Ok(if clock_is_real(id)? {
-        c.p.clock().realtime_ns()
+/// CPU time of the program or of one thread (ns), estimated from the
+/// monotonic clock (see [`crate::thread::table::Thread::cpu_ns`]).
+fn cpu_clock(c: &Call<'_>, thread: Option<crate::process::Tid>) -> Result<u64, Errno> {
+    let now = c.now();
+    match thread {
+        None => Ok(c.proc.threads.process_cpu_ns(now, c.p.info().cpus)),
+        Some(tid) => c
+            .proc
+            .threads
+            .get(tid)
+            .map(|t| t.cpu_ns(now))
+            .ok_or(Errno::EINVAL),
+    }
+}
+
+/// A dynamic CPU clock id (`(~pid << 3) | kind`, bit 2 for a thread, as
+/// glibc's pthread_getcpuclockid and clock_getcpuclockid make them):
+/// Some(None) for the process, Some(Some(tid)) for a thread.
+fn dynamic_cpu_clock(c: &Call<'_>, id: i32) -> Result<Option<crate::process::Tid>, Errno> {
+    let pid = !(id >> 3);
+    if id & 3 == 3 {
+        return Err(Errno::EINVAL);
+    }
+    if id & 4 != 0 {
+        let tid = if pid == 0 { c.tid } else { pid };
+        c.proc.threads.get(tid).ok_or(Errno::EINVAL)?;
+        Ok(Some(tid))
+    } else if pid == 0 || pid == super::proc::PID as i32 {
+        Ok(None)
     } else {
-        c.now()
+        Err(Errno::EINVAL)
+    }
+}
+
+fn read_clock(c: &Call<'_>, id: i32) -> Result<u64, Errno> {
+    if id < 0 {
+        return cpu_clock(c, dynamic_cpu_clock(c, id)?);
+    }
+    Ok(match id {
+        CLOCK_PROCESS_CPUTIME_ID => cpu_clock(c, None)?,
+        CLOCK_THREAD_CPUTIME_ID => cpu_clock(c, Some(c.tid))?,
+        _ if clock_is_real(id)? => c.p.clock().realtime_ns(),
+        _ => c.now(),
     })
 }
 
@@ -62,8 +100,9 @@ pub fn read_timespec(c: &mut Call<'_>, addr: u64) -> Result<u64, Errno> {
     Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
 }
 
-/// Implements Linux `clock_gettime(2)`. The CPU-time clocks are
-/// approximated by the monotonic clock (the program has the CPU to itself).
+/// Implements Linux `clock_gettime(2)`. The CPU-time clocks (also the
+/// per-thread and per-process ids glibc makes) are estimates: time alive
+/// minus time parked in blocking calls.
 pub fn clock_gettime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let ns = read_clock(c, a.int(0))?;
     c.mem().write(a.u(1), &timespec(ns))?;
@@ -73,7 +112,11 @@ pub fn clock_gettime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `clock_getres(2)`: 1 ns, or one tick for the coarse clocks.
 pub fn clock_getres(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let id = a.int(0);
-    clock_is_real(id)?;
+    if id < 0 {
+        dynamic_cpu_clock(c, id)?;
+    } else {
+        clock_is_real(id)?;
+    }
     let res = if matches!(id, CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE) {
         COARSE_RES_NS
     } else {
@@ -109,21 +152,31 @@ pub fn time(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     ok(s)
 }
 
-/// Sleep until monotonic `deadline`: block, and finish when re-issued late enough.
-fn sleep_until(c: &mut Call<'_>, deadline: u64) -> SysResult<Outcome> {
-    if c.now() >= deadline {
+/// Sleep until monotonic `deadline`: block, and finish when re-issued late
+/// enough. A signal that runs a handler interrupts the sleep: EINTR, with
+/// the time left written to `rem` (when given).
+fn sleep_until(c: &mut Call<'_>, deadline: u64, rem: u64) -> SysResult<Outcome> {
+    let now = c.now();
+    if now >= deadline {
         return ok(0);
     }
-    Ok(Outcome::Block(WaitFor::Deadline(deadline)))
+    if c.signal_pending() {
+        if rem != 0 {
+            c.mem().write(rem, &timespec(deadline - now))?;
+        }
+        return Err(Errno::EINTR);
+    }
+    Ok(Outcome::Block(WaitFor::Wakeup {
+        deadline: Some(deadline),
+    }))
 }
 
 /// Implements Linux `nanosleep(2)`. The deadline is fixed at the first
-/// issue, so re-issues after a wake do not restart the sleep. `rem` is
-/// only written on EINTR, which cannot happen yet.
+/// issue, so re-issues after a wake do not restart the sleep.
 pub fn nanosleep(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let req = read_timespec(c, a.u(0))?;
     let deadline = c.deadline(|now| now.saturating_add(req));
-    sleep_until(c, deadline)
+    sleep_until(c, deadline, a.u(1))
 }
 
 /// Implements Linux `clock_nanosleep(2)`, relative or TIMER_ABSTIME, on
@@ -144,5 +197,5 @@ pub fn clock_nanosleep(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         (true, false) => req,
         (true, true) => now.saturating_add(req.saturating_sub(real_now)),
     });
-    sleep_until(c, deadline)
+    sleep_until(c, deadline, if abs { 0 } else { a.u(3) })
 }

@@ -6,6 +6,9 @@ mod io;
 mod memory;
 mod misc;
 mod net;
+mod signals;
+mod threads;
+mod timers;
 
 /// The kernel keeps the process in a static behind a lock: it must be Send.
 #[test]

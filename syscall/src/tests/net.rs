@@ -76,24 +76,6 @@ fn setup() -> Booted {
 const T2: crate::process::Tid = 2;
 
 impl Booted {
-    /// Issue `nr` as thread `tid`.
-    fn call_as(&mut self, tid: crate::process::Tid, nr: u64, args: &[u64]) -> (Flow, i64) {
-        let mut a = [0u64; 6];
-        a[..args.len()].copy_from_slice(args);
-        let mut ctx = crate::context::UserContext {
-            rax: nr,
-            rdi: a[0],
-            rsi: a[1],
-            rdx: a[2],
-            r10: a[3],
-            r8: a[4],
-            r9: a[5],
-            ..self.ctx
-        };
-        let flow = self.proc.syscall(&mut self.fake, tid, &mut ctx);
-        (flow, ctx.rax as i64)
-    }
-
     /// What the kernel does between calls: run the stack, take wake-ups.
     fn settle(&mut self) -> Vec<crate::process::Tid> {
         let mut woken = Vec::new();

@@ -255,6 +255,8 @@ fn maps(cx: &mut Cx<'_>) -> Vec<u8> {
             Kind::Brk => "[heap]",
             Kind::Stack => "[stack]",
             Kind::Mmap => "",
+            Kind::Vvar => "[vvar]",
+            Kind::Vdso => "[vdso]",
         };
         let pad = if name.is_empty() {
             ""
