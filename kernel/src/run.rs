@@ -68,6 +68,13 @@ impl Kernel<'_> {
             return;
         };
         self.sched.switch_fpu(tid);
+        if core::mem::take(&mut self.sched.thread(tid).reissue) {
+            // A woken call runs again first: it completes, times out, is
+            // interrupted by a signal or waits again.
+            self.syscall(tid);
+            self.apply_wakeups();
+            return;
+        }
         let ctx = &mut self.sched.thread(tid).ctx;
         match self.process.before_user(self.machine, tid, ctx) {
             Flow::Continue => {}
@@ -88,22 +95,24 @@ impl Kernel<'_> {
                     },
                 );
             }
-            Some(Stop::Syscall) => {
-                let nr = ctx.rax;
-                let flow = self
-                    .process
-                    .syscall(self.machine, tid, &mut self.sched.thread(tid).ctx);
-                if nr == SYS_SCHED_YIELD && flow == Flow::Continue {
-                    // Let the others run first.
-                    self.sched.requeue(tid, false);
-                } else {
-                    self.act(tid, flow);
-                }
-                self.poll_now |= self.process.needs_poll();
-            }
+            Some(Stop::Syscall) => self.syscall(tid),
             Some(Stop::Trap) => self.trap(tid),
         }
         self.apply_wakeups();
+    }
+
+    /// Hand `tid`'s system call (its registers hold it) to the personality.
+    fn syscall(&mut self, tid: Tid) {
+        let ctx = &mut self.sched.thread(tid).ctx;
+        let nr = ctx.rax;
+        let flow = self.process.syscall(self.machine, tid, ctx);
+        if nr == SYS_SCHED_YIELD && flow == Flow::Continue {
+            // Let the others run first.
+            self.sched.requeue(tid, false);
+        } else {
+            self.act(tid, flow);
+        }
+        self.poll_now |= self.process.needs_poll();
     }
 
     /// Do what the personality asked after `tid`'s call or fault.

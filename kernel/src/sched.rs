@@ -12,6 +12,9 @@ pub struct Thread {
     pub fpu: FpuState,
     /// What its blocked system call waits for; `None` when runnable.
     pub wait: Option<WaitFor>,
+    /// Woken from a wait: its system call must be issued again before it
+    /// may return to user mode (the registers still hold the call).
+    pub reissue: bool,
 }
 
 #[derive(Default)]
@@ -31,6 +34,7 @@ impl Scheduler {
                 ctx,
                 fpu,
                 wait: None,
+                reissue: false,
             },
         );
         self.ready.push_back(tid);
@@ -87,6 +91,7 @@ impl Scheduler {
             if let Some(w) = t.wait {
                 if wake(tid, &w) {
                     t.wait = None;
+                    t.reissue = true;
                     self.ready.push_back(tid);
                 }
             }
