@@ -220,7 +220,7 @@ pub static TABLE: &[Def] = &[
     nosys(275, "programs fall back to read/write"),
     nosys(276, "programs fall back to read/write"),
     full(280, attr::utimensat, "times before the epoch are stored as the epoch"),
-    part(281, epoll::epoll_pwait, "the signal mask has no effect yet"),
+    full(281, epoll::epoll_pwait, ""),
     full(282, signalfd::signalfd, ""),
     full(283, timerfd::timerfd_create, ""),
     full(284, eventfd::eventfd, ""),
@@ -252,7 +252,7 @@ pub static TABLE: &[Def] = &[
     full(436, fdops::close_range, "CLOSE_RANGE_UNSHARE is a no-op with one process"),
     part(437, open::openat2, "RESOLVE_* flags are EINVAL"),
     full(439, stat::faccessat2, "the program is root"),
-    part(441, epoll::epoll_pwait2, "the signal mask has no effect yet"),
+    full(441, epoll::epoll_pwait2, ""),
 ];
 
 /// The Linux name of syscall `nr`, or "unknown".

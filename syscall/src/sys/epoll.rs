@@ -488,12 +488,15 @@ fn wait(
     }
 }
 
-fn check_sigmask(c: &mut Call<'_>, mask: u64, size: u64) -> SysResult<()> {
+/// The signal mask of epoll_pwait/epoll_pwait2: in force while the call
+/// waits, as for ppoll.
+fn apply_sigmask(c: &mut Call<'_>, mask: u64, size: u64) -> SysResult<()> {
     if mask != 0 {
         if size != 8 {
             return Err(Errno::EINVAL);
         }
-        c.mem().read_u64(mask)?;
+        let mask = c.mem().read_u64(mask)?;
+        c.set_temp_mask(mask);
     }
     Ok(())
 }
@@ -508,10 +511,10 @@ pub fn epoll_wait(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     wait(c, a.fd(0), a.u(1), a.int(2), ms(a.int(3)))
 }
 
-/// Implements Linux `epoll_pwait(2)`; the signal mask is checked but does
-/// not change what is delivered during the wait.
+/// Implements Linux `epoll_pwait(2)`: epoll_wait with a signal mask in
+/// force while it waits.
 pub fn epoll_pwait(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    check_sigmask(c, a.u(4), a.u(5))?;
+    apply_sigmask(c, a.u(4), a.u(5))?;
     wait(c, a.fd(0), a.u(1), a.int(2), ms(a.int(3)))
 }
 
@@ -523,6 +526,6 @@ pub fn epoll_pwait2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     } else {
         None
     };
-    check_sigmask(c, a.u(4), a.u(5))?;
+    apply_sigmask(c, a.u(4), a.u(5))?;
     wait(c, a.fd(0), a.u(1), a.int(2), timeout)
 }
