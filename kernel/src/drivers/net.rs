@@ -4,7 +4,7 @@
 use super::hal::KernelHal;
 use super::transport;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
 use kiln_syscall::errno::Errno;
@@ -12,7 +12,9 @@ use kiln_syscall::platform::NetDevice;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 
-const QUEUE_SIZE: usize = 64;
+/// Descriptors per queue: QEMU's default ring size, so bursts of replies
+/// (ACKs for a window of data) do not find the transmit ring full.
+const QUEUE_SIZE: usize = 256;
 /// Room for a virtio-net header and a 1514-byte frame.
 const BUF_LEN: usize = 2048;
 /// Ethernet frame without FCS at the default MTU.
@@ -25,8 +27,15 @@ pub struct Nic {
     /// Transmit buffers the device still owns, by token.
     tx_inflight: BTreeMap<u16, Box<[u8]>>,
     tx_spare: Vec<Box<[u8]>>,
+    /// Frames (header filled in, with their length) waiting for room in the
+    /// transmit ring: a full ring delays a frame instead of dropping it (a
+    /// dropped TCP segment costs at least a one-second retransmission).
+    tx_backlog: VecDeque<(Box<[u8]>, usize)>,
     mac: [u8; 6],
 }
+
+/// Frames held back while the transmit ring is full.
+const TX_BACKLOG: usize = 1024;
 
 impl Nic {
     /// Find and start the network device, if the VM has one.
@@ -41,6 +50,7 @@ impl Nic {
             rx_posted: BTreeMap::new(),
             tx_inflight: BTreeMap::new(),
             tx_spare: Vec::new(),
+            tx_backlog: VecDeque::new(),
             mac,
         };
         for _ in 0..QUEUE_SIZE {
@@ -62,13 +72,27 @@ impl Nic {
         let _ = self.dev.ack_interrupt();
     }
 
-    /// Take back transmit buffers the device is done with.
+    /// Take back transmit buffers the device is done with, and move held
+    /// back frames into the room that made.
     fn reclaim_tx(&mut self) {
         while let Some(token) = self.dev.poll_transmit() {
             if let Some(buf) = self.tx_inflight.remove(&token) {
                 // SAFETY: `buf` is the buffer that was queued under `token`.
                 let _ = unsafe { self.dev.transmit_complete(token, &buf) };
                 self.tx_spare.push(buf);
+            }
+        }
+        while let Some((buf, len)) = self.tx_backlog.pop_front() {
+            // SAFETY: the buffer moves into tx_inflight and stays there
+            // until the device reports the token done.
+            match unsafe { self.dev.transmit_begin(&buf[..len]) } {
+                Ok(token) => {
+                    self.tx_inflight.insert(token, buf);
+                }
+                Err(_) => {
+                    self.tx_backlog.push_front((buf, len));
+                    break;
+                }
             }
         }
     }
@@ -84,6 +108,9 @@ impl NetDevice for Nic {
     }
 
     fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        if !self.tx_backlog.is_empty() {
+            self.reclaim_tx();
+        }
         let Some(token) = self.dev.poll_receive() else {
             return false;
         };
@@ -100,7 +127,7 @@ impl NetDevice for Nic {
 
     fn can_transmit(&mut self) -> bool {
         self.reclaim_tx();
-        self.dev.can_send()
+        self.tx_backlog.len() < TX_BACKLOG
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno> {
@@ -118,11 +145,12 @@ impl NetDevice for Nic {
             .map_err(|_| Errno::EIO)?;
         buf[hdr..hdr + frame.len()].copy_from_slice(frame);
         let total = hdr + frame.len();
-        // SAFETY: the buffer moves into tx_inflight and stays there until
-        // the device reports the token done.
-        let token =
-            unsafe { self.dev.transmit_begin(&buf[..total]) }.map_err(|_| Errno::ENOBUFS)?;
-        self.tx_inflight.insert(token, buf);
+        if self.tx_backlog.len() >= TX_BACKLOG {
+            return Err(Errno::ENOBUFS);
+        }
+        // Queue behind any held-back frames, then push what fits.
+        self.tx_backlog.push_back((buf, total));
+        self.reclaim_tx();
         Ok(())
     }
 }

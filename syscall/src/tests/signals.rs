@@ -449,3 +449,33 @@ fn shutdown_delivers_sigterm() {
         Flow::Kill(Signal::SIGTERM)
     );
 }
+
+#[test]
+fn epoll_pwait_waits_with_its_own_mask() {
+    let (mut b, ctx) = setup();
+    handle(&mut b, 10, 0, 0);
+    b.poke(SCRATCH, &bit(10).to_le_bytes());
+    assert_eq!(b.sys(14, &[0, SCRATCH, 0, 8]), 0, "block SIGUSR1");
+    let ep = b.sys(291, &[0]);
+    assert!(ep >= 0, "epoll_create1: {ep}");
+    assert_eq!(b.sys(62, &[1, 10]), 0, "SIGUSR1 pending, blocked");
+    // Without a mask the blocked signal does not interrupt.
+    assert_eq!(b.sys(232, &[ep as u64, SCRATCH + 0x100, 4, 0]), 0);
+    // A wrong sigsetsize is EINVAL.
+    b.poke(SCRATCH + 8, &0u64.to_le_bytes());
+    assert_eq!(
+        b.sys(281, &[ep as u64, SCRATCH + 0x100, 4, 0, SCRATCH + 8, 4]),
+        E(Errno::EINVAL)
+    );
+    // With an empty mask for the wait, the pending SIGUSR1 interrupts it.
+    let forever = u32::MAX as u64;
+    let mut c = b.ctx_for(
+        281,
+        &[ep as u64, SCRATCH + 0x100, 4, forever, SCRATCH + 8, 8],
+    );
+    c.rsp = ctx.rsp;
+    assert_eq!(b.call_ctx(1, &mut c), Flow::Continue);
+    assert_eq!(c.rax as i64, E(Errno::EINTR));
+    assert_eq!(b.proc.before_user(&mut b.fake, 1, &mut c), Flow::Continue);
+    assert_eq!(c.rip, HANDLER, "the handler runs with the wait's mask");
+}
