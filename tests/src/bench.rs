@@ -103,6 +103,8 @@ pub struct SoakReport {
     pub lost_connections: u64,
     /// Seconds (counted from the start) in which no request completed.
     pub stalls: Vec<u64>,
+    /// Why connections were lost: the first few, as "second N: error".
+    pub lost_reasons: Vec<String>,
 }
 
 impl SoakReport {
@@ -117,11 +119,18 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let lost = Arc::new(AtomicU64::new(0));
+    let reasons = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
+    let began = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (done, errors, lost, stop) =
-                (done.clone(), errors.clone(), lost.clone(), stop.clone());
+            let (done, errors, lost, stop, reasons) = (
+                done.clone(),
+                errors.clone(),
+                lost.clone(),
+                stop.clone(),
+                reasons.clone(),
+            );
             let page = page.as_bytes().to_vec();
             std::thread::spawn(move || {
                 let timeout = Duration::from_secs(5);
@@ -146,8 +155,12 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
                             errors.fetch_add(1, Ordering::Relaxed);
                             conn = None;
                         }
-                        Err(_) => {
+                        Err(e) => {
                             lost.fetch_add(1, Ordering::Relaxed);
+                            let mut r = reasons.lock().unwrap_or_else(|p| p.into_inner());
+                            if r.len() < 10 {
+                                r.push(format!("second {}: {e}", began.elapsed().as_secs()));
+                            }
                             conn = None;
                         }
                     }
@@ -178,6 +191,7 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
     report.requests = done.load(Ordering::Relaxed);
     report.errors = errors.load(Ordering::Relaxed);
     report.lost_connections = lost.load(Ordering::Relaxed);
+    report.lost_reasons = reasons.lock().unwrap_or_else(|p| p.into_inner()).clone();
     report
 }
 

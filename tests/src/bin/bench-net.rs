@@ -332,6 +332,9 @@ fn soak_one(kiln: &Path, o: &Options, name: &str, ready: &str, length: Duration)
         r.stalls,
         if r.ok() { "ok" } else { "FAILED" }
     );
+    for reason in &r.lost_reasons {
+        println!("  lost: {reason}");
+    }
     if !r.ok() {
         eprintln!("{}", ended.console);
     }
