@@ -14,6 +14,7 @@
 #   http-poll       musl-gcc -static: poll() HTTP server (samples/http-poll.c)
 #   pthreads        musl-gcc -static: threads, mutex, condition variables, TLS
 #   signals         musl-gcc -static: handlers, sigaltstack, SIGSEGV recovery, timers
+#   remap-glibc     gcc -static: mremap directly and through realloc
 #   http-rust       Rust (libc poll) HTTP server       } each its own workspace,
 #   dns-rust        Rust UDP DNS server (zone file)     } x86_64-unknown-linux-musl
 #   threads-rust    Rust std threads                   }
@@ -52,6 +53,7 @@ cc_sample musl-gcc fs-walk.c fs-walk-c
 cc_sample musl-gcc http-poll.c http-poll
 cc_sample musl-gcc pthreads.c pthreads
 cc_sample musl-gcc signals.c signals
+cc_sample gcc remap.c remap-glibc
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
     local name="$1"

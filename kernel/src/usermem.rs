@@ -53,6 +53,35 @@ fn translate(addr: u64) -> Option<u64> {
 /// Frame address bits of a page-table entry.
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
+/// Map the frame of page-table entry `pte` at the unmapped user page
+/// `va`, with the entry's rights.
+fn place(va: u64, pte: u64) -> Result<(), Errno> {
+    let frame = PhysFrame::containing_address(PhysAddr::new(pte & ADDR_MASK));
+    let rights = F::from_bits_truncate(pte & !ADDR_MASK);
+    let parents = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    // SAFETY: the frame already belongs to the program (it is moving within
+    // its half), and `va` is a lower-half page with nothing mapped.
+    let r = unsafe {
+        paging::mapper().map_to_with_table_flags(
+            page(va),
+            frame,
+            rights,
+            parents,
+            &mut paging::TableFrames,
+        )
+    };
+    r.map(|flush| flush.flush()).map_err(|_| Errno::ENOMEM)
+}
+
+/// Forget the mapping of user page `va` without freeing its frame (it has
+/// moved elsewhere).
+fn clear(va: u64) {
+    paging::for_each_user_pte(va, va + PAGE_SIZE, |va, pte| {
+        *pte = 0;
+        paging::flush_page(va);
+    });
+}
+
 impl Mmu for UserPages {
     fn is_mapped(&self, page_addr: u64) -> bool {
         translate(page_addr).is_some()
@@ -124,6 +153,30 @@ impl Mmu for UserPages {
                 paging::flush_page(va);
             },
         );
+    }
+
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        if to.saturating_add(len) > USER_END {
+            return Err(Errno::EFAULT);
+        }
+        let mut entries = alloc::vec::Vec::new();
+        paging::for_each_user_pte(from, from.saturating_add(len), |va, pte| {
+            entries.push((va, *pte))
+        });
+        // Map every frame at its new address first: only this can fail (a
+        // page table), and then the old entries are still intact.
+        for (i, &(va, pte)) in entries.iter().enumerate() {
+            if place(va - from + to, pte).is_err() {
+                for &(done, _) in &entries[..i] {
+                    clear(done - from + to);
+                }
+                return Err(Errno::ENOMEM);
+            }
+        }
+        for &(va, _) in &entries {
+            clear(va);
+        }
+        Ok(())
     }
 
     fn map_clock_page(&mut self, page_addr: u64) -> Result<(), Errno> {

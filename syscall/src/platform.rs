@@ -30,6 +30,11 @@ pub trait Mmu {
     fn unmap(&mut self, start: u64, len: u64);
     /// Change the rights of every mapped page in `[start, start + len)`.
     fn protect(&mut self, start: u64, len: u64, prot: Prot);
+    /// Move the frame of every mapped page in `[from, from + len)` to the
+    /// same offset from `to`, with its rights; `[to, to + len)` holds no
+    /// mapped page and does not overlap the source. On failure (ENOMEM for
+    /// a page table) nothing has moved.
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno>;
     /// Copy bytes out of a mapped page, ignoring its rights. `addr..addr+len`
     /// lies within one page.
     fn read_mapped(&self, addr: u64, buf: &mut [u8]);

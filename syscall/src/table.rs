@@ -6,8 +6,8 @@
 use crate::call::{Args, Call, Outcome};
 use crate::errno::SysResult;
 use crate::sys::{
-    attr, dir, epoll, eventfd, fdops, futex, io, kill, mem, open, poll, proc, random, rusage,
-    signal, signalfd, socket, sockopt, stat, thread, time, timer, timerfd, tty,
+    attr, dir, epoll, eventfd, fdops, futex, io, kill, mem, open, poll, proc, random, remap,
+    rusage, signal, signalfd, socket, sockopt, stat, thread, time, timer, timerfd, tty,
 };
 pub use crate::table_names::{MAX_NR, NAMES};
 use alloc::format;
@@ -88,7 +88,7 @@ pub static TABLE: &[Def] = &[
     full(13, signal::rt_sigaction, "no SA_RESTORER: the frame cannot be built and SIGSEGV follows, as Linux"),
     full(14, signal::rt_sigprocmask, "per thread"),
     full(15, signal::rt_sigreturn, ""),
-    part(16, tty::ioctl, "FIONBIO, FIOCLEX, FIONCLEX; console: TCGETS, TCSETS*, TIOCGWINSZ; pipes: FIONREAD; others ENOTTY"),
+    part(16, tty::ioctl, "FIONBIO, FIOCLEX, FIONCLEX; console: TCGETS, TCSETS*, TIOCGWINSZ; pipes and sockets: FIONREAD; others ENOTTY"),
     full(17, io::pread64, ""),
     full(18, io::pwrite64, ""),
     full(19, io::readv, ""),
@@ -97,6 +97,7 @@ pub static TABLE: &[Def] = &[
     full(22, fdops::pipe, "64 KiB in memory"),
     full(23, poll::select, ""),
     full(24, thread::sched_yield, ""),
+    part(25, remap::mremap, "mmap mappings and program segments only (the heap, stack, [vvar] and [vdso]: EFAULT); old_size 0 EINVAL; DONTUNMAP on anonymous memory only"),
     full(28, mem::madvise, "non-dropping advice is accepted without effect; DONTNEED on a copied file mapping reads back zeros"),
     full(32, fdops::dup, ""),
     full(33, fdops::dup2, ""),

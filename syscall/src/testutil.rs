@@ -54,6 +54,22 @@ impl Mmu for FakeMmu {
             p.1 = prot;
         }
     }
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        let moving: Vec<u64> = self
+            .pages
+            .range(from..from + len)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in moving {
+            let page = self.pages.remove(&k).unwrap();
+            let dest = k - from + to;
+            assert!(
+                self.pages.insert(dest, page).is_none(),
+                "page {dest:#x} mapped twice"
+            );
+        }
+        Ok(())
+    }
     fn read_mapped(&self, addr: u64, buf: &mut [u8]) {
         let page = addr & !(PAGE_SIZE - 1);
         let off = (addr - page) as usize;

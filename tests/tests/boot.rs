@@ -166,3 +166,19 @@ fn built_image_boots_with_its_arguments() {
     );
     assert_eq!(o.status, Some(7), "{}", o.describe());
 }
+
+/// mremap directly and under glibc's realloc: data survives, no
+/// "unimplemented syscall" line.
+#[test]
+fn remap_glibc_microvm() {
+    let o = boot("remap-glibc", "microvm", &[]);
+    expect(
+        &o,
+        0,
+        &[
+            "remap: moved yes, kept \"page zero\" and \"page three\", new tail reads 0",
+            "remap: realloc grew a block to 64 MiB intact",
+        ],
+    );
+    assert!(!o.stdout.contains("unimplemented"), "{}", o.describe());
+}

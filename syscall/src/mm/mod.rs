@@ -64,7 +64,7 @@ pub enum Backing {
 
 impl Backing {
     /// The same backing seen from `delta` bytes further into the region.
-    fn advance(self, delta: u64) -> Backing {
+    pub(crate) fn advance(self, delta: u64) -> Backing {
         match self {
             Backing::Zero => Backing::Zero,
             Backing::Image {
@@ -90,7 +90,7 @@ pub struct Region {
 
 impl Region {
     /// The part of this region inside `[start, end)` (which must overlap it).
-    fn clip(&self, start: u64, end: u64) -> Region {
+    pub(crate) fn clip(&self, start: u64, end: u64) -> Region {
         let s = self.start.max(start);
         Region {
             start: s,

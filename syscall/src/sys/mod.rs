@@ -15,6 +15,7 @@ pub mod open;
 pub mod poll;
 pub mod proc;
 pub mod random;
+pub mod remap;
 pub mod rusage;
 pub mod signal;
 pub mod signalfd;

@@ -45,7 +45,7 @@ impl Default for Termios {
 
 /// Implements Linux `ioctl(2)`: FIONBIO, FIOCLEX, FIONCLEX on any
 /// descriptor; the rest goes to the file object (the console: TCGETS,
-/// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes: FIONREAD); ENOTTY otherwise.
+/// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes and sockets: FIONREAD); ENOTTY otherwise.
 pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let fd = a.fd(0);
     let file = c.proc.fds.get(fd)?.clone();

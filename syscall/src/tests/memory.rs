@@ -287,3 +287,169 @@ fn stack_is_demand_paged_and_faults_report_oom() {
         .page_fault(&mut b.fake, 1, low, Access::Read)
         .unwrap();
 }
+
+const MREMAP: u64 = 25;
+const MAYMOVE: u64 = 1;
+const FIXED: u64 = 2;
+const DONTUNMAP: u64 = 4;
+
+#[test]
+fn mremap_grows_in_place_and_shrinks() {
+    let mut b = booted();
+    let a = 0x2000_0000;
+    let r = b.sys(MMAP, &[a, 2 * 4096, 3, ANON_PRIVATE | 0x10, NOFD, 0]) as u64;
+    assert_eq!(r, a);
+    b.poke(a, b"kept");
+    // Growing where the space after is taken needs MAYMOVE.
+    let c = b.sys(MMAP, &[a + 2 * 4096, 4096, 1, ANON_PRIVATE | 0x10, NOFD, 0]) as u64;
+    assert_eq!(c, a + 2 * 4096);
+    assert_eq!(b.sys(MREMAP, &[a, 8192, 3 * 4096, 0, 0]), E(Errno::ENOMEM));
+    assert_eq!(b.sys(MUNMAP, &[c, 4096]), 0);
+    assert_eq!(b.sys(MREMAP, &[a, 8192, 4 * 4096, 0, 0]) as u64, a);
+    let r = *b.proc.space.find(a + 3 * 4096).unwrap();
+    assert_eq!(r.prot, Prot::READ | Prot::WRITE);
+    b.poke(a + 3 * 4096 + 10, b"new");
+    assert_eq!(b.peek(a, 4), b"kept");
+    // Shrinking drops the tail's frames and books.
+    assert_eq!(b.sys(MREMAP, &[a, 4 * 4096, 5000, 0, 0]) as u64, a);
+    assert!(b.proc.space.find(a + 2 * 4096).is_none());
+    assert!(!b.fake.mmu.pages.contains_key(&(a + 3 * 4096)));
+    assert_eq!(b.proc.space.find(a).unwrap().end, a + 2 * 4096);
+}
+
+#[test]
+fn mremap_moves_frames_and_keeps_lazy_pages_lazy() {
+    let mut b = booted();
+    let a = b.scratch(3);
+    b.poke(a, b"first page");
+    b.poke(a + 2 * 4096, b"third page");
+    // The next page is taken, so growing must move.
+    let blocker = b.sys(MMAP, &[a + 3 * 4096, 4096, 1, ANON_PRIVATE | 0x10, NOFD, 0]) as u64;
+    assert_eq!(blocker, a + 3 * 4096);
+    let frames = b.fake.mmu.pages.len();
+    let to = b.sys(MREMAP, &[a, 3 * 4096, 6 * 4096, MAYMOVE, 0]) as u64;
+    assert_ne!(to, a);
+    assert_eq!(
+        b.fake.mmu.pages.len(),
+        frames,
+        "frames move, none is copied"
+    );
+    assert!(b.proc.space.find(a).is_none() && !b.fake.mmu.pages.contains_key(&a));
+    assert_eq!(b.peek(to, 10), b"first page");
+    assert!(
+        !b.fake.mmu.pages.contains_key(&(to + 4096)),
+        "untouched stays lazy"
+    );
+    assert_eq!(b.peek(to + 2 * 4096, 10), b"third page");
+    assert_eq!(b.peek(to + 5 * 4096, 4), [0; 4]);
+    assert!(b.proc.space.is_covered(to, to + 6 * 4096));
+    assert!(b.proc.space.find(to + 6 * 4096).is_none());
+    // The old address is gone: a touch there is SIGSEGV.
+    let err = b
+        .proc
+        .page_fault(&mut b.fake, 1, a, Access::Read)
+        .unwrap_err();
+    assert_eq!((err.signal, err.code), (Signal::SIGSEGV, SEGV_MAPERR));
+}
+
+#[test]
+fn mremap_fixed_and_dontunmap() {
+    let mut b = booted();
+    let a = b.scratch(2);
+    b.poke(a, b"moving");
+    let target = 0x3000_0000;
+    // Whatever was at the target is replaced.
+    b.sys(MMAP, &[target, 4096, 1, ANON_PRIVATE | 0x10, NOFD, 0]);
+    let r = b.sys(MREMAP, &[a, 8192, 8192, MAYMOVE | FIXED, target]) as u64;
+    assert_eq!(r, target);
+    assert_eq!(b.peek(target, 6), b"moving");
+    assert_eq!(
+        b.proc.space.find(target).unwrap().prot,
+        Prot::READ | Prot::WRITE
+    );
+    assert!(b.proc.space.find(a).is_none());
+    // DONTUNMAP: the source stays mapped and reads back zeros.
+    let back = b.sys(MREMAP, &[target, 8192, 8192, MAYMOVE | DONTUNMAP, 0]) as u64;
+    assert_ne!(back, target);
+    assert_eq!(b.peek(back, 6), b"moving");
+    assert_eq!(b.peek(target, 6), [0; 6]);
+}
+
+#[test]
+fn mremap_moves_file_mappings_with_their_backing() {
+    let mut b = booted();
+    // The program's segments are paged in from the image.
+    let seg = *b
+        .proc
+        .space
+        .iter()
+        .find(|r| r.kind == crate::mm::Kind::Segment)
+        .unwrap();
+    let before = b.peek(seg.start, 4);
+    crate::platform::Mmu::unmap(&mut b.fake.mmu, seg.start, 4096); // not yet faulted in
+    let to = b.sys(
+        MREMAP,
+        &[seg.start, 4096, 4096, MAYMOVE | FIXED, 0x3000_0000],
+    ) as u64;
+    assert_eq!(to, 0x3000_0000);
+    assert_eq!(
+        b.peek(to, 4),
+        before,
+        "faults in from the image at the new place"
+    );
+}
+
+#[test]
+fn mremap_errors() {
+    let mut b = booted();
+    let a = b.scratch(2);
+    let e = |b: &mut Booted, args: &[u64]| b.sys(MREMAP, args);
+    assert_eq!(
+        e(&mut b, &[a + 1, 4096, 8192, MAYMOVE, 0]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(e(&mut b, &[a, 4096, 8192, 0x80, 0]), E(Errno::EINVAL));
+    assert_eq!(e(&mut b, &[a, 4096, 0, MAYMOVE, 0]), E(Errno::EINVAL));
+    assert_eq!(e(&mut b, &[a, 0, 4096, MAYMOVE, 0]), E(Errno::EINVAL));
+    assert_eq!(
+        e(&mut b, &[a, 4096, 8192, FIXED, 0x3000_0000]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(e(&mut b, &[a, 4096, 8192, DONTUNMAP, 0]), E(Errno::EINVAL));
+    assert_eq!(
+        e(&mut b, &[a, 4096, 8192, MAYMOVE | DONTUNMAP, 0]),
+        E(Errno::EINVAL),
+        "DONTUNMAP keeps the size"
+    );
+    assert_eq!(
+        e(&mut b, &[a, 8192, 8192, MAYMOVE | FIXED, a + 4096]),
+        E(Errno::EINVAL),
+        "overlapping ranges"
+    );
+    assert_eq!(
+        e(&mut b, &[a, 8192, 8192, MAYMOVE | FIXED, 0x3000_0001]),
+        E(Errno::EINVAL)
+    );
+    assert_eq!(
+        e(&mut b, &[a, 3 * 4096, 4 * 4096, MAYMOVE, 0]),
+        E(Errno::EFAULT),
+        "a hole"
+    );
+    assert_eq!(
+        e(&mut b, &[0x5000_0000, 4096, 8192, MAYMOVE, 0]),
+        E(Errno::EFAULT)
+    );
+    // Mixed rights are not one mapping.
+    b.sys(MPROTECT, &[a, 4096, 1]);
+    assert_eq!(
+        e(&mut b, &[a, 8192, 4 * 4096, MAYMOVE, 0]),
+        E(Errno::EFAULT)
+    );
+    // The heap is not for mremap.
+    let brk = b.sys(BRK, &[0]) as u64;
+    b.sys(BRK, &[brk + 8192]);
+    let heap = crate::mm::page_up(brk).unwrap();
+    assert_eq!(e(&mut b, &[heap, 4096, 8192, MAYMOVE, 0]), E(Errno::EFAULT));
+    // Nothing changed along the way.
+    assert!(b.proc.space.is_covered(a, a + 8192));
+}
