@@ -15,6 +15,7 @@
 #   pthreads        musl-gcc -static: threads, mutex, condition variables, TLS
 #   signals         musl-gcc -static: handlers, sigaltstack, SIGSEGV recovery, timers
 #   remap-glibc     gcc -static: mremap directly and through realloc
+#   identity        musl-gcc -static: dropping root, session, children, mlockall
 #   http-rust       Rust (libc poll) HTTP server       } each its own workspace,
 #   dns-rust        Rust UDP DNS server (zone file)     } x86_64-unknown-linux-musl
 #   threads-rust    Rust std threads                   }
@@ -54,6 +55,7 @@ cc_sample musl-gcc http-poll.c http-poll
 cc_sample musl-gcc pthreads.c pthreads
 cc_sample musl-gcc signals.c signals
 cc_sample gcc remap.c remap-glibc
+cc_sample musl-gcc identity.c identity
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
     local name="$1"

@@ -19,8 +19,9 @@ const SEGV_MAPERR: i32 = 1;
 /// Console input is polled this often while a thread waits for it (the
 /// serial interrupt is not wired).
 const CONSOLE_POLL_NS: u64 = 10_000_000;
-/// The regular tick while the program runs: preemption and housekeeping.
-pub const TICK_NS: u64 = 10_000_000;
+/// The regular tick while the program runs: preemption and housekeeping
+/// (the time slice sched_rr_get_interval reports).
+pub const TICK_NS: u64 = kiln_syscall::sys::thread::TIME_SLICE_NS;
 const SYS_SCHED_YIELD: u64 = 24;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;

@@ -234,6 +234,14 @@ pub struct Process {
     pub(crate) signals: SignalState,
     pub(crate) limits: Limits,
     pub(crate) umask: u32,
+    /// User and group ids (root at start).
+    pub(crate) creds: crate::sys::cred::Creds,
+    /// personality(2)'s persona.
+    pub(crate) personality: u32,
+    /// membarrier registrations (the REGISTER_* command bits).
+    pub(crate) membarrier: u32,
+    /// mlockall(MCL_FUTURE): new mappings arrive populated.
+    pub(crate) mlock_future: bool,
     /// Paths looked up and not found (ENOENT), in first-seen order, when
     /// `--missing-files` is on.
     pub(crate) missing: Option<Vec<String>>,
@@ -340,6 +348,10 @@ impl Process {
             signals: SignalState::default(),
             limits: Limits::default(),
             umask: 0o022,
+            creds: Default::default(),
+            personality: 0,
+            membarrier: 0,
+            mlock_future: false,
             missing: options.report_missing_files.then(Vec::new),
             brk_start: loaded.brk_start,
             brk_cur: loaded.brk_start,

@@ -182,3 +182,24 @@ fn remap_glibc_microvm() {
     );
     assert!(!o.stdout.contains("unimplemented"), "{}", o.describe());
 }
+
+/// Dropping root as servers do, and the answers about the session and
+/// children that one process gets.
+#[test]
+fn identity_microvm() {
+    let o = boot("identity", "microvm", &[]);
+    expect(
+        &o,
+        0,
+        &[
+            "identity: uid 0 euid 0 gid 0 egid 0",
+            "identity: dropped to uid 65534/65534/65534 gid 65534, 2 groups",
+            "identity: setuid(0) refused: Operation not permitted",
+            "identity: nice 5",
+            "identity: pid 1 pgrp 1 sid 1",
+            "identity: waitpid: No child process",
+            "identity: mlockall ok, membarrier ok",
+        ],
+    );
+    assert!(!o.stdout.contains("unimplemented"), "{}", o.describe());
+}

@@ -4,7 +4,7 @@
 use crate::call::{ok, Args, Call, Outcome};
 use crate::errno::{Errno, SysResult};
 use crate::mm::{
-    fault, page_up, Backing, Kind, Region, MAP32_RANGE, MMAP_MIN, MMAP_TOP, TASK_SIZE,
+    fault, page_down, page_up, Backing, Kind, Region, MAP32_RANGE, MMAP_MIN, MMAP_TOP, TASK_SIZE,
 };
 use crate::platform::{Prot, PAGE_SIZE};
 use crate::vfs::PageSource;
@@ -143,7 +143,7 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         }
         addr
     } else {
-        let hint = crate::mm::page_down(addr);
+        let hint = page_down(addr);
         let hint_ok = hint >= MMAP_MIN
             && hint.checked_add(len).is_some_and(|e| e <= TASK_SIZE)
             && c.proc.space.is_free(hint, hint + len);
@@ -191,7 +191,8 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             return Err(e);
         }
     }
-    if flags & MAP_POPULATE != 0 && !region.prot.is_empty() {
+    let populate_now = flags & MAP_POPULATE != 0 || c.proc.mlock_future;
+    if populate_now && !region.prot.is_empty() {
         populate(c, &region, region.start, region.end);
     }
     ok(start)
@@ -343,4 +344,119 @@ pub fn madvise(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     } else {
         Err(Errno::ENOMEM)
     }
+}
+
+pub const MS_ASYNC: u32 = 1;
+pub const MS_INVALIDATE: u32 = 2;
+pub const MS_SYNC: u32 = 4;
+
+/// A page-aligned `[start, end)` of the program's half that is fully
+/// mapped: EINVAL for a misaligned start, ENOMEM for anything unmapped.
+fn mapped_range(c: &Call<'_>, addr: u64, len: u64) -> SysResult<(u64, u64)> {
+    let (start, end) = user_range(addr, len)?;
+    if end > TASK_SIZE || !c.proc.space.is_covered(start, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok((start, end))
+}
+
+/// Implements Linux `msync(2)`. Writable shared file mappings do not
+/// exist in Kiln, so there is never anything to write back; the flags and
+/// the range are checked as Linux does.
+pub fn msync(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let flags = a.uint(2);
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+    {
+        return Err(Errno::EINVAL);
+    }
+    mapped_range(c, a.u(0), a.u(1))?;
+    ok(0)
+}
+
+/// Implements Linux `mincore(2)`: one byte per page, 1 when the page is
+/// in memory (it has been touched).
+pub fn mincore(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (start, end) = mapped_range(c, a.u(0), a.u(1))?;
+    let resident: alloc::vec::Vec<u8> = (start..end)
+        .step_by(PAGE_SIZE as usize)
+        .map(|page| u8::from(c.p.mmu().is_mapped(page)))
+        .collect();
+    c.mem().write(a.u(2), &resident)?;
+    ok(0)
+}
+
+pub const MLOCK_ONFAULT: u32 = 1;
+pub const MCL_CURRENT: u32 = 1;
+pub const MCL_FUTURE: u32 = 2;
+pub const MCL_ONFAULT: u32 = 4;
+
+/// The pages an mlock-family call names: its address need not be aligned.
+fn lock_span(c: &Call<'_>, a: Args) -> SysResult<(u64, u64)> {
+    let len = a
+        .u(1)
+        .checked_add(a.u(0) % PAGE_SIZE)
+        .ok_or(Errno::ENOMEM)?;
+    mapped_range(c, page_down(a.u(0)), len)
+}
+
+/// Fault in the accessible pages of `[start, end)`.
+fn lock_range(c: &mut Call<'_>, start: u64, end: u64) {
+    let pieces: alloc::vec::Vec<Region> = c.proc.space.overlapping(start, end).copied().collect();
+    for r in pieces.iter().filter(|r| !r.prot.is_empty()) {
+        populate(c, r, r.start.max(start), r.end.min(end));
+    }
+}
+
+/// Implements Linux `mlock(2)`. Kiln never swaps, so a page in memory
+/// stays there; mlock brings the range's pages in now.
+pub fn mlock(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (start, end) = lock_span(c, a)?;
+    lock_range(c, start, end);
+    ok(0)
+}
+
+/// Implements Linux `mlock2(2)`: MLOCK_ONFAULT leaves pages to arrive on
+/// first touch.
+pub fn mlock2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let flags = a.uint(2);
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = lock_span(c, a)?;
+    if flags & MLOCK_ONFAULT == 0 {
+        lock_range(c, start, end);
+    }
+    ok(0)
+}
+
+/// Implements Linux `munlock(2)`: pages stay in memory (nothing swaps).
+pub fn munlock(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    lock_span(c, a)?;
+    ok(0)
+}
+
+/// Implements Linux `mlockall(2)`: MCL_CURRENT brings every accessible
+/// page in now; MCL_FUTURE makes later mappings arrive populated (both
+/// unless MCL_ONFAULT).
+pub fn mlockall(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let flags = a.uint(0);
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let populate_now = flags & MCL_ONFAULT == 0;
+    if flags & MCL_CURRENT != 0 && populate_now {
+        lock_range(c, 0, TASK_SIZE);
+    }
+    if flags & MCL_FUTURE != 0 {
+        c.proc.mlock_future = populate_now;
+    }
+    ok(0)
+}
+
+/// Implements Linux `munlockall(2)`.
+pub fn munlockall(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
+    c.proc.mlock_future = false;
+    ok(0)
 }

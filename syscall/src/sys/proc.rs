@@ -27,11 +27,6 @@ pub fn getppid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
     ok(0)
 }
 
-/// Implements Linux `getuid(2)`, `geteuid(2)`, `getgid(2)`, `getegid(2)`: root.
-pub fn getid(_c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(0)
-}
-
 pub const ARCH_SET_GS: u32 = 0x1001;
 pub const ARCH_SET_FS: u32 = 0x1002;
 pub const ARCH_GET_FS: u32 = 0x1003;
@@ -187,4 +182,27 @@ pub fn sysinfo(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     put(104, &1u32.to_le_bytes());
     c.mem().write(a.u(0), &b)?;
     ok(0)
+}
+
+/// PER_LINUX, the only execution domain.
+pub const PER_LINUX: u32 = 0;
+/// personality flag: no address randomisation (Kiln randomises nothing).
+pub const ADDR_NO_RANDOMIZE: u32 = 0x0040000;
+/// The query value: read the persona without changing it.
+const PERSONALITY_QUERY: u32 = 0xffff_ffff;
+
+/// Implements Linux `personality(2)`: returns the old persona. PER_LINUX,
+/// with or without ADDR_NO_RANDOMIZE (true of Kiln either way), may be
+/// set; other domains and flags would change behaviour Kiln does not
+/// have and are EINVAL.
+pub fn personality(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let old = c.proc.personality;
+    let new = a.uint(0);
+    if new != PERSONALITY_QUERY {
+        if new & !ADDR_NO_RANDOMIZE != PER_LINUX {
+            return Err(Errno::EINVAL);
+        }
+        c.proc.personality = new;
+    }
+    ok(old.into())
 }

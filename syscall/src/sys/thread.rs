@@ -101,6 +101,8 @@ fn do_clone(c: &mut Call<'_>, a: CloneArgs) -> SysResult<Outcome> {
     let mut child = Thread::new(tid, now, parent.name.clone());
     child.mask = parent.mask;
     child.altstack = AltStack::NONE;
+    child.policy = parent.policy;
+    child.nice = parent.nice;
     if f & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = a.child_tid;
     }
@@ -390,6 +392,67 @@ pub fn sched_setparam(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if prio != 0 {
         return Err(Errno::EINVAL);
     }
+    ok(0)
+}
+
+pub const PRIO_PROCESS: i32 = 0;
+pub const PRIO_PGRP: i32 = 1;
+pub const PRIO_USER: i32 = 2;
+/// The preemption tick: the time slice every thread gets.
+pub const TIME_SLICE_NS: u64 = 10_000_000;
+
+/// The threads a getpriority/setpriority call names: one thread for
+/// PRIO_PROCESS (0: the caller), every thread for the program's group or
+/// its user (0: the caller's); ESRCH when none matches.
+fn prio_targets(c: &Call<'_>, which: i32, who: i32) -> SysResult<alloc::vec::Vec<Tid>> {
+    let all = || c.proc.threads.iter().map(|t| t.tid).collect();
+    match which {
+        PRIO_PROCESS => target(c, who)
+            .map(|t| alloc::vec![t])
+            .map_err(|_| Errno::ESRCH),
+        PRIO_PGRP if matches!(who, 0 | 1) => Ok(all()),
+        PRIO_USER if who == 0 || who as u32 == c.proc.creds.uid.real => Ok(all()),
+        PRIO_PGRP | PRIO_USER => Err(Errno::ESRCH),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements Linux `getpriority(2)`: the kernel's form, 20 - nice, of the
+/// lowest nice value among the threads named.
+pub fn getpriority(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let tids = prio_targets(c, a.int(0), a.int(1))?;
+    let nice = tids
+        .iter()
+        .filter_map(|&t| c.proc.threads.get(t).map(|t| t.nice))
+        .min()
+        .unwrap_or(0);
+    ok((20 - nice) as u64)
+}
+
+/// Implements Linux `setpriority(2)`: the nice value is clamped to
+/// -20..=19; lowering it needs privilege (EACCES). Recorded only: every
+/// thread gets the same share of the CPU.
+pub fn setpriority(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let tids = prio_targets(c, a.int(0), a.int(1))?;
+    let nice = a.int(2).clamp(-20, 19);
+    let privileged = c.proc.creds.privileged();
+    for tid in tids {
+        if let Some(t) = c.proc.threads.get_mut(tid) {
+            if nice < t.nice && !privileged {
+                return Err(Errno::EACCES);
+            }
+            t.nice = nice;
+        }
+    }
+    ok(0)
+}
+
+/// Implements Linux `sched_rr_get_interval(2)`: the preemption tick.
+pub fn sched_rr_get_interval(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    target(c, a.int(0))?;
+    let mut ts = [0u8; 16];
+    ts[8..].copy_from_slice(&TIME_SLICE_NS.to_le_bytes());
+    c.mem().write(a.u(1), &ts)?;
     ok(0)
 }
 

@@ -453,3 +453,44 @@ fn mremap_errors() {
     // Nothing changed along the way.
     assert!(b.proc.space.is_covered(a, a + 8192));
 }
+
+#[test]
+fn msync_mincore_and_mlock() {
+    let mut b = booted();
+    let a = 0x2000_0000;
+    assert_eq!(
+        b.sys(MMAP, &[a, 4 * 4096, 3, ANON_PRIVATE | 0x10, NOFD, 0]) as u64,
+        a
+    );
+    let vec = b.scratch(1);
+    b.poke(a + 4096, b"x");
+    assert_eq!(b.sys(27, &[a, 4 * 4096, vec]), 0);
+    assert_eq!(b.peek(vec, 4), [0, 1, 0, 0]);
+    assert_eq!(b.sys(27, &[a + 1, 4096, vec]), E(Errno::EINVAL));
+    assert_eq!(b.sys(27, &[a, 5 * 4096, vec]), E(Errno::ENOMEM));
+    assert_eq!(b.sys(27, &[a, 4096, 0]), E(Errno::EFAULT));
+    // msync: flags and range.
+    assert_eq!(b.sys(26, &[a, 4096, 4]), 0);
+    assert_eq!(b.sys(26, &[a, 4096, 5]), E(Errno::EINVAL), "ASYNC and SYNC");
+    assert_eq!(b.sys(26, &[a, 4096, 8]), E(Errno::EINVAL));
+    assert_eq!(b.sys(26, &[a + 4 * 4096, 4096, 4]), E(Errno::ENOMEM));
+    // mlock brings pages in (an unaligned start counts its page).
+    assert_eq!(b.sys(149, &[a + 2 * 4096 + 10, 4096]), 0);
+    assert!(b.fake.mmu.pages.contains_key(&(a + 2 * 4096)));
+    assert!(b.fake.mmu.pages.contains_key(&(a + 3 * 4096)));
+    assert_eq!(b.sys(149, &[a + 3 * 4096, 8192]), E(Errno::ENOMEM));
+    assert_eq!(b.sys(325, &[a, 4096, 1]), 0, "MLOCK_ONFAULT");
+    assert!(!b.fake.mmu.pages.contains_key(&a));
+    assert_eq!(b.sys(325, &[a, 4096, 2]), E(Errno::EINVAL));
+    assert_eq!(b.sys(150, &[a, 4096]), 0);
+    // mlockall(MCL_CURRENT | MCL_FUTURE): everything now, later maps too.
+    assert_eq!(b.sys(151, &[0]), E(Errno::EINVAL));
+    assert_eq!(b.sys(151, &[4]), E(Errno::EINVAL));
+    assert_eq!(b.sys(151, &[3]), 0);
+    assert!(b.fake.mmu.pages.contains_key(&a));
+    let later = b.sys(MMAP, &[0, 2 * 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64;
+    assert!(b.fake.mmu.pages.contains_key(&(later + 4096)));
+    assert_eq!(b.sys(152, &[]), 0);
+    let lazy = b.sys(MMAP, &[0, 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64;
+    assert!(!b.fake.mmu.pages.contains_key(&lazy));
+}

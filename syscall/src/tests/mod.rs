@@ -2,6 +2,7 @@
 
 mod boot;
 mod files;
+mod identity;
 mod io;
 mod memory;
 mod misc;

@@ -93,6 +93,9 @@ pub struct Thread {
     pub policy: i32,
     /// PR_SET_PDEATHSIG (never sent: the program has no parent).
     pub pdeathsig: i32,
+    /// setpriority's nice value, -20..=19 (recorded: the scheduler gives
+    /// every thread the same share).
+    pub nice: i32,
 }
 
 impl Thread {
@@ -111,6 +114,7 @@ impl Thread {
             blocked_ns: 0,
             blocked_since: None,
             policy: 0,
+            nice: 0,
             pdeathsig: 0,
         }
     }

@@ -336,13 +336,20 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
     } else {
         format!("0-{}", cpus - 1)
     };
+    let creds = &cx.proc.creds;
+    let ids =
+        |i: &crate::sys::cred::Ids| format!("{}\t{}\t{}\t{}", i.real, i.effective, i.saved, i.fs);
+    let (uid, gid) = (ids(&creds.uid), ids(&creds.gid));
+    let groups: Vec<String> = creds.groups.iter().map(|g| format!("{g}")).collect();
+    let groups = groups.join(" ");
+    let (cap_eff, cap_prm) = creds.capabilities();
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n\
-         TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t64\nGroups:\t\n\
+         TracerPid:\t0\nUid:\t{uid}\nGid:\t{gid}\nFDSize:\t64\nGroups:\t{groups}\n\
          VmPeak:\t{vm} kB\nVmSize:\t{vm} kB\nVmRSS:\t{vm} kB\nVmStk:\t{stack} kB\nThreads:\t1\n\
          SigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n\
          SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n\
-         CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n\
+         CapInh:\t0000000000000000\nCapPrm:\t{cap_prm:016x}\nCapEff:\t{cap_eff:016x}\n\
          CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n\
          Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{list}\nMems_allowed:\t1\n\
          Mems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
