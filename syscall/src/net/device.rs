@@ -44,6 +44,16 @@ impl<'d> EthDevice<'d> {
         self.more = true;
     }
 
+    /// The frame the interface would receive next.
+    pub fn front(&self) -> Option<&[u8]> {
+        self.rx.front().map(Vec::as_slice)
+    }
+
+    /// Drop the frame the interface would receive next.
+    pub fn drop_front(&mut self) {
+        self.rx.pop_front();
+    }
+
     /// Whether a taken frame still waits for the interface.
     pub fn pending(&self) -> bool {
         !self.rx.is_empty()

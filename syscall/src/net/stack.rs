@@ -3,7 +3,9 @@
 //! socket objects' state, and the poll loop that tells which sockets changed.
 
 use super::device::EthDevice;
+use super::loopback::LoDevice;
 use super::ports::{Ports, Proto};
+use super::syn_gate::syn_target;
 use super::tcp::TcpObj;
 use super::udp::UdpObj;
 use super::PollMask;
@@ -52,7 +54,7 @@ pub(super) struct Lane {
 pub(super) struct Lanes {
     pub eth: Lane,
     pub lo: Lane,
-    lo_dev: Loopback,
+    lo_dev: LoDevice,
     /// Whether the machine has an Ethernet device.
     pub eth_present: bool,
     /// Largest IP packet the Ethernet device carries.
@@ -250,7 +252,7 @@ impl NetStack {
             Some(dev) => Interface::new(cfg, &mut EthDevice::new(dev), now),
             None => Interface::new(cfg, &mut Loopback::new(Medium::Ethernet), now),
         };
-        let mut lo_dev = Loopback::new(Medium::Ip);
+        let mut lo_dev = LoDevice::default();
         let mut cfg = Config::new(HardwareAddress::Ip);
         cfg.random_seed = seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
         let lo_iface = Interface::new(cfg, &mut lo_dev, now);
@@ -441,6 +443,16 @@ impl NetStack {
             let mut moved = false;
             loop {
                 self.top_up_listeners(LaneId::Lo);
+                let syn = self
+                    .lanes
+                    .lo_dev
+                    .front()
+                    .and_then(|p| syn_target(p, Medium::Ip));
+                if syn.is_some_and(|(dst, port)| self.syn_finds_no_room(LaneId::Lo, dst, port)) {
+                    self.lanes.lo_dev.drop_front();
+                    moved = true;
+                    continue;
+                }
                 let lanes = &mut self.lanes;
                 match lanes.lo.iface.poll_ingress_single(
                     now,
@@ -477,6 +489,11 @@ impl NetStack {
             self.lanes.eth.iface.poll_maintenance(now);
             while d.pending() {
                 self.top_up_listeners(LaneId::Eth);
+                let syn = d.front().and_then(|f| syn_target(f, Medium::Ethernet));
+                if syn.is_some_and(|(dst, port)| self.syn_finds_no_room(LaneId::Eth, dst, port)) {
+                    d.drop_front();
+                    continue;
+                }
                 let eth = &mut self.lanes.eth;
                 eth.iface.poll_ingress_single(now, &mut d, &mut eth.sockets);
             }

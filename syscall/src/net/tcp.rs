@@ -5,8 +5,8 @@
 //! listening smoltcp socket per lane and a queue of the connections that
 //! arrived (the backlog); the stack tops the idle socket up before every
 //! received packet, so a burst of SYNs finds a fresh socket each, up to
-//! the backlog. When the backlog is full a SYN is answered with RST (Linux
-//! drops it and lets the client retry).
+//! the backlog. When the backlog is full a new SYN is dropped before
+//! smoltcp sees it (see `syn_gate`), so the client retries, as on Linux.
 
 use super::addr::{for_domain, unmap, unspecified};
 use super::opts::CommonOpts;
@@ -227,6 +227,34 @@ impl NetStack {
             let key = self.listeners[i];
             self.top_up(key, lane);
         }
+    }
+
+    /// Whether a SYN to `dst:port` arriving on `lane` finds only listeners
+    /// whose backlog is full (then it is dropped, as Linux does). False
+    /// when no listener matches: smoltcp's RST is the right answer then.
+    /// Call right after [`Self::top_up_listeners`].
+    pub(super) fn syn_finds_no_room(&self, lane: LaneId, dst: IpAddr, port: u16) -> bool {
+        let mut matched = false;
+        for key in &self.listeners {
+            let Some(Entry {
+                obj: Obj::Tcp(t), ..
+            }) = self.objs.get(key)
+            else {
+                continue;
+            };
+            let TcpState::Listen(l) = &t.state else {
+                continue;
+            };
+            let addr_ok = l.endpoint.addr.is_none_or(|a| from_smol(a) == dst);
+            if !l.lanes.contains(&lane) || l.endpoint.port != port || !addr_ok {
+                continue;
+            }
+            if l.idle[lane.index()].is_some() {
+                return false;
+            }
+            matched = true;
+        }
+        matched
     }
 
     fn top_up(&mut self, key: u32, lane: LaneId) {

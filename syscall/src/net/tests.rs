@@ -311,23 +311,42 @@ fn backlog_of_eight_accepts_eight() {
     }
 }
 
-#[test]
-fn full_backlog_refuses_until_accepted() {
-    let mut w = World::lo();
-    let net = w.net(0);
-    let l = listener(&net, "127.0.0.1:81", 2);
-    let a = connect(&mut w, &net, "127.0.0.1:81");
-    let b = connect(&mut w, &net, "127.0.0.1:81");
-    let c = tcp(&net, Domain::Inet);
-    assert_eq!(c.connect(Some(sa("127.0.0.1:81"))), Err(Errno::EINPROGRESS));
-    w.until(|| !c.poll().is_empty());
+/// A listener whose backlog is full drops new SYNs (Linux does): the
+/// client keeps trying and gets in once the program accepts.
+fn full_backlog_drops_syns_until_accepted(mut w: World, client: usize, server: usize, at: &str) {
+    let (cnet, snet) = (w.net(client), w.net(server));
+    let l = listener(&snet, at, 2);
+    let a = connect(&mut w, &cnet, at);
+    let b = connect(&mut w, &cnet, at);
+    let c = tcp(&cnet, Domain::Inet);
+    assert_eq!(c.connect(Some(sa(at))), Err(Errno::EINPROGRESS));
+    w.steps(2000);
+    assert_eq!(c.poll(), PollMask::empty(), "still trying, not refused");
+    assert_eq!(c.option(SockOptName::Error), Ok(SockOpt::Error(None)));
+    assert!(l.accept().is_ok());
+    w.until(|| c.poll().contains(PollMask::OUT));
+    assert_eq!(c.connect(Some(sa(at))), Ok(()));
+    assert!(l.accept().is_ok());
+    // A port nobody listens on is still refused at once.
+    let d = tcp(&cnet, Domain::Inet);
+    let closed = at.replace(":81", ":82");
+    assert_eq!(d.connect(Some(sa(&closed))), Err(Errno::EINPROGRESS));
+    w.until(|| !d.poll().is_empty());
     assert_eq!(
-        c.option(SockOptName::Error),
+        d.option(SockOptName::Error),
         Ok(SockOpt::Error(Some(Errno::ECONNREFUSED)))
     );
-    assert!(l.accept().is_ok());
-    let _d = connect(&mut w, &net, "127.0.0.1:81");
     drop((a, b));
+}
+
+#[test]
+fn full_backlog_drops_syns_on_loopback() {
+    full_backlog_drops_syns_until_accepted(World::lo(), 0, 0, "127.0.0.1:81");
+}
+
+#[test]
+fn full_backlog_drops_syns_on_ethernet() {
+    full_backlog_drops_syns_until_accepted(World::pair(), 0, 1, "10.0.0.2:81");
 }
 
 #[test]
