@@ -23,6 +23,8 @@ const CONSOLE_POLL_NS: u64 = 10_000_000;
 /// (the time slice sched_rr_get_interval reports).
 pub const TICK_NS: u64 = kiln_syscall::sys::thread::TIME_SLICE_NS;
 const SYS_SCHED_YIELD: u64 = 24;
+/// How long the program's start waits for a DHCP lease.
+const LEASE_WAIT_NS: u64 = 3_000_000_000;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
@@ -42,6 +44,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         next_poll: None,
         poll_now: true,
     };
+    k.wait_for_lease();
     let main = k.process.main_tid();
     k.sched.add(main, ctx, FpuState::new());
     lapic::start_periodic(TICK_NS);
@@ -166,6 +169,32 @@ impl Kernel<'_> {
             self.poll_now = false;
             self.next_poll = self.process.poll(self.machine, now);
             self.apply_wakeups();
+        }
+    }
+
+    /// With DHCP, give the lease up to [`LEASE_WAIT_NS`] before the program
+    /// starts, so that it finds its address and name servers in place (as
+    /// Linux services wait for network-online). Without a lease by then the
+    /// program starts anyway and DHCP goes on in the background.
+    fn wait_for_lease(&mut self) {
+        let start = self.machine.clock().monotonic_ns();
+        loop {
+            self.housekeeping();
+            if !self.process.awaiting_lease() {
+                return;
+            }
+            if self.machine.clock().monotonic_ns() >= start + LEASE_WAIT_NS {
+                println!(
+                    "kiln: net: no DHCP lease after {} s; starting the program without an address",
+                    LEASE_WAIT_NS / 1_000_000_000
+                );
+                return;
+            }
+            self.next_poll = Some(
+                self.next_poll
+                    .map_or(start + LEASE_WAIT_NS, |p| p.min(start + LEASE_WAIT_NS)),
+            );
+            self.sleep();
         }
     }
 

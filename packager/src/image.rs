@@ -475,7 +475,12 @@ mod tests {
             crate::etc::tzif_utc()
         );
         let names: Vec<&[u8]> = img.fs.children(0).map(|c| img.fs.name(c)).collect();
-        assert_eq!(names, [&b"data"[..], b"etc", b"hello", b"tmp"]);
+        assert_eq!(names, [&b"data"[..], b"etc", b"hello", b"run", b"tmp"]);
+        let resolv = img.fs.lookup("/etc/resolv.conf").unwrap();
+        assert_eq!(
+            img.fs.symlink_target(resolv),
+            Some(&b"/run/resolv.conf"[..])
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub fn describe(image: &Image) -> String {
     let _ = writeln!(s, "argv      {}", quoted.join(" "));
     let _ = writeln!(s, "env       {}", m.env.join(" "));
     let _ = writeln!(s, "cwd       {}", m.cwd);
-    let mounts: Vec<String> = std::iter::once("/tmp (tmpfs)".to_string())
+    let mounts: Vec<String> = ["/tmp (tmpfs)", "/run (tmpfs)"]
+        .map(String::from)
+        .into_iter()
         .chain(m.tmpfs.iter().map(|t| match t.size {
             0 => format!("{} (tmpfs)", t.path),
             n => format!("{} (tmpfs, {})", t.path, human_size(n)),

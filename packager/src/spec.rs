@@ -107,6 +107,9 @@ fn split_mapping(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The tmpfs mounts the kernel always makes, and their modes.
+const BUILTIN_TMPFS: [(&str, u32); 2] = [("/tmp", 0o1777), ("/run", 0o755)];
+
 /// Merge the config and the command line into a [`Spec`].
 pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Result<Spec> {
     let loaded = load_config(b)?;
@@ -190,6 +193,16 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
     }
 
     let mounts = mounts(&config, b, &cfg_name)?;
+    // The kernel always mounts a tmpfs at /tmp and /run, as Linux systems do.
+    for path in BUILTIN_TMPFS.map(|(p, _)| p) {
+        if tree.get(path).is_some_and(|n| !matches!(n.kind, Kind::Dir)) || tree.has_children(path) {
+            bail!(
+                "{path} is a tmpfs in the VM and would hide what the image puts there (from {})",
+                tree.get(path)
+                    .map_or(String::new(), |n| n.origin.to_string())
+            );
+        }
+    }
     for m in &mounts {
         if let Some(n) = tree.get(&m.path) {
             if !matches!(n.kind, Kind::Dir) {
@@ -208,8 +221,9 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
             }
         }
     }
-    for (path, mode) in
-        std::iter::once(("/tmp", 0o1777)).chain(mounts.iter().map(|m| (m.path.as_str(), 0o755)))
+    for (path, mode) in BUILTIN_TMPFS
+        .into_iter()
+        .chain(mounts.iter().map(|m| (m.path.as_str(), 0o755)))
     {
         if tree.is_free(path) {
             tree.insert(
@@ -237,7 +251,9 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         bail!("working directory {cwd:?} must be an absolute path");
     }
     let cwd = image_path(&cwd)?;
-    let under_tmpfs = std::iter::once("/tmp")
+    let under_tmpfs = BUILTIN_TMPFS
+        .map(|(p, _)| p)
+        .into_iter()
         .chain(mounts.iter().map(|m| m.path.as_str()))
         .any(|m| cwd == m || cwd.starts_with(&format!("{m}/")));
     match tree.get(&cwd) {
@@ -493,6 +509,11 @@ mod tests {
             &[],
         );
         assert!(e.starts_with("tmpfs mount at /m would hide"), "{e}");
+        let e = err(r#"{"MapDirs": {"data/*": "/run"}}"#, &[]);
+        assert!(
+            e.starts_with("/run is a tmpfs in the VM and would hide"),
+            "{e}"
+        );
         let e = err(r#"{"RunConfig": {"IPAddress": "10.0.2"}}"#, &[]);
         assert!(
             e.ends_with("RunConfig.IPAddress: \"10.0.2\" is not an IPv4 address"),

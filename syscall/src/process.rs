@@ -619,6 +619,12 @@ impl Process {
         }
     }
 
+    /// Whether the network runs DHCP and has no lease yet: the kernel
+    /// gives it a bounded time before the program starts.
+    pub fn awaiting_lease(&self) -> bool {
+        self.net.stack().awaiting_lease()
+    }
+
     /// Whether a system call left work for `poll` (data to send, a timer
     /// armed): the kernel then polls before running the program again.
     pub fn needs_poll(&self) -> bool {

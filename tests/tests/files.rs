@@ -331,7 +331,7 @@ fn inspect_shows_the_config_and_the_tree() {
         r#"argv      "fs-walk-c" "walk" "/data" "cat" "/data/hello.txt" "cat" "/greeting.txt" "open" "/data/missing.txt" "probe""#,
         "env       PATH=/bin:/usr/bin HOME=/ TERM=xterm KILN_SAMPLE=fixtures EXTRA=1",
         "cwd       /data",
-        "mounts    /tmp (tmpfs), /var/cache (tmpfs, 1.0 MiB)",
+        "mounts    /tmp (tmpfs), /run (tmpfs), /var/cache (tmpfs, 1.0 MiB)",
         "network   ipv4 dhcp",
         &format!("  -rw-r--r--  {hello:>10}  /data/hello.txt"),
         "  lrwxrwxrwx           9  /data/link -> hello.txt",

@@ -15,7 +15,7 @@
 //! Objects without keys (pipes, the console, files) keep the old model:
 //! their waiters park with `WaitFor::Event` and are re-issued on any event.
 
-use super::{Net, NetStack, SocketKey};
+use super::{Net, NetEvent, NetStack, SocketKey};
 use crate::call::{Call, Outcome};
 use crate::errno::{Errno, SysResult};
 use crate::fd::FileRef;
@@ -145,6 +145,13 @@ pub fn poll(proc: &mut Process, p: &mut dyn Platform, now: u64) -> Option<u64> {
         for e in &events {
             let line = alloc::format!("kiln: {}\n", e.describe());
             p.console().write(line.as_bytes());
+            if let NetEvent::Configured { nameservers, .. } = e {
+                if let Err(err) = super::resolv::write(proc, p, nameservers) {
+                    let path = super::resolv::LEASE_RESOLV_CONF;
+                    let line = alloc::format!("kiln: cannot write {path}: {err:?}\n");
+                    p.console().write(line.as_bytes());
+                }
+            }
         }
         proc.net.notify(proc.ready.config_key);
     }

@@ -30,6 +30,7 @@ pub mod glue;
 mod loopback;
 pub mod opts;
 mod ports;
+pub mod resolv;
 mod stack;
 mod syn_gate;
 mod tcp;

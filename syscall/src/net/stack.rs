@@ -358,6 +358,11 @@ impl NetStack {
         }
     }
 
+    /// Whether the stack runs DHCP and holds no lease yet.
+    pub fn awaiting_lease(&self) -> bool {
+        self.dhcp.is_some() && self.ipv4.is_none()
+    }
+
     /// Whether an IPv4 address is configured (static, or leased).
     pub fn configured(&self) -> bool {
         self.ipv4.is_some()

@@ -784,3 +784,31 @@ fn epoll_watches_pipes_without_keys() {
     let (flow, _) = b.call(EPOLL_WAIT, &[outer as u64, EV, 8, u64::MAX]);
     assert_eq!(flow, Flow::Block(WaitFor::Event { deadline: None }));
 }
+
+#[test]
+fn the_network_configuration_writes_run_resolv_conf() {
+    let cfg = crate::image::NetConfig {
+        ipv4: Some(([10, 0, 0, 5], 24)),
+        gateway: Some([10, 0, 0, 1]),
+        nameservers: vec![vec![10, 0, 0, 53], LO6.to_vec()],
+    };
+    let mut b = boot_with_nic(cfg);
+    assert!(!b.proc.awaiting_lease(), "a static address needs no lease");
+    b.settle();
+    b.poke_str(ADDR, crate::net::resolv::LEASE_RESOLV_CONF);
+    let fd = b.sys(OPENAT, &[(-100i64) as u64, ADDR, 0, 0]);
+    assert!(fd >= 0, "open: {fd}");
+    assert_eq!(
+        b.read_vec(fd, 200).unwrap(),
+        b"nameserver 10.0.0.53\nnameserver ::1\n"
+    );
+    // DHCP: no lease yet, nothing written yet.
+    let mut b = boot_with_nic(crate::image::NetConfig::default());
+    b.settle();
+    assert!(b.proc.awaiting_lease());
+    b.poke_str(ADDR, crate::net::resolv::LEASE_RESOLV_CONF);
+    assert_eq!(
+        b.sys(OPENAT, &[(-100i64) as u64, ADDR, 0, 0]),
+        E(Errno::ENOENT)
+    );
+}

@@ -1,5 +1,5 @@
 //! The namespace the program starts with: the image read-only at `/`,
-//! `/dev`, `/dev/shm`, `/proc`, `/sys`, tmpfs at `/tmp` and at each tmpfs
+//! `/dev`, `/dev/shm`, `/proc`, `/sys`, tmpfs at `/tmp`, `/run` and at each tmpfs
 //! mount of the manifest; and the console on fds 0, 1 and 2.
 
 use super::dev::{devfs, Console};
@@ -45,8 +45,13 @@ pub fn standard(
         "/tmp",
         Tmpfs::new_root(FIRST_TMPFS_ID + 1, half, 0o1777, now),
     );
+    // Runtime state, as on Linux: pid files, sockets, resolv.conf.
+    ns.mount(
+        "/run",
+        Tmpfs::new_root(FIRST_TMPFS_ID + 2, half, 0o755, now),
+    );
     for (i, m) in manifest.tmpfs.iter().enumerate() {
-        let id = FIRST_TMPFS_ID + 2 + i as u32;
+        let id = FIRST_TMPFS_ID + 3 + i as u32;
         ns.mount(&m.path, Tmpfs::new_root(id, size(m.size), 0o1777, now));
     }
     ns
