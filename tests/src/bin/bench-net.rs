@@ -146,13 +146,18 @@ fn main() {
             "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7}",
             "server", "where", "queries/s", "avg", "lost", "ratio"
         );
-        let host = dns_run(Place::Host, &o, &queries);
+        let host = dns_run(Place::Host, &o, &queries, None);
         print_dns("host", host, None);
         let vm = Place::Vm {
             kiln: &me,
             machine: &o.machine,
         };
-        print_dns("vm user", dns_run(vm, &o, &queries), host);
+        print_dns("vm user", dns_run(vm, &o, &queries, None), host);
+        if let Some((tap, ip)) = &o.tap {
+            let config = tap_config(work.path(), *ip);
+            let tapped = dns_run(vm, &o, &queries, Some((tap, *ip, &config)));
+            print_dns("vm tap", tapped, host);
+        }
     }
 }
 
@@ -224,7 +229,12 @@ fn http_run(
     report
 }
 
-fn dns_run(place: Place, o: &Options, queries: &Path) -> Option<DnsperfReport> {
+fn dns_run(
+    place: Place,
+    o: &Options,
+    queries: &Path,
+    tap: Option<(&String, Ipv4Addr, &Path)>,
+) -> Option<DnsperfReport> {
     let port = free_udp_port();
     let zone = root().join("samples/dns-rust/zone.txt");
     let (guest, zone_arg) = match place {
@@ -232,17 +242,27 @@ fn dns_run(place: Place, o: &Options, queries: &Path) -> Option<DnsperfReport> {
         Place::Host => (port, zone.display().to_string()),
     };
     let file = format!("{}:/etc/kiln-zone.txt", zone.display());
-    let server = Server::start(place.command(
-        "dns-rust",
-        &["--udp", &format!("{port}:{guest}"), "--file", &file],
-        &[&guest.to_string(), &zone_arg],
-    ));
+    let mut options = vec!["--file".to_string(), file];
+    let (server_ip, server_port) = match tap {
+        Some((tap, ip, config)) => {
+            options.extend(["--net".into(), format!("tap:{tap}"), "-c".into()]);
+            options.push(config.display().to_string());
+            (ip.to_string(), guest)
+        }
+        None => {
+            options.extend(["--udp".into(), format!("{port}:{guest}")]);
+            ("127.0.0.1".to_string(), port)
+        }
+    };
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let server =
+        Server::start(place.command("dns-rust", &options, &[&guest.to_string(), &zone_arg]));
     if let Err(e) = server.wait_for("dns listening on", BOOT_LIMIT) {
         eprintln!("bench-net: dns-rust {}: {e}", place.label());
         return None;
     }
     let out = Command::new("dnsperf")
-        .args(["-s", "127.0.0.1", "-p", &port.to_string(), "-d"])
+        .args(["-s", &server_ip, "-p", &server_port.to_string(), "-d"])
         .arg(queries)
         .args(["-l", &o.seconds.to_string(), "-q", "64", "-t", "2"])
         .output()
