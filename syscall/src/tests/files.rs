@@ -611,7 +611,7 @@ fn proc_files_read_like_linux() {
     assert!(mem.starts_with("MemTotal:          65536 kB\n"), "{mem}");
     let cpu = String::from_utf8(t.cat("/proc/cpuinfo").unwrap()).unwrap();
     assert_eq!(cpu.matches("processor\t:").count(), 2);
-    assert_eq!(t.cat("/proc/sys/net/core/somaxconn").unwrap(), b"4096\n");
+    assert_eq!(t.cat("/proc/sys/net/core/somaxconn").unwrap(), b"128\n");
     assert_eq!(t.cat("/proc/sys/vm/overcommit_memory").unwrap(), b"0\n");
     assert_eq!(t.cat("/proc/sys/kernel/hostname").unwrap(), b"kiln\n");
     assert_eq!(t.cat("/proc/uptime").unwrap(), b"5.00 5.00\n");

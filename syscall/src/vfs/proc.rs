@@ -140,7 +140,14 @@ pub fn procfs() -> NodeRef {
                         dir(
                             PROC,
                             221,
-                            alloc::vec![("somaxconn", file(PROC, 222, |_| text("4096\n")))]
+                            alloc::vec![(
+                                "somaxconn",
+                                // listen() caps its backlog at this, as Linux does.
+                                file(PROC, 222, |_| text(&format!(
+                                    "{}\n",
+                                    crate::net::MAX_BACKLOG
+                                )))
+                            )]
                         )
                     )]
                 )
