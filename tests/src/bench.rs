@@ -122,18 +122,28 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
     let reasons = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let began = Instant::now();
+    // Connections open one at a time: QEMU's user networking listens with
+    // a backlog of one, so a burst of connects makes the host's kernel drop
+    // handshakes and requests for seconds, a host artifact, not the VM's.
+    let opened = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (done, errors, lost, stop, reasons) = (
+        .map(|i| {
+            let (done, errors, lost, stop, reasons, opened) = (
                 done.clone(),
                 errors.clone(),
                 lost.clone(),
                 stop.clone(),
                 reasons.clone(),
+                opened.clone(),
             );
             let page = page.as_bytes().to_vec();
             std::thread::spawn(move || {
                 let timeout = Duration::from_secs(5);
+                let ramp = Instant::now() + Duration::from_secs(10);
+                while opened.load(Ordering::Relaxed) < i as u64 && Instant::now() < ramp {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let mut first = true;
                 let mut conn = None;
                 while !stop.load(Ordering::Relaxed) {
                     if conn.is_none() {
@@ -163,6 +173,9 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
                             }
                             conn = None;
                         }
+                    }
+                    if std::mem::take(&mut first) {
+                        opened.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })
