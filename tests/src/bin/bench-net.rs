@@ -8,12 +8,17 @@
 //!
 //!     cargo run -p kiln-tests --release --bin bench-net -- [--seconds N]
 //!         [--connections N] [--machine microvm|q35] [--only NAME]
-//!         [--tap NAME --tap-ip ADDR] [--soak MINUTES]
+//!         [--tap NAME --tap-ip ADDR] [--linux DIR] [--soak MINUTES]
+//!
+//! `--linux DIR` (with `--machine q35`) adds the fair peer: the same binary
+//! as the only program of a Linux VM under the same QEMU (DIR from
+//! scripts/linux-guest.sh), and the ratio Kiln / Linux.
 //!
 //! Needs wrk and dnsperf (apt-get install wrk dnsperf). Loads are bounded
 //! (wrk with 2 threads) and stay on 127.0.0.1 (or the tap network).
 
 use kiln_tests::bench::{parse_dnsperf, parse_wrk, soak, DnsperfReport, WrkReport};
+use kiln_tests::linux_guest::LinuxGuest;
 use kiln_tests::net::{free_tcp_port, free_udp_port, local, Place, Server};
 use kiln_tests::{kiln_run, root, sample};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,12 +44,14 @@ struct Options {
     only: Option<String>,
     tap: Option<(String, Ipv4Addr)>,
     soak_minutes: Option<u64>,
+    /// Kernel and modules for the Linux guest (scripts/linux-guest.sh).
+    linux: Option<std::path::PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench-net [--seconds N] [--connections N] [--machine microvm|q35] [--only NAME] \
-         [--tap NAME --tap-ip ADDR] [--soak MINUTES]"
+         [--tap NAME --tap-ip ADDR] [--linux DIR] [--soak MINUTES]"
     );
     std::process::exit(2);
 }
@@ -57,6 +64,7 @@ fn parse_options(args: &[String]) -> Options {
         only: None,
         tap: None,
         soak_minutes: None,
+        linux: None,
     };
     let (mut tap, mut tap_ip) = (None, None);
     let mut it = args.iter();
@@ -76,6 +84,7 @@ fn parse_options(args: &[String]) -> Options {
             "--tap" => tap = Some(v.clone()),
             "--tap-ip" => tap_ip = Some(v.parse::<Ipv4Addr>().unwrap_or_else(|_| usage())),
             "--soak" => o.soak_minutes = Some(num()),
+            "--linux" => o.linux = Some(v.into()),
             _ => usage(),
         }
     }
@@ -84,6 +93,10 @@ fn parse_options(args: &[String]) -> Options {
         (None, None) => None,
         _ => usage(),
     };
+    if o.linux.is_some() && o.machine != "q35" {
+        eprintln!("bench-net: the Linux guest boots on q35: add --machine q35");
+        std::process::exit(2);
+    }
     o
 }
 
@@ -116,23 +129,38 @@ fn main() {
         "{} s per run, wrk -t2 -c{}, machine {}, TCG; ratio = VM / host",
         o.seconds, o.connections, o.machine
     );
+    let linux = o.linux.as_ref().map(|dir| {
+        LinuxGuest::new(dir, work.path()).unwrap_or_else(|e| {
+            eprintln!(
+                "bench-net: Linux guest: {e} (run scripts/linux-guest.sh {})",
+                dir.display()
+            );
+            std::process::exit(2);
+        })
+    });
     println!(
-        "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7}",
-        "server", "where", "req/s", "p50", "p99", "errors", "ratio"
+        "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>8}",
+        "server", "where", "req/s", "p50", "p99", "errors", "ratio", "vs linux"
     );
     for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
         let host = http_run(Place::Host, &o, name, ready, None);
-        print_http(name, "host", host, None);
+        print_http(name, "host", host, None, None);
+        let peer = linux
+            .as_ref()
+            .and_then(|g| linux_http_run(g, &o, name, ready));
+        if linux.is_some() {
+            print_http(name, "linux vm", peer, host, None);
+        }
         let vm = Place::Vm {
             kiln: &me,
             machine: &o.machine,
         };
         let user = http_run(vm, &o, name, ready, None);
-        print_http(name, "vm user", user, host);
+        print_http(name, "vm user", user, host, peer);
         if let Some((tap, ip)) = &o.tap {
             let config = tap_config(work.path(), *ip);
             let tapped = http_run(vm, &o, name, ready, Some((tap, *ip, &config)));
-            print_http(name, "vm tap", tapped, host);
+            print_http(name, "vm tap", tapped, host, None);
         }
     }
     if wanted("dns-rust") {
@@ -143,20 +171,24 @@ fn main() {
         )
         .expect("write queries");
         println!(
-            "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7}",
-            "server", "where", "queries/s", "avg", "lost", "ratio"
+            "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7} {:>8}",
+            "server", "where", "queries/s", "avg", "lost", "ratio", "vs linux"
         );
         let host = dns_run(Place::Host, &o, &queries, None);
-        print_dns("host", host, None);
+        print_dns("host", host, None, None);
+        let peer = linux.as_ref().and_then(|g| linux_dns_run(g, &o, &queries));
+        if linux.is_some() {
+            print_dns("linux vm", peer, host, None);
+        }
         let vm = Place::Vm {
             kiln: &me,
             machine: &o.machine,
         };
-        print_dns("vm user", dns_run(vm, &o, &queries, None), host);
+        print_dns("vm user", dns_run(vm, &o, &queries, None), host, peer);
         if let Some((tap, ip)) = &o.tap {
             let config = tap_config(work.path(), *ip);
             let tapped = dns_run(vm, &o, &queries, Some((tap, *ip, &config)));
-            print_dns("vm tap", tapped, host);
+            print_dns("vm tap", tapped, host, None);
         }
     }
 }
@@ -206,8 +238,31 @@ fn http_run(
     };
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let server = Server::start(place.command(name, &options, &[&guest.to_string()]));
+    serve_wrk(server, o, name, ready, addr, &place.label())
+}
+
+/// The same server as the only program of a Linux VM (q35, TCG).
+fn linux_http_run(g: &LinuxGuest, o: &Options, name: &str, ready: &str) -> Option<WrkReport> {
+    let port = free_tcp_port();
+    let fwd = [format!("tcp:127.0.0.1:{port}-:8080")];
+    let cmd = g.command(&o.machine, &sample(name), &[], &["8080"], &fwd);
+    let cmd = cmd
+        .map_err(|e| eprintln!("bench-net: {name} in Linux: {e}"))
+        .ok()?;
+    serve_wrk(Server::start(cmd), o, name, ready, local(port), "in Linux")
+}
+
+/// Wait for `server` to be ready, run wrk against `/` at `addr`, stop it.
+fn serve_wrk(
+    server: Server,
+    o: &Options,
+    name: &str,
+    ready: &str,
+    addr: SocketAddr,
+    label: &str,
+) -> Option<WrkReport> {
     if let Err(e) = server.wait_for(ready, BOOT_LIMIT) {
-        eprintln!("bench-net: {name} {}: {e}", place.label());
+        eprintln!("bench-net: {name} {label}: {e}");
         return None;
     }
     let out = Command::new("wrk")
@@ -220,10 +275,7 @@ fn http_run(
     let text = String::from_utf8_lossy(&out.stdout);
     let report = parse_wrk(&text);
     if report.is_none() {
-        eprintln!(
-            "bench-net: {name} {}: no wrk report:\n{text}",
-            place.label()
-        );
+        eprintln!("bench-net: {name} {label}: no wrk report:\n{text}");
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
     report
@@ -257,12 +309,54 @@ fn dns_run(
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let server =
         Server::start(place.command("dns-rust", &options, &[&guest.to_string(), &zone_arg]));
+    serve_dnsperf(
+        server,
+        o,
+        queries,
+        (&server_ip, server_port),
+        &place.label(),
+    )
+}
+
+/// dns-rust as the only program of a Linux VM (q35, TCG).
+fn linux_dns_run(g: &LinuxGuest, o: &Options, queries: &Path) -> Option<DnsperfReport> {
+    let port = free_udp_port();
+    let zone = root().join("samples/dns-rust/zone.txt");
+    let fwd = [format!("udp:127.0.0.1:{port}-:53")];
+    let files = [("/zone.txt", zone.as_path())];
+    let cmd = g.command(
+        &o.machine,
+        &sample("dns-rust"),
+        &files,
+        &["53", "/zone.txt"],
+        &fwd,
+    );
+    let cmd = cmd
+        .map_err(|e| eprintln!("bench-net: dns-rust in Linux: {e}"))
+        .ok()?;
+    serve_dnsperf(
+        Server::start(cmd),
+        o,
+        queries,
+        ("127.0.0.1", port),
+        "in Linux",
+    )
+}
+
+/// Wait for dns-rust, run dnsperf against `to`, stop it.
+fn serve_dnsperf(
+    server: Server,
+    o: &Options,
+    queries: &Path,
+    to: (&str, u16),
+    label: &str,
+) -> Option<DnsperfReport> {
     if let Err(e) = server.wait_for("dns listening on", BOOT_LIMIT) {
-        eprintln!("bench-net: dns-rust {}: {e}", place.label());
+        eprintln!("bench-net: dns-rust {label}: {e}");
         return None;
     }
     let out = Command::new("dnsperf")
-        .args(["-s", &server_ip, "-p", &server_port.to_string(), "-d"])
+        .args(["-s", to.0, "-p", &to.1.to_string(), "-d"])
         .arg(queries)
         .args(["-l", &o.seconds.to_string(), "-q", "64", "-t", "2"])
         .output()
@@ -270,10 +364,7 @@ fn dns_run(
     let text = String::from_utf8_lossy(&out.stdout);
     let report = parse_dnsperf(&text);
     if report.is_none() {
-        eprintln!(
-            "bench-net: dns-rust {}: no dnsperf report:\n{text}",
-            place.label()
-        );
+        eprintln!("bench-net: dns-rust {label}: no dnsperf report:\n{text}");
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
     report
@@ -287,39 +378,53 @@ fn micros(us: f64) -> String {
     }
 }
 
-fn print_http(name: &str, place: &str, r: Option<WrkReport>, host: Option<WrkReport>) {
+/// `a / b` with three decimals, "-" without a peer.
+fn ratio(a: f64, b: Option<f64>) -> String {
+    b.map_or_else(|| "-".into(), |b| format!("{:.3}", a / b))
+}
+
+fn print_http(
+    name: &str,
+    place: &str,
+    r: Option<WrkReport>,
+    host: Option<WrkReport>,
+    linux: Option<WrkReport>,
+) {
     let Some(r) = r else {
         println!("{name:<11} {place:<9} {:>10}", "failed");
         return;
     };
-    let ratio = host
-        .map(|h| format!("{:.3}", r.requests_per_sec / h.requests_per_sec))
-        .unwrap_or_else(|| "-".into());
+    let rps = |w: WrkReport| w.requests_per_sec;
     println!(
-        "{name:<11} {place:<9} {:>10.0} {:>9} {:>9} {:>7} {:>7}",
+        "{name:<11} {place:<9} {:>10.0} {:>9} {:>9} {:>7} {:>7} {:>8}",
         r.requests_per_sec,
         micros(r.p50_us),
         micros(r.p99_us),
         r.errors,
-        ratio
+        ratio(r.requests_per_sec, host.map(rps)),
+        ratio(r.requests_per_sec, linux.map(rps)),
     );
 }
 
-fn print_dns(place: &str, r: Option<DnsperfReport>, host: Option<DnsperfReport>) {
+fn print_dns(
+    place: &str,
+    r: Option<DnsperfReport>,
+    host: Option<DnsperfReport>,
+    linux: Option<DnsperfReport>,
+) {
     let Some(r) = r else {
         println!("{:<11} {place:<9} {:>10}", "dns-rust", "failed");
         return;
     };
-    let ratio = host
-        .map(|h| format!("{:.3}", r.queries_per_sec / h.queries_per_sec))
-        .unwrap_or_else(|| "-".into());
+    let qps = |d: DnsperfReport| d.queries_per_sec;
     println!(
-        "{:<11} {place:<9} {:>10.0} {:>9} {:>7} {:>7}",
+        "{:<11} {place:<9} {:>10.0} {:>9} {:>7} {:>7} {:>8}",
         "dns-rust",
         r.queries_per_sec,
         micros(r.avg_latency_us),
         r.lost,
-        ratio
+        ratio(r.queries_per_sec, host.map(qps)),
+        ratio(r.queries_per_sec, linux.map(qps)),
     );
 }
 
