@@ -92,6 +92,53 @@ pub fn parse_dnsperf(out: &str) -> Option<DnsperfReport> {
     })
 }
 
+/// Resident memory (KiB) of the process that does the serving: `root`
+/// itself, or the QEMU that `root` (kiln) started. For a VM this is the
+/// guest memory it touched plus QEMU's own (the same for every guest).
+pub fn serving_rss_kib(root: u32) -> Option<u64> {
+    let mut parent = std::collections::HashMap::new();
+    let mut comm = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if let Some(ppid) = ppid.and_then(|p| p.parse::<u32>().ok()) {
+            parent.insert(pid, ppid);
+            comm.insert(pid, stat[open + 1..close].to_string());
+        }
+    }
+    let descends = |mut p: u32| {
+        for _ in 0..16 {
+            if p == root {
+                return true;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp != 0 => p = pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let qemu = comm
+        .iter()
+        .find(|(&pid, c)| c.starts_with("qemu-system") && descends(pid))
+        .map(|(&pid, _)| pid);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", qemu.unwrap_or(root))).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// What a soak run saw.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SoakReport {
@@ -211,6 +258,14 @@ pub fn soak(addr: SocketAddr, page: &str, connections: usize, duration: Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_of_a_process_and_of_its_qemu() {
+        let me = std::process::id();
+        let rss = serving_rss_kib(me).expect("own VmRSS");
+        assert!(rss > 100, "{rss} KiB");
+        assert_eq!(serving_rss_kib(u32::MAX), None);
+    }
     use std::io::{Read, Write};
     use std::net::TcpListener;
 

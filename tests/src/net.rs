@@ -55,6 +55,11 @@ pub struct Ended {
 }
 
 impl Server {
+    /// The process id of the command started.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Start `cmd` with its output piped.
     pub fn start(mut cmd: Command) -> Server {
         let mut child = cmd

@@ -17,7 +17,9 @@
 //! Needs wrk and dnsperf (apt-get install wrk dnsperf). Loads are bounded
 //! (wrk with 2 threads) and stay on 127.0.0.1 (or the tap network).
 
-use kiln_tests::bench::{parse_dnsperf, parse_wrk, soak, DnsperfReport, WrkReport};
+use kiln_tests::bench::{
+    parse_dnsperf, parse_wrk, serving_rss_kib, soak, DnsperfReport, WrkReport,
+};
 use kiln_tests::linux_guest::LinuxGuest;
 use kiln_tests::net::{free_tcp_port, free_udp_port, local, Place, Server};
 use kiln_tests::{kiln_run, root, sample};
@@ -36,6 +38,9 @@ const HTTP: &[(&str, &str)] = &[
     ("go-http", "go listening on"),
 ];
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+/// A report and the serving process's resident memory (KiB) under load.
+type Measured<T> = Option<(T, Option<u64>)>;
 
 struct Options {
     seconds: u64,
@@ -139,8 +144,8 @@ fn main() {
         })
     });
     println!(
-        "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>8}",
-        "server", "where", "req/s", "p50", "p99", "errors", "ratio", "vs linux"
+        "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7}",
+        "server", "where", "req/s", "p50", "p99", "errors", "ratio", "vs linux", "rss MiB"
     );
     for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
         let host = http_run(Place::Host, &o, name, ready, None);
@@ -171,8 +176,8 @@ fn main() {
         )
         .expect("write queries");
         println!(
-            "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7} {:>8}",
-            "server", "where", "queries/s", "avg", "lost", "ratio", "vs linux"
+            "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7} {:>8} {:>7}",
+            "server", "where", "queries/s", "avg", "lost", "ratio", "vs linux", "rss MiB"
         );
         let host = dns_run(Place::Host, &o, &queries, None);
         print_dns("host", host, None, None);
@@ -220,7 +225,7 @@ fn http_run(
     name: &str,
     ready: &str,
     tap: Option<(&String, Ipv4Addr, &Path)>,
-) -> Option<WrkReport> {
+) -> Measured<WrkReport> {
     let port = free_tcp_port();
     let (options, guest, addr): (Vec<String>, u16, SocketAddr) = match (place, tap) {
         (Place::Host, _) => (vec![], port, local(port)),
@@ -242,7 +247,7 @@ fn http_run(
 }
 
 /// The same server as the only program of a Linux VM (q35, TCG).
-fn linux_http_run(g: &LinuxGuest, o: &Options, name: &str, ready: &str) -> Option<WrkReport> {
+fn linux_http_run(g: &LinuxGuest, o: &Options, name: &str, ready: &str) -> Measured<WrkReport> {
     let port = free_tcp_port();
     let fwd = [format!("tcp:127.0.0.1:{port}-:8080")];
     let cmd = g.command(&o.machine, &sample(name), &[], &["8080"], &fwd);
@@ -260,7 +265,7 @@ fn serve_wrk(
     ready: &str,
     addr: SocketAddr,
     label: &str,
-) -> Option<WrkReport> {
+) -> Measured<WrkReport> {
     if let Err(e) = server.wait_for(ready, BOOT_LIMIT) {
         eprintln!("bench-net: {name} {label}: {e}");
         return None;
@@ -272,13 +277,14 @@ fn serve_wrk(
         .arg(format!("http://{addr}/"))
         .output()
         .expect("run wrk");
+    let rss = serving_rss_kib(server.pid());
     let text = String::from_utf8_lossy(&out.stdout);
     let report = parse_wrk(&text);
     if report.is_none() {
         eprintln!("bench-net: {name} {label}: no wrk report:\n{text}");
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
-    report
+    report.map(|r| (r, rss))
 }
 
 fn dns_run(
@@ -286,7 +292,7 @@ fn dns_run(
     o: &Options,
     queries: &Path,
     tap: Option<(&String, Ipv4Addr, &Path)>,
-) -> Option<DnsperfReport> {
+) -> Measured<DnsperfReport> {
     let port = free_udp_port();
     let zone = root().join("samples/dns-rust/zone.txt");
     let (guest, zone_arg) = match place {
@@ -319,7 +325,7 @@ fn dns_run(
 }
 
 /// dns-rust as the only program of a Linux VM (q35, TCG).
-fn linux_dns_run(g: &LinuxGuest, o: &Options, queries: &Path) -> Option<DnsperfReport> {
+fn linux_dns_run(g: &LinuxGuest, o: &Options, queries: &Path) -> Measured<DnsperfReport> {
     let port = free_udp_port();
     let zone = root().join("samples/dns-rust/zone.txt");
     let fwd = [format!("udp:127.0.0.1:{port}-:53")];
@@ -350,7 +356,7 @@ fn serve_dnsperf(
     queries: &Path,
     to: (&str, u16),
     label: &str,
-) -> Option<DnsperfReport> {
+) -> Measured<DnsperfReport> {
     if let Err(e) = server.wait_for("dns listening on", BOOT_LIMIT) {
         eprintln!("bench-net: dns-rust {label}: {e}");
         return None;
@@ -361,13 +367,14 @@ fn serve_dnsperf(
         .args(["-l", &o.seconds.to_string(), "-q", "64", "-t", "2"])
         .output()
         .expect("run dnsperf");
+    let rss = serving_rss_kib(server.pid());
     let text = String::from_utf8_lossy(&out.stdout);
     let report = parse_dnsperf(&text);
     if report.is_none() {
         eprintln!("bench-net: dns-rust {label}: no dnsperf report:\n{text}");
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
-    report
+    report.map(|r| (r, rss))
 }
 
 fn micros(us: f64) -> String {
@@ -383,48 +390,55 @@ fn ratio(a: f64, b: Option<f64>) -> String {
     b.map_or_else(|| "-".into(), |b| format!("{:.3}", a / b))
 }
 
+/// Resident memory in MiB, "-" when unknown.
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "-".into(), |k| format!("{:.0}", k as f64 / 1024.0))
+}
+
 fn print_http(
     name: &str,
     place: &str,
-    r: Option<WrkReport>,
-    host: Option<WrkReport>,
-    linux: Option<WrkReport>,
+    r: Measured<WrkReport>,
+    host: Measured<WrkReport>,
+    linux: Measured<WrkReport>,
 ) {
-    let Some(r) = r else {
+    let Some((r, rss)) = r else {
         println!("{name:<11} {place:<9} {:>10}", "failed");
         return;
     };
-    let rps = |w: WrkReport| w.requests_per_sec;
+    let rps = |w: (WrkReport, Option<u64>)| w.0.requests_per_sec;
     println!(
-        "{name:<11} {place:<9} {:>10.0} {:>9} {:>9} {:>7} {:>7} {:>8}",
+        "{name:<11} {place:<9} {:>10.0} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7}",
         r.requests_per_sec,
         micros(r.p50_us),
         micros(r.p99_us),
         r.errors,
         ratio(r.requests_per_sec, host.map(rps)),
         ratio(r.requests_per_sec, linux.map(rps)),
+        mib(rss),
     );
 }
 
 fn print_dns(
     place: &str,
-    r: Option<DnsperfReport>,
-    host: Option<DnsperfReport>,
-    linux: Option<DnsperfReport>,
+    r: Measured<DnsperfReport>,
+    host: Measured<DnsperfReport>,
+    linux: Measured<DnsperfReport>,
 ) {
-    let Some(r) = r else {
+    let Some((r, rss)) = r else {
         println!("{:<11} {place:<9} {:>10}", "dns-rust", "failed");
         return;
     };
-    let qps = |d: DnsperfReport| d.queries_per_sec;
+    let qps = |d: (DnsperfReport, Option<u64>)| d.0.queries_per_sec;
     println!(
-        "{:<11} {place:<9} {:>10.0} {:>9} {:>7} {:>7} {:>8}",
+        "{:<11} {place:<9} {:>10.0} {:>9} {:>7} {:>7} {:>8} {:>7}",
         "dns-rust",
         r.queries_per_sec,
         micros(r.avg_latency_us),
         r.lost,
         ratio(r.queries_per_sec, host.map(qps)),
         ratio(r.queries_per_sec, linux.map(qps)),
+        mib(rss),
     );
 }
 
