@@ -138,8 +138,10 @@ impl LinuxGuest {
     }
 
     /// QEMU booting `program` as /server with `args`, plus `files` (image
-    /// path, host path), with user networking and `hostfwd` forwards
-    /// ("tcp:127.0.0.1:8080-:8080"), on `machine` with TCG as Kiln runs.
+    /// path, host path), on `machine` with TCG as Kiln runs. With `hostfwd`
+    /// forwards ("tcp:127.0.0.1:8080-:8080") the VM gets user networking;
+    /// without, no network card (and init execs the program at once). The
+    /// program's exit ends the VM.
     pub fn command(
         &self,
         machine: &str,
@@ -162,7 +164,7 @@ impl LinuxGuest {
             Entry::file("init", 0o755, read(&self.init)?),
             Entry::file("server", 0o755, read(program)?),
         ];
-        for m in MODULES {
+        for m in MODULES.iter().filter(|_| !hostfwd.is_empty()) {
             let ko = read(&self.modules.join(format!("{m}.ko")))?;
             entries.push(Entry::file(&format!("modules/{m}.ko"), 0o644, ko));
         }
@@ -203,14 +205,15 @@ impl LinuxGuest {
         .arg(&initrd)
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 quiet rdinit=/init -- {}",
+            "console=ttyS0 quiet panic=-1 rdinit=/init -- {}",
             args.join(" ")
-        ))
-        .args(["-netdev", &netdev])
-        .args([
-            "-device",
-            "virtio-net-pci,netdev=net0,disable-legacy=on,romfile=",
-        ]);
+        ));
+        if !hostfwd.is_empty() {
+            cmd.args(["-netdev", &netdev]).args([
+                "-device",
+                "virtio-net-pci,netdev=net0,disable-legacy=on,romfile=",
+            ]);
+        }
         Ok(cmd)
     }
 }

@@ -2,13 +2,16 @@
 //! size and the median wall time of `kiln run IMAGE` (start to exit), next
 //! to the median wall time of QEMU booting the same kernel in probe mode
 //! (`kiln.probe`: it exits at once), the floor of the machine, measured in
-//! the same run with the same machine flags.
+//! the same run with the same machine flags. With `--linux DIR` (from
+//! scripts/linux-guest.sh) the q35 rows also time the same program as the
+//! only program of a Linux VM under the same QEMU, start to exit.
 //!
-//!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35]
+//!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35] [--linux DIR]
 
 use kiln::image::{human_size, write_image};
 use kiln::qemu::{self, Accel, Launch, Machine};
 use kiln::spec::{resolve, BuildArgs};
+use kiln_tests::linux_guest::LinuxGuest;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +29,7 @@ fn main() {
     }
     let mut runs = 5usize;
     let mut machines = vec![Machine::Microvm, Machine::Q35];
+    let mut linux_dir = None;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match (a.as_str(), it.next().map(String::as_str)) {
@@ -34,14 +38,21 @@ fn main() {
             }
             ("--machine", Some("microvm")) => machines = vec![Machine::Microvm],
             ("--machine", Some("q35")) => machines = vec![Machine::Q35],
+            ("--linux", Some(dir)) => linux_dir = Some(std::path::PathBuf::from(dir)),
             _ => {
-                eprintln!("usage: bench-boot [--runs N] [--machine microvm|q35]");
+                eprintln!("usage: bench-boot [--runs N] [--machine microvm|q35] [--linux DIR]");
                 std::process::exit(2);
             }
         }
     }
     let work = tempfile::tempdir().expect("temporary directory");
     let me = std::env::current_exe().expect("own path");
+    let linux = linux_dir.map(|dir| {
+        LinuxGuest::new(&dir, work.path()).unwrap_or_else(|e| {
+            eprintln!("bench-boot: Linux guest: {e} (run scripts/linux-guest.sh)");
+            std::process::exit(2);
+        })
+    });
     let kernel_path = work.path().join("kernel.elf");
     std::fs::write(&kernel_path, kiln::KERNEL).expect("write kernel");
 
@@ -61,8 +72,8 @@ fn main() {
         kiln::KERNEL.len()
     );
     println!(
-        "{:<8} {:<14} {:>10} {:>12} {:>12} {:>7}",
-        "machine", "sample", "image", "kiln run", "qemu floor", "ratio"
+        "{:<8} {:<14} {:>10} {:>12} {:>12} {:>7} {:>12} {:>8}",
+        "machine", "sample", "image", "kiln run", "qemu floor", "ratio", "linux vm", "vs linux"
     );
     for machine in machines {
         let machine_name = match machine {
@@ -85,11 +96,19 @@ fn main() {
                 Some(f) => format!("{:.1}x", kiln_run.as_secs_f64() / f.as_secs_f64()),
                 None => "-".into(),
             };
+            let peer = match (&linux, machine) {
+                (Some(g), Machine::Q35) => linux_boot(g, name, runs),
+                _ => None,
+            };
+            let vs = peer.map_or("-".into(), |p| {
+                format!("{:.3}", kiln_run.as_secs_f64() / p.as_secs_f64())
+            });
             println!(
-                "{machine_name:<8} {name:<14} {:>10} {:>12} {:>12} {ratio:>7}{}",
+                "{machine_name:<8} {name:<14} {:>10} {:>12} {:>12} {ratio:>7} {:>12} {vs:>8}{}",
                 human_size(*size),
                 ms(kiln_run),
                 floor.map_or("no answer".into(), ms),
+                peer.map_or("-".into(), ms),
                 if failures.is_empty() {
                     String::new()
                 } else {
@@ -125,6 +144,39 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
             == qemu::Verdict::ProbeOk;
     });
     answered.then_some(t)
+}
+
+/// Median wall time of a Linux VM (q35, TCG) running `name` to its exit.
+fn linux_boot(g: &LinuxGuest, name: &str, runs: usize) -> Option<Duration> {
+    let program = kiln_tests::sample(name);
+    let mut ok = true;
+    let t = median(runs, || match g.command("q35", &program, &[], &[], &[]) {
+        Ok(mut cmd) => ok &= finishes(quiet(&mut cmd), Duration::from_secs(120)),
+        Err(e) => {
+            eprintln!("bench-boot: Linux guest: {e}");
+            ok = false;
+        }
+    });
+    ok.then_some(t)
+}
+
+/// Run `cmd`; true when it exits successfully within `limit` (else it is
+/// killed).
+fn finishes(cmd: &mut Command, limit: Duration) -> bool {
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
 }
 
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
