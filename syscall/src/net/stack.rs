@@ -358,6 +358,18 @@ impl NetStack {
         }
     }
 
+    /// Whether `packet`, next in `lane`'s queue, is a SYN that only meets
+    /// full listeners: then it is dropped unseen, as Linux does.
+    fn drops_syn(&self, lane: LaneId, packet: Option<&[u8]>) -> bool {
+        let medium = match lane {
+            LaneId::Lo => Medium::Ip,
+            LaneId::Eth => Medium::Ethernet,
+        };
+        packet
+            .and_then(|p| syn_target(p, medium))
+            .is_some_and(|(dst, port)| self.syn_finds_no_room(lane, dst, port))
+    }
+
     /// Whether the stack runs DHCP and holds no lease yet.
     pub fn awaiting_lease(&self) -> bool {
         self.dhcp.is_some() && self.ipv4.is_none()
@@ -448,12 +460,7 @@ impl NetStack {
             let mut moved = false;
             loop {
                 self.top_up_listeners(LaneId::Lo);
-                let syn = self
-                    .lanes
-                    .lo_dev
-                    .front()
-                    .and_then(|p| syn_target(p, Medium::Ip));
-                if syn.is_some_and(|(dst, port)| self.syn_finds_no_room(LaneId::Lo, dst, port)) {
+                if self.drops_syn(LaneId::Lo, self.lanes.lo_dev.front()) {
                     self.lanes.lo_dev.drop_front();
                     moved = true;
                     continue;
@@ -494,8 +501,7 @@ impl NetStack {
             self.lanes.eth.iface.poll_maintenance(now);
             while d.pending() {
                 self.top_up_listeners(LaneId::Eth);
-                let syn = d.front().and_then(|f| syn_target(f, Medium::Ethernet));
-                if syn.is_some_and(|(dst, port)| self.syn_finds_no_room(LaneId::Eth, dst, port)) {
+                if self.drops_syn(LaneId::Eth, d.front()) {
                     d.drop_front();
                     continue;
                 }

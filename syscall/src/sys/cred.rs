@@ -164,52 +164,72 @@ pub fn getegid(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
     ok(c.proc.creds.gid.effective.into())
 }
 
+/// Which set of ids a call works on.
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    Group,
+}
+
+/// Apply `change` to the user or group ids, telling it whether the caller
+/// is privileged; its value is the call's return value.
+fn change(
+    c: &mut Call<'_>,
+    kind: Kind,
+    change: impl FnOnce(&mut Ids, bool) -> SysResult<u32>,
+) -> SysResult<Outcome> {
+    let privileged = c.proc.creds.privileged();
+    let ids = match kind {
+        Kind::User => &mut c.proc.creds.uid,
+        Kind::Group => &mut c.proc.creds.gid,
+    };
+    ok(change(ids, privileged)?.into())
+}
+
 /// Implements Linux `setuid(2)`.
 pub fn setuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc.creds.uid.set(a.uint(0), privileged)?;
-    ok(0)
+    change(c, Kind::User, |i, p| i.set(a.uint(0), p).map(|_| 0))
 }
 
 /// Implements Linux `setgid(2)`.
 pub fn setgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc.creds.gid.set(a.uint(0), privileged)?;
-    ok(0)
+    change(c, Kind::Group, |i, p| i.set(a.uint(0), p).map(|_| 0))
 }
 
 /// Implements Linux `setreuid(2)`.
 pub fn setreuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc.creds.uid.set_re(a.uint(0), a.uint(1), privileged)?;
-    ok(0)
+    change(c, Kind::User, |i, p| {
+        i.set_re(a.uint(0), a.uint(1), p).map(|_| 0)
+    })
 }
 
 /// Implements Linux `setregid(2)`.
 pub fn setregid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc.creds.gid.set_re(a.uint(0), a.uint(1), privileged)?;
-    ok(0)
+    change(c, Kind::Group, |i, p| {
+        i.set_re(a.uint(0), a.uint(1), p).map(|_| 0)
+    })
 }
 
 /// Implements Linux `setresuid(2)`.
 pub fn setresuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc
-        .creds
-        .uid
-        .set_res(a.uint(0), a.uint(1), a.uint(2), privileged)?;
-    ok(0)
+    let (r, e, s) = (a.uint(0), a.uint(1), a.uint(2));
+    change(c, Kind::User, |i, p| i.set_res(r, e, s, p).map(|_| 0))
 }
 
 /// Implements Linux `setresgid(2)`.
 pub fn setresgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    c.proc
-        .creds
-        .gid
-        .set_res(a.uint(0), a.uint(1), a.uint(2), privileged)?;
-    ok(0)
+    let (r, e, s) = (a.uint(0), a.uint(1), a.uint(2));
+    change(c, Kind::Group, |i, p| i.set_res(r, e, s, p).map(|_| 0))
+}
+
+/// Implements Linux `setfsuid(2)`: returns the previous fs uid.
+pub fn setfsuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    change(c, Kind::User, |i, p| Ok(i.set_fs(a.uint(0), p)))
+}
+
+/// Implements Linux `setfsgid(2)`: returns the previous fs gid.
+pub fn setfsgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    change(c, Kind::Group, |i, p| Ok(i.set_fs(a.uint(0), p)))
 }
 
 /// Write real, effective and saved ids to three user addresses.
@@ -230,18 +250,6 @@ pub fn getresuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 pub fn getresgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let ids = c.proc.creds.gid;
     put_res(c, a, ids)
-}
-
-/// Implements Linux `setfsuid(2)`: returns the previous fs uid.
-pub fn setfsuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    ok(c.proc.creds.uid.set_fs(a.uint(0), privileged).into())
-}
-
-/// Implements Linux `setfsgid(2)`: returns the previous fs gid.
-pub fn setfsgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
-    ok(c.proc.creds.gid.set_fs(a.uint(0), privileged).into())
 }
 
 /// Implements Linux `getgroups(2)`.
