@@ -9,11 +9,10 @@ use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
 use crate::sched::Scheduler;
 use crate::{exit, print, println};
-use kiln_syscall::context::UserContext;
+use kiln_abi::context::UserContext;
+use kiln_abi::{Access, FaultSignal, Signal, Tid, WaitFor};
 use kiln_syscall::platform::{Console, Platform};
-use kiln_syscall::process::{
-    Access, BootOptions, FaultSignal, Flow, Process, Signal, Tid, WaitFor,
-};
+use kiln_syscall::process::{BootOptions, Flow, Process};
 
 const SEGV_MAPERR: i32 = 1;
 /// Console input is polled this often while a thread waits for it (the
@@ -21,7 +20,7 @@ const SEGV_MAPERR: i32 = 1;
 const CONSOLE_POLL_NS: u64 = 10_000_000;
 /// The regular tick while the program runs: preemption and housekeeping
 /// (the time slice sched_rr_get_interval reports).
-pub const TICK_NS: u64 = kiln_syscall::sys::thread::TIME_SLICE_NS;
+pub const TICK_NS: u64 = kiln_abi::TIME_SLICE_NS;
 const SYS_SCHED_YIELD: u64 = 24;
 /// How long the program's start waits for a DHCP lease.
 const LEASE_WAIT_NS: u64 = 3_000_000_000;

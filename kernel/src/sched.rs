@@ -4,8 +4,8 @@
 
 use crate::arch::fpu::FpuState;
 use alloc::collections::{BTreeMap, VecDeque};
-use kiln_syscall::context::UserContext;
-use kiln_syscall::process::{Tid, WaitFor};
+use kiln_abi::context::UserContext;
+use kiln_abi::{Tid, WaitFor};
 
 pub struct Thread {
     pub ctx: UserContext,

@@ -5,7 +5,7 @@
 
 use crate::mem::layout::{phys_to_virt, USER_END};
 use crate::mem::{frame, paging};
-use kiln_syscall::errno::Errno;
+use kiln_abi::errno::Errno;
 use kiln_syscall::platform::{Mmu, Prot, PAGE_SIZE};
 use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
 use x86_64::structures::paging::{

@@ -3,8 +3,8 @@
 
 use crate::tree::Tree;
 use anyhow::Result;
-use kiln_syscall::image::NetConfig;
-use kiln_syscall::net::resolv::LEASE_RESOLV_CONF;
+use kiln_image::NetConfig;
+use kiln_image::LEASE_RESOLV_CONF;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The VM's host name.

@@ -1,12 +1,12 @@
 //! Writing and reading images, with the one format definition in
-//! `kiln_syscall::image`.
+//! `kiln_image`.
 
 use crate::elfcheck::{self, ElfKind};
 use crate::spec::BuildArgs;
 use crate::tree::{io_reason, Content, Kind, Tree};
 use anyhow::{anyhow, bail, Context, Result};
-use kiln_syscall::image::fs::Placement;
-use kiln_syscall::image::{
+use kiln_image::fs::Placement;
+use kiln_image::{
     align_up, Extent, FsIndex, Header, IndexBuilder, Manifest, HEADER_OFFSET, HEADER_SIZE, MAGIC,
 };
 use std::fs::File;
@@ -386,7 +386,7 @@ pub fn human_size(n: u64) -> String {
 mod tests {
     use super::*;
     use crate::elfcheck::tests::elf;
-    use kiln_syscall::image::EntryKind;
+    use kiln_image::EntryKind;
 
     fn program(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;

@@ -2,8 +2,8 @@
 
 use crate::image::{human_size, Image};
 use anyhow::Result;
-use kiln_syscall::image::fs::ROOT as ROOT_ID;
-use kiln_syscall::image::{EntryKind, Extent, FsIndex, NetConfig, VERSION};
+use kiln_image::fs::ROOT as ROOT_ID;
+use kiln_image::{EntryKind, Extent, FsIndex, NetConfig, VERSION};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 use std::path::Path;

@@ -6,7 +6,7 @@ use crate::config::{self, Config, PortForward};
 use crate::image::{Program, DEFAULT_ENV};
 use crate::tree::{image_path, Kind, Node, Tree};
 use anyhow::{anyhow, bail, Context, Result};
-use kiln_syscall::image::{Manifest, NetConfig, TmpfsMount};
+use kiln_image::{Manifest, NetConfig, TmpfsMount};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

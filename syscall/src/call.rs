@@ -2,12 +2,12 @@
 //! typed access to the arguments, and the one place where waiting calls
 //! remember their deadline across re-issues.
 
-use crate::context::UserContext;
-use crate::errno::{Errno, SysResult};
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
 use crate::process::{Process, WaitFor};
 use crate::thread::table::{CallState, Thread};
+use kiln_abi::context::UserContext;
+use kiln_abi::errno::{Errno, SysResult};
 
 /// What a handler asks the dispatcher to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,11 +92,12 @@ impl Call<'_> {
         }
     }
 
-    /// What file operations need: the machine and the process.
+    /// What file operations need: the machine and facts about the
+    /// process.
     pub fn cx(&mut self) -> crate::vfs::Cx<'_> {
         crate::vfs::Cx {
             p: &mut *self.p,
-            proc: &*self.proc,
+            facts: &*self.proc,
         }
     }
 

@@ -2,16 +2,16 @@
 //! system index read once at boot, file data read on demand through a small
 //! page cache over the block device.
 
-use crate::errno::Errno;
-use crate::image::{EntryKind, FsIndex, Header, Manifest, HEADER_OFFSET, HEADER_SIZE};
 use crate::platform::BlockDevice;
-use crate::process::BootError;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
+use kiln_abi::BootError;
+use kiln_image::{EntryKind, FsIndex, Header, Manifest, HEADER_OFFSET, HEADER_SIZE};
 use spin::Mutex;
 
 const SECTOR: u64 = 512;
@@ -106,7 +106,7 @@ impl ImageFs {
         let header = Header::decode(&block).map_err(|e| bad("bad image header", &e))?;
         let section = |cache: &mut BlockCache,
                        dev: &mut dyn BlockDevice,
-                       ext: crate::image::Extent,
+                       ext: kiln_image::Extent,
                        what: &str| {
             let mut buf = vec![0u8; ext.len as usize];
             cache
@@ -173,7 +173,7 @@ impl ImageFs {
     /// ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG.
     pub fn resolve(&self, path: &[u8], follow_last: bool) -> Result<u32, Errno> {
         let mut budget = MAX_SYMLINKS;
-        self.walk(crate::image::fs::ROOT, path, follow_last, &mut budget)
+        self.walk(kiln_image::fs::ROOT, path, follow_last, &mut budget)
     }
 
     fn walk(
@@ -190,7 +190,7 @@ impl ImageFs {
             return Err(Errno::ENAMETOOLONG);
         }
         let mut cur = if path[0] == b'/' {
-            crate::image::fs::ROOT
+            kiln_image::fs::ROOT
         } else {
             start
         };
@@ -239,7 +239,7 @@ impl ImageFs {
     pub fn path_of(&self, id: u32) -> String {
         let mut parts = Vec::new();
         let mut cur = id;
-        while cur != crate::image::fs::ROOT {
+        while cur != kiln_image::fs::ROOT {
             parts.push(String::from_utf8_lossy(self.index.name(cur)).into_owned());
             cur = match self.index.entry(cur) {
                 Some(e) => e.parent,

@@ -9,16 +9,16 @@
 extern crate alloc;
 
 pub mod call;
-pub mod context;
-pub mod errno;
+pub mod cred;
 pub mod fd;
-pub mod image;
 pub mod imagefs;
+pub mod limits;
 pub mod loader;
 pub mod mm;
 pub mod net;
 pub mod platform;
 pub mod process;
+pub mod ready;
 pub mod stack;
 pub mod symbols;
 pub mod sys;

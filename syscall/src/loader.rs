@@ -1,16 +1,16 @@
 //! Loading the program's ELF file: checks, one region per PT_LOAD with its
 //! own rights (W^X), file bytes paged in from the image, the bss zeroed.
 
-use crate::errno::Errno;
 use crate::mm::{page_down, page_up, AddressSpace, Backing, Kind, Region, TASK_SIZE};
 use crate::platform::{Platform, Prot, PAGE_SIZE};
-use crate::process::BootError;
 use crate::symbols::Symbols;
 use alloc::format;
 use alloc::string::String;
 use goblin::elf::header::{EM_X86_64, ET_DYN, ET_EXEC};
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 use goblin::elf::Elf;
+use kiln_abi::errno::Errno;
+use kiln_abi::BootError;
 
 /// Where a static-PIE program is loaded (as Linux's ELF_ET_DYN_BASE).
 pub const PIE_BASE: u64 = 0x5555_5555_4000;

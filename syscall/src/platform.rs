@@ -2,7 +2,7 @@
 //! traits over real hardware; host tests implement them with fakes. Nothing
 //! in this crate touches hardware or dereferences a program pointer itself.
 
-use crate::errno::Errno;
+use kiln_abi::errno::Errno;
 
 /// Size of a page of the program's address space.
 pub const PAGE_SIZE: u64 = 4096;

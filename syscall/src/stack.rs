@@ -11,12 +11,12 @@
 //! rsp        ->  argc                 (rsp is 16-byte aligned)
 //! ```
 
-use crate::errno::Errno;
 use crate::loader::Loaded;
 use crate::mm::user::UserMem;
 use crate::mm::STACK_TOP;
 use crate::platform::{MachineInfo, PAGE_SIZE};
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
 
 pub const AT_NULL: u64 = 0;
 pub const AT_PHDR: u64 = 3;

@@ -4,7 +4,6 @@
 //! here plus its handler.
 
 use crate::call::{Args, Call, Outcome};
-use crate::errno::SysResult;
 use crate::sys::{
     advice, attr, cred, dir, epoll, eventfd, fdops, futex, io, kill, mem, membarrier, open, poll,
     proc, random, remap, rusage, session, signal, signalfd, socket, sockopt, stat, thread, time,
@@ -13,6 +12,7 @@ use crate::sys::{
 pub use crate::table_names::{MAX_NR, NAMES};
 use alloc::format;
 use alloc::string::String;
+use kiln_abi::errno::SysResult;
 
 /// A syscall handler.
 pub type Handler = fn(&mut Call<'_>, Args) -> SysResult<Outcome>;

@@ -2,15 +2,15 @@
 //! clock, deterministic randomness, an in-memory image, and a tiny ELF
 //! writer.
 
-use crate::context::UserContext;
-use crate::errno::Errno;
-use crate::image::{Extent, Header, IndexBuilder, Manifest, HEADER_OFFSET, HEADER_SIZE};
 use crate::mm::user::UserMem;
 use crate::platform::*;
 use crate::process::{Flow, Process};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
+use kiln_abi::context::UserContext;
+use kiln_abi::errno::Errno;
+use kiln_image::{Extent, Header, IndexBuilder, Manifest, HEADER_OFFSET, HEADER_SIZE};
 
 #[derive(Default)]
 pub struct FakeMmu {
@@ -284,9 +284,9 @@ pub fn image(nodes: &[Node<'_>], manifest: &Manifest) -> Vec<u8> {
     }
     let man = manifest.encode();
     let man_off = HEADER_OFFSET + HEADER_SIZE as u64;
-    let idx_off = crate::image::align_up(man_off + man.len() as u64);
+    let idx_off = kiln_image::align_up(man_off + man.len() as u64);
     let idx_len = b.build(0).index.len() as u64;
-    let data_off = crate::image::align_up(idx_off + idx_len);
+    let data_off = kiln_image::align_up(idx_off + idx_len);
     let built = b.build(data_off);
     let size = data_off + built.data_len + 4096;
     let mut img = vec![0u8; size as usize];
@@ -370,7 +370,7 @@ impl ElfBuilder {
         let mut phdrs: Vec<[u64; 7]> = Vec::new(); // type|flags<<32, off, vaddr, paddr, filesz, memsz, align
         let nph = 2 + self.interp as u64 + self.pt_phdr as u64;
         let text_len = 0x1000 + self.code.len() as u64;
-        let data_off = crate::image::align_up(text_len);
+        let data_off = kiln_image::align_up(text_len);
         if self.pt_phdr {
             phdrs.push([
                 6 | 4 << 32,

@@ -3,7 +3,7 @@
 
 use super::hal::KernelHal;
 use super::transport;
-use kiln_syscall::errno::Errno;
+use kiln_abi::errno::Errno;
 use kiln_syscall::platform::BlockDevice;
 use virtio_drivers::device::blk::{VirtIOBlk, SECTOR_SIZE};
 use virtio_drivers::transport::{DeviceType, SomeTransport};

@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
-use kiln_syscall::errno::Errno;
+use kiln_abi::errno::Errno;
 use kiln_syscall::platform::NetDevice;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{DeviceType, SomeTransport};

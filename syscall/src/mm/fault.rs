@@ -2,10 +2,10 @@
 //! time it is touched, and classifying faults that cannot be resolved.
 
 use super::{page_down, AddressSpace, Backing, Region};
-use crate::errno::Errno;
 use crate::imagefs::ImageFs;
 use crate::platform::{Platform, Prot, PAGE_SIZE};
-use crate::process::{Access, FaultSignal, Signal};
+use kiln_abi::errno::Errno;
+use kiln_abi::{Access, FaultSignal, Signal};
 
 /// `si_code` for an address outside every region.
 pub const SEGV_MAPERR: i32 = 1;

@@ -6,10 +6,10 @@ pub mod fault;
 pub mod user;
 pub mod vdso;
 
-use crate::errno::Errno;
 use crate::platform::{Prot, PAGE_SIZE};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
 
 /// Lowest address a mapping may use (Linux `vm.mmap_min_addr` default).
 pub const MMAP_MIN: u64 = 0x1_0000;

@@ -4,11 +4,11 @@
 
 use super::fault::{allows, fill_page};
 use super::{page_down, AddressSpace};
-use crate::errno::Errno;
 use crate::imagefs::ImageFs;
 use crate::platform::{Platform, PAGE_SIZE};
-use crate::process::Access;
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
+use kiln_abi::Access;
 
 /// A checked view of the program's memory for one system call.
 pub struct UserMem<'a> {

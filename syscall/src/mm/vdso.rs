@@ -5,8 +5,8 @@
 
 use super::{page_up, AddressSpace, Backing, Kind, Region, MMAP_TOP};
 use crate::platform::{Platform, Prot, PAGE_SIZE};
-use crate::process::BootError;
 use alloc::format;
+use kiln_abi::BootError;
 
 /// Where the clock page goes; the vDSO follows one page above.
 pub const VVAR_BASE: u64 = MMAP_TOP;

@@ -4,9 +4,9 @@
 //! from and to program memory.
 
 use super::Domain;
-use crate::errno::Errno;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use kiln_abi::errno::Errno;
 
 pub const AF_UNSPEC: u16 = 0;
 pub const AF_UNIX: u16 = 1;

@@ -2,22 +2,19 @@
 //! that read/write/readv/writev, poll, epoll, fstat, ioctl and
 //! /proc/self/fd work on them as on any file.
 
-use super::{MsgFlags, Net, PollMask, Socket, SocketKey};
-use crate::call::Call;
-use crate::errno::{Errno, SysResult};
-use crate::fd::FileRef;
-use crate::vfs::stat::{makedev, Stat, StatFs, S_IFSOCK};
-use crate::vfs::{Cx, Events, FileObject};
+use super::{MsgFlags, Net, PollMask, ReadyKey, Socket};
+use crate::vfs::FileRef;
+use crate::vfs::{Cx, Events, FileObject, Reply, Request};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat, StatFs, S_IFSOCK};
 
 /// `SOCKFS_MAGIC`, what `fstatfs` on a socket reports.
 pub const SOCKFS_MAGIC: u64 = 0x534f_434b;
-pub const SIOCINQ: u32 = 0x541b;
-pub const SIOCOUTQ: u32 = 0x5411;
 
 /// An open socket.
 pub struct SocketFile {
@@ -67,7 +64,7 @@ impl SocketFile {
         t.store(ns, Ordering::Relaxed)
     }
 
-    pub fn key(&self) -> SocketKey {
+    pub fn key(&self) -> ReadyKey {
         self.sock.key()
     }
 }
@@ -104,25 +101,21 @@ impl FileObject for SocketFile {
     fn poll(&self, _cx: &mut Cx<'_>) -> Events {
         events(self.sock.poll())
     }
-    fn wake_keys(&self, out: &mut Vec<SocketKey>) -> bool {
+    fn wake_keys(&self, out: &mut Vec<ReadyKey>) -> bool {
         out.push(self.key());
         true
     }
-    fn ioctl(&self, c: &mut Call<'_>, cmd: u32, arg: u64) -> SysResult<u64> {
-        match cmd {
-            SIOCINQ => {
+    fn ioctl(&self, _cx: &mut Cx<'_>, req: Request) -> SysResult<Reply> {
+        match req {
+            Request::ReadableBytes => {
                 if self.listening.load(Ordering::Relaxed) {
                     return Err(Errno::EINVAL);
                 }
                 let n = self.sock.readable_bytes().min(i32::MAX as usize) as u32;
-                c.mem().write_u32(arg, n)?;
-                Ok(0)
+                Ok(Reply::Int(n))
             }
-            SIOCOUTQ => {
-                // Bytes not yet acknowledged are not tracked: report none.
-                c.mem().write_u32(arg, 0)?;
-                Ok(0)
-            }
+            // Bytes not yet acknowledged are not tracked: report none.
+            Request::UnsentBytes => Ok(Reply::Int(0)),
             _ => Err(Errno::ENOTTY),
         }
     }

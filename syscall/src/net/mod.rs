@@ -26,7 +26,6 @@ pub mod addr;
 mod cell;
 mod device;
 pub mod file;
-pub mod glue;
 mod loopback;
 pub mod opts;
 mod ports;
@@ -40,14 +39,18 @@ mod unix;
 #[cfg(test)]
 mod tests;
 
+pub use crate::ready::ReadyKey;
 pub use addr::{SockAddr, UnixAddr};
 pub use opts::{SockOpt, SockOptName};
-pub use stack::{Net, NetEvent, NetStack, SocketKey};
+pub use stack::{Net, NetEvent, NetStack};
+
+/// How long `connect` to a remote address waits for DHCP (ns).
+pub const DHCP_WAIT_NS: u64 = 3_000_000_000;
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{socketpair, UnixSocket};
 
-use crate::errno::Errno;
+use kiln_abi::errno::Errno;
 
 /// Address families of sockets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,7 +233,7 @@ pub fn socket(net: &Net, domain: u32, ty: u32, protocol: u32) -> Result<Socket, 
 
 impl Socket {
     /// The key under which [`NetStack::take_changed`] reports this socket.
-    pub fn key(&self) -> SocketKey {
+    pub fn key(&self) -> ReadyKey {
         match self {
             Socket::Tcp(s) => s.key(),
             Socket::Udp(s) => s.key(),

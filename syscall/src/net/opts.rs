@@ -2,8 +2,8 @@
 //! and value bytes. The syscall layer copies the bytes; this module decodes.
 
 use super::SockType;
-use crate::errno::Errno;
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
 
 pub const SOL_SOCKET: u32 = 1;
 pub const SO_REUSEADDR: u32 = 2;

@@ -2,10 +2,10 @@
 //! (`SO_REUSEADDR`, `SO_REUSEPORT`, wildcard and dual-stack overlap), and
 //! ephemeral port choice.
 
-use crate::errno::Errno;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::IpAddr;
+use kiln_abi::errno::Errno;
 
 /// Ephemeral range (Linux's `ip_local_port_range` default).
 const EPHEMERAL_LO: u16 = 32768;

@@ -9,7 +9,6 @@ use super::syn_gate::syn_target;
 use super::tcp::TcpObj;
 use super::udp::UdpObj;
 use super::PollMask;
-use crate::image::NetConfig;
 use crate::platform::NetDevice;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -17,6 +16,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use kiln_image::NetConfig;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
 };
@@ -25,9 +25,7 @@ use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr};
 
-/// Names a socket object in [`NetStack::take_changed`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SocketKey(pub u32);
+pub use crate::ready::ReadyKey;
 
 /// Which interface a smoltcp socket lives on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +191,7 @@ pub struct NetStack {
     pub(super) ports: Ports,
     pub(super) now: Instant,
     next_key: u32,
-    changed: Vec<SocketKey>,
+    changed: Vec<ReadyKey>,
     events: Vec<NetEvent>,
     dhcp: Option<SocketHandle>,
     ipv4: Option<Ipv4Cidr>,
@@ -406,7 +404,7 @@ impl NetStack {
 
     /// Sockets whose readiness changed since the last call; wake their
     /// waiters (and only theirs).
-    pub fn take_changed(&mut self) -> Vec<SocketKey> {
+    pub fn take_changed(&mut self) -> Vec<ReadyKey> {
         core::mem::take(&mut self.changed)
     }
 
@@ -437,7 +435,7 @@ impl NetStack {
     }
 
     pub(super) fn mark_changed(&mut self, key: u32) {
-        let k = SocketKey(key);
+        let k = ReadyKey(key);
         if !self.changed.contains(&k) {
             self.changed.push(k);
         }
@@ -671,18 +669,18 @@ impl Net {
     }
 
     /// [`NetStack::take_changed`].
-    pub fn take_changed(&self) -> Vec<SocketKey> {
+    pub fn take_changed(&self) -> Vec<ReadyKey> {
         self.stack().take_changed()
     }
 
     /// A fresh readiness key for an object outside the stack (eventfd,
     /// epoll): the stack's change list is the process's one readiness bus.
-    pub fn new_key(&self) -> SocketKey {
-        SocketKey(self.stack().new_key())
+    pub fn new_key(&self) -> ReadyKey {
+        ReadyKey(self.stack().new_key())
     }
 
     /// Report that the readiness of the object with `key` changed.
-    pub fn notify(&self, key: SocketKey) {
+    pub fn notify(&self, key: ReadyKey) {
         self.stack().mark_changed(key.0)
     }
 }

@@ -11,12 +11,12 @@
 use super::addr::{for_domain, unmap, unspecified};
 use super::opts::CommonOpts;
 use super::ports::{BindAddr, Binding, Proto};
-use super::stack::{from_smol, to_smol, Entry, LaneId, Net, NetStack, Obj, Sig, SocketKey};
+use super::stack::{from_smol, to_smol, Entry, LaneId, Net, NetStack, Obj, ReadyKey, Sig};
 use super::{Domain, MsgFlags, PollMask, Shutdown, SockOpt, SockOptName, SockType, MAX_BACKLOG};
-use crate::errno::Errno;
 use alloc::collections::VecDeque;
 use alloc::vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use kiln_abi::errno::Errno;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
@@ -716,8 +716,8 @@ impl TcpSocket {
         }
     }
 
-    pub fn key(&self) -> SocketKey {
-        SocketKey(self.key)
+    pub fn key(&self) -> ReadyKey {
+        ReadyKey(self.key)
     }
 
     pub fn domain(&self) -> Domain {

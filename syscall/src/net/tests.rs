@@ -4,14 +4,14 @@
 
 use super::addr::{self, SockAddr, UnixAddr};
 use super::*;
-use crate::errno::Errno;
-use crate::image::NetConfig;
 use crate::platform::NetDevice;
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::net::SocketAddr;
+use kiln_abi::errno::Errno;
+use kiln_image::NetConfig;
 
 const MS: u64 = 1_000_000;
 const NONE: MsgFlags = MsgFlags::empty();

@@ -5,13 +5,13 @@
 use super::addr::{for_domain, unmap, unspecified};
 use super::opts::CommonOpts;
 use super::ports::{BindAddr, Binding, Proto};
-use super::stack::{from_smol, to_smol, Entry, LaneId, Net, NetStack, Obj, Sig, SocketKey};
+use super::stack::{from_smol, to_smol, Entry, LaneId, Net, NetStack, Obj, ReadyKey, Sig};
 use super::{
     Domain, MsgFlags, PollMask, Received, Shutdown, SockAddr, SockOpt, SockOptName, SockType,
 };
-use crate::errno::Errno;
 use alloc::vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use kiln_abi::errno::Errno;
 use smoltcp::socket::udp;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
@@ -387,8 +387,8 @@ impl UdpSocket {
         }
     }
 
-    pub fn key(&self) -> SocketKey {
-        SocketKey(self.key)
+    pub fn key(&self) -> ReadyKey {
+        ReadyKey(self.key)
     }
 
     pub fn domain(&self) -> Domain {

@@ -4,13 +4,13 @@
 
 use super::addr::UnixAddr;
 use super::cell::Shared;
-use super::stack::{Net, SocketKey};
+use super::stack::{Net, ReadyKey};
 use super::{MsgFlags, PollMask, Received, Shutdown, SockAddr, SockOpt, SockOptName, SockType};
-use crate::errno::Errno;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
 
 /// Bytes a stream end holds unread.
 const STREAM_BUF: usize = 128 * 1024;
@@ -102,8 +102,8 @@ impl UnixSocket {
         }
     }
 
-    pub fn key(&self) -> SocketKey {
-        SocketKey(self.inner.borrow().key)
+    pub fn key(&self) -> ReadyKey {
+        ReadyKey(self.inner.borrow().key)
     }
 
     pub fn sock_type(&self) -> SockType {

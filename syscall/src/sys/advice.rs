@@ -3,8 +3,8 @@
 //! memory); the arguments are checked as Linux checks them.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
-use crate::vfs::stat::{S_IFMT, S_IFREG};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{S_IFMT, S_IFREG};
 
 /// POSIX_FADV_NORMAL..=POSIX_FADV_NOREUSE.
 const FADV_LAST: i32 = 5;

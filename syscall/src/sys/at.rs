@@ -3,11 +3,11 @@
 //! resolution that records missing files for `--missing-files`.
 
 use crate::call::Call;
-use crate::errno::{Errno, SysResult};
 use crate::fd::FileRef;
 use crate::vfs::path::{Parent, PATH_MAX};
 use crate::vfs::{Location, NodeKind};
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const AT_FDCWD: i32 = -100;
 pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -64,8 +64,8 @@ pub fn lookup(c: &mut Call<'_>, dirfd: i32, path: &[u8], follow: bool) -> SysRes
     let from = start(c, dirfd, path)?;
     let r = {
         let mut cx = c.cx();
-        let proc = cx.proc;
-        proc.ns.resolve(&mut cx, &from, path, follow)
+        let ns = cx.facts.namespace();
+        ns.resolve(&mut cx, &from, path, follow)
     };
     if let Err(e) = &r {
         note(c, &from, path, *e);
@@ -78,8 +78,8 @@ pub fn parent(c: &mut Call<'_>, dirfd: i32, path: &[u8]) -> SysResult<Parent> {
     let from = start(c, dirfd, path)?;
     let r = {
         let mut cx = c.cx();
-        let proc = cx.proc;
-        proc.ns.resolve_parent(&mut cx, &from, path)
+        let ns = cx.facts.namespace();
+        ns.resolve_parent(&mut cx, &from, path)
     };
     if let Err(e) = &r {
         note(c, &from, path, *e);

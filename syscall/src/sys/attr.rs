@@ -3,8 +3,8 @@
 
 use super::at::{self, Target, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::vfs::{NodeKind, NodeRef, SetAttr};
+use kiln_abi::errno::{Errno, SysResult};
 
 /// The node a (dirfd, path, flags) or a descriptor names.
 fn node_of(t: Target) -> SysResult<NodeRef> {

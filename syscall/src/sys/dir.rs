@@ -3,12 +3,12 @@
 
 use super::at::{self, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW};
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::vfs::node::NewNode;
 use crate::vfs::path::{same, Parent};
 use crate::vfs::tmpfs::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
 use crate::vfs::{DirEntry, NodeKind, NodeRef};
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
 
 /// The whole listing of the directory behind `fd`: ".", "..", its entries
 /// and the mount points inside it.
@@ -138,8 +138,8 @@ pub fn fchdir(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// The existing child of a parent, if any.
 fn child(c: &mut Call<'_>, p: &Parent) -> SysResult<NodeRef> {
     let mut cx = c.cx();
-    let proc = cx.proc;
-    proc.ns.child(&mut cx, &p.dir, &p.name)
+    let ns = cx.facts.namespace();
+    ns.child(&mut cx, &p.dir, &p.name)
 }
 
 fn child_path(p: &Parent) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! epoll as an observer of readiness keys (STYLE.md point 7): each
 //! interest watches its object's keys; a change puts the interest on the
-//! ready queue ([`crate::net::glue::absorb`]), and `epoll_wait` looks only
+//! ready queue ((`crate::ready`)), and `epoll_wait` looks only
 //! at queued interests (plus those on objects without keys, such as pipes
 //! and the console, which are looked at on every wait). Level-triggered
 //! interests that were reported stay queued while they are ready;
@@ -8,12 +8,11 @@
 //! one-shot ones are disabled until EPOLL_CTL_MOD.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{FileRef, O_CLOEXEC, O_RDWR};
-use crate::net::glue::{self, Observe, Seen};
-use crate::net::{Net, SocketKey};
+use crate::net::{Net, ReadyKey};
 use crate::process::WaitFor;
-use crate::vfs::stat::{makedev, Stat, S_IFDIR, S_IFMT, S_IFREG};
+use crate::ready::{Observe, Seen};
+use crate::sys::wait;
 use crate::vfs::{Cx, Description, Events, FileObject};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -21,6 +20,8 @@ use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat, S_IFDIR, S_IFMT, S_IFREG};
 
 pub const EPOLL_CTL_ADD: u32 = 1;
 pub const EPOLL_CTL_DEL: u32 = 2;
@@ -66,7 +67,7 @@ struct Interest {
     file: Weak<Description>,
     events: u32,
     data: u64,
-    keys: Vec<SocketKey>,
+    keys: Vec<ReadyKey>,
     keyed: bool,
     disabled: bool,
     /// Unkeyed edge-triggered interests: the mask last reported.
@@ -99,7 +100,7 @@ impl State {
 }
 
 struct Shared {
-    key: SocketKey,
+    key: ReadyKey,
     st: spin::Mutex<State>,
 }
 
@@ -283,7 +284,7 @@ impl FileObject for Epoll {
             Events::IN | Events::RDNORM
         }
     }
-    fn wake_keys(&self, out: &mut Vec<SocketKey>) -> bool {
+    fn wake_keys(&self, out: &mut Vec<ReadyKey>) -> bool {
         out.push(self.shared.key);
         self.keyed()
     }
@@ -482,7 +483,7 @@ fn wait(
     }
     if ep.keyed() {
         let key = ep.shared.key;
-        Ok(Outcome::Block(glue::park(c, alloc::vec![key], deadline)))
+        Ok(Outcome::Block(wait::park(c, alloc::vec![key], deadline)))
     } else {
         Ok(Outcome::Block(WaitFor::Event { deadline }))
     }

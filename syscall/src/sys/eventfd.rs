@@ -1,16 +1,16 @@
 //! eventfd: a 64-bit counter as a file, with readiness on the bus.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
-use crate::net::{Net, SocketKey};
-use crate::vfs::stat::{makedev, Stat};
+use crate::net::{Net, ReadyKey};
 use crate::vfs::{Cx, Description, Events, FileObject};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat};
 
 pub const EFD_SEMAPHORE: u32 = 1;
 pub const EFD_NONBLOCK: u32 = O_NONBLOCK;
@@ -22,7 +22,7 @@ const MAX: u64 = u64::MAX - 1;
 pub struct EventFd {
     count: spin::Mutex<u64>,
     semaphore: bool,
-    key: SocketKey,
+    key: ReadyKey,
     net: Net,
 }
 
@@ -93,7 +93,7 @@ impl FileObject for EventFd {
         }
         e
     }
-    fn wake_keys(&self, out: &mut Vec<SocketKey>) -> bool {
+    fn wake_keys(&self, out: &mut Vec<ReadyKey>) -> bool {
         out.push(self.key);
         true
     }

@@ -2,11 +2,11 @@
 //! pipe and pipe2.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY, SETFL_MASK};
 use crate::vfs::pipe::{pipe as new_pipe, PipeEnd};
 use crate::vfs::Description;
 use alloc::sync::Arc;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const F_DUPFD: u32 = 0;
 pub const F_GETFD: u32 = 1;

@@ -14,9 +14,9 @@
 
 use super::time::read_timespec;
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::process::WaitFor;
 use crate::thread::futex::MATCH_ANY;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const FUTEX_WAIT: u32 = 0;
 pub const FUTEX_WAKE: u32 = 1;

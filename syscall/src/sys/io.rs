@@ -2,11 +2,11 @@
 //! copy_file_range: moving bytes between file objects and program memory.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{FileRef, O_APPEND};
 use crate::mm::TASK_SIZE;
-use crate::vfs::stat::{S_IFMT, S_IFREG};
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{S_IFMT, S_IFREG};
 
 /// Linux caps one read or write at this many bytes.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -156,7 +156,7 @@ fn transfer(
             if file.nonblocking() || nowait {
                 Err(Errno::EAGAIN)
             } else {
-                crate::net::glue::block_io(c, &file, dir == Dir::Read)
+                crate::sys::wait::block_io(c, &file, dir == Dir::Read)
             }
         }
         Err(Errno::EAGAIN) => ok(0),
@@ -409,7 +409,7 @@ pub fn sendfile(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 !out.obj.poll(&mut cx).contains(crate::vfs::Events::OUT)
             };
             let f = if out_full { &out } else { &inp };
-            return crate::net::glue::block_io(c, f, !out_full);
+            return crate::sys::wait::block_io(c, f, !out_full);
         }
         r => r?,
     };
@@ -434,8 +434,7 @@ pub fn copy_file_range(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         let mut cx = c.cx();
         (inp.obj.stat(&mut cx)?, out.obj.stat(&mut cx)?)
     };
-    if sin.mode & S_IFMT == crate::vfs::stat::S_IFDIR
-        || sout.mode & S_IFMT == crate::vfs::stat::S_IFDIR
+    if sin.mode & S_IFMT == kiln_abi::stat::S_IFDIR || sout.mode & S_IFMT == kiln_abi::stat::S_IFDIR
     {
         return Err(Errno::EISDIR);
     }

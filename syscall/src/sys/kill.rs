@@ -4,8 +4,8 @@
 //! whose default action is to terminate.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::thread::signal::{user_info, NSIG, SI_TKILL, SI_USER};
+use kiln_abi::errno::{Errno, SysResult};
 
 const PID: i32 = super::proc::PID as i32;
 

@@ -2,12 +2,12 @@
 //! recorded here; pages arrive through demand paging.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::mm::{
     fault, page_down, page_up, Backing, Kind, Region, MAP32_RANGE, MMAP_MIN, MMAP_TOP, TASK_SIZE,
 };
 use crate::platform::{Prot, PAGE_SIZE};
 use crate::vfs::PageSource;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const MAP_SHARED: u32 = 0x01;
 pub const MAP_PRIVATE: u32 = 0x02;

@@ -5,7 +5,7 @@
 //! Linux's bookkeeping of commands and registrations.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const MEMBARRIER_CMD_QUERY: i32 = 0;
 pub const MEMBARRIER_CMD_GLOBAL: i32 = 1;

@@ -31,3 +31,4 @@ pub mod time;
 pub mod timer;
 pub mod timerfd;
 pub mod tty;
+pub mod wait;

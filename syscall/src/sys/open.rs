@@ -2,7 +2,6 @@
 
 use super::at::{self, AT_FDCWD};
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::*;
 use crate::vfs::file::{Cx, Events, FileObject};
 use crate::vfs::node::NewNode;
@@ -10,6 +9,7 @@ use crate::vfs::{Description, Location, NodeKind, NodeRef, Stat};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
 
 /// Every flag open accepts (others are ignored by open, EINVAL by openat2).
 const VALID: u32 = O_ACCMODE
@@ -147,8 +147,8 @@ fn open_or_create(
     }
     let found = {
         let mut cx = c.cx();
-        let proc = cx.proc;
-        proc.ns.child(&mut cx, &parent.dir, &parent.name)
+        let ns = cx.facts.namespace();
+        ns.child(&mut cx, &parent.dir, &parent.name)
     };
     match found {
         Ok(node) => {
@@ -168,8 +168,8 @@ fn open_or_create(
             let mode = mode & 0o7777 & !c.proc.umask;
             let mut cx = c.cx();
             dir.create(&mut cx, &parent.name, NewNode::File, mode)?;
-            let proc = cx.proc;
-            proc.ns.resolve(&mut cx, &parent.dir, &parent.name, false)
+            let ns = cx.facts.namespace();
+            ns.resolve(&mut cx, &parent.dir, &parent.name, false)
         }
         Err(e) => Err(e),
     }

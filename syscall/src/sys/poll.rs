@@ -5,10 +5,10 @@
 
 use super::time::{read_timespec, timespec};
 use crate::call::{Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::process::WaitFor;
 use crate::vfs::Events;
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const POLLIN: u16 = 0x001;
 pub const POLLPRI: u16 = 0x002;
@@ -24,7 +24,7 @@ pub const POLLWRNORM: u16 = 0x100;
 /// input when the console is all there is, any event otherwise.
 struct Waiter {
     console_only: bool,
-    keys: Vec<crate::net::SocketKey>,
+    keys: Vec<crate::net::ReadyKey>,
     all_keyed: bool,
 }
 
@@ -38,7 +38,7 @@ impl Waiter {
     }
     fn wait(self, c: &mut Call<'_>, deadline: Option<u64>) -> WaitFor {
         if self.all_keyed && !self.keys.is_empty() {
-            return crate::net::glue::park(c, self.keys, deadline);
+            return crate::sys::wait::park(c, self.keys, deadline);
         }
         match (self.console_only, deadline) {
             (true, Some(d)) => WaitFor::ConsoleInputOrDeadline(d),

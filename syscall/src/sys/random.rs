@@ -1,7 +1,7 @@
 //! getrandom.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const GRND_NONBLOCK: u32 = 1;
 pub const GRND_RANDOM: u32 = 2;

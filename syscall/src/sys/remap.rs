@@ -4,10 +4,10 @@
 //! large blocks lean on this.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::mm::{page_up, Backing, Kind, Region, MMAP_MIN, MMAP_TOP, TASK_SIZE};
 use crate::platform::PAGE_SIZE;
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const MREMAP_MAYMOVE: u32 = 1;
 pub const MREMAP_FIXED: u32 = 2;

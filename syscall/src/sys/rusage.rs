@@ -4,8 +4,8 @@
 //! time; there are no children.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::stack::CLOCK_TICKS;
+use kiln_abi::errno::{Errno, SysResult};
 
 const NS: u64 = 1_000_000_000;
 pub const RUSAGE_SELF: i32 = 0;

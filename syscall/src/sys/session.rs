@@ -4,8 +4,8 @@
 //! Linux checks them.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::sys::proc::PID;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const WNOHANG: u32 = 1;
 pub const WUNTRACED: u32 = 2;

@@ -3,11 +3,11 @@
 //! [`crate::thread::signal`] and [`crate::thread::deliver`].
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::process::{Signal, WaitFor};
 use crate::thread::sigframe::SigInfo;
 use crate::thread::signal::{bit, ignored, SigAction, NSIG, SA_KNOWN, UNBLOCKABLE};
 use crate::thread::table::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const SIGKILL: usize = 9;
 pub const SIGSTOP: usize = 19;

@@ -3,18 +3,18 @@
 //! queue, then the process's; readiness is "one of them is pending".
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use crate::process::WaitFor;
 use crate::thread::sigframe::SigInfo;
 use crate::thread::signal::{SharedQueues, SI_TIMER, UNBLOCKABLE};
-use crate::vfs::stat::Stat;
 use crate::vfs::{Cx, Description, Events, FileObject};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::Stat;
 
 pub const SFD_CLOEXEC: u32 = O_CLOEXEC;
 pub const SFD_NONBLOCK: u32 = O_NONBLOCK;

@@ -4,17 +4,17 @@
 //! park the thread on the socket's readiness key and are issued again.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{FileRef, O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use crate::net::addr;
 use crate::net::file::SocketFile;
-use crate::net::glue;
 use crate::net::{MsgFlags, PollMask, Shutdown, SockType, Socket, SOCK_FLAGS_MASK};
+use crate::sys::wait;
 use crate::vfs::Description;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
+use kiln_abi::errno::{Errno, SysResult};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address a call takes.
 pub const SOCKADDR_MAX: usize = 128;
@@ -82,7 +82,7 @@ fn wait(c: &mut Call<'_>, f: &FileRef, nowait: bool, read: bool) -> SysResult<Ou
     if nowait || f.nonblocking() {
         return Err(Errno::EAGAIN);
     }
-    glue::block_io(c, f, read)
+    wait::block_io(c, f, read)
 }
 
 /// Implements Linux `socket(2)`: AF_UNIX, AF_INET, AF_INET6 with
@@ -210,16 +210,16 @@ pub fn connect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 return Err(Errno::EINPROGRESS);
             }
             let key = s.key();
-            Ok(Outcome::Block(glue::park(c, alloc::vec![key], deadline)))
+            Ok(Outcome::Block(wait::park(c, alloc::vec![key], deadline)))
         }
         Err(Errno::EAGAIN) if matches!(s.sock, Socket::Unix(_)) => wait(c, &f, false, false),
         Err(Errno::ENETUNREACH) if !f.nonblocking() && c.proc.net.stack().dhcp_pending() => {
-            let deadline = c.deadline(|now| now.saturating_add(glue::DHCP_WAIT_NS));
+            let deadline = c.deadline(|now| now.saturating_add(crate::net::DHCP_WAIT_NS));
             if c.now() >= deadline {
                 return Err(Errno::ENETUNREACH);
             }
             let key = c.proc.ready.config_key;
-            Ok(Outcome::Block(glue::park(
+            Ok(Outcome::Block(wait::park(
                 c,
                 alloc::vec![key],
                 Some(deadline),

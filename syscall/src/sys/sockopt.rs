@@ -6,12 +6,12 @@
 
 use super::socket::sock_file;
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::net::file::SocketFile;
 use crate::net::opts::{SOL_IPV6, SOL_SOCKET, SOL_TCP};
 use crate::net::{Domain, SockOpt, SockOptName, Socket};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const SOL_IP: u32 = 0;
 pub const SOL_UDP: u32 = 17;

@@ -5,8 +5,8 @@ use super::at::{
     AT_SYMLINK_NOFOLLOW,
 };
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::vfs::{NodeKind, Stat, StatFs};
+use kiln_abi::errno::{Errno, SysResult};
 
 fn stat_target(c: &mut Call<'_>, t: &Target) -> SysResult<Stat> {
     let mut cx = c.cx();
@@ -125,13 +125,13 @@ fn access_common(
             f.node.as_ref().is_some_and(|n| n.read_only()),
         ),
     };
-    let kind = st.mode & crate::vfs::stat::S_IFMT;
-    if mode & W_OK != 0 && ro && kind != crate::vfs::stat::S_IFCHR {
+    let kind = st.mode & kiln_abi::stat::S_IFMT;
+    if mode & W_OK != 0 && ro && kind != kiln_abi::stat::S_IFCHR {
         return Err(Errno::EROFS);
     }
     // The program runs as root: read and write always, execute when any
     // execute bit is set (or for directories).
-    if mode & X_OK != 0 && kind != crate::vfs::stat::S_IFDIR && st.mode & 0o111 == 0 {
+    if mode & X_OK != 0 && kind != kiln_abi::stat::S_IFDIR && st.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
     ok(0)

@@ -3,10 +3,10 @@
 //! knobs programs set (names, scheduling policy, affinity).
 
 use crate::call::{nonnull, ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::mm::TASK_SIZE;
 use crate::process::Tid;
 use crate::thread::table::{AltStack, Thread};
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const CSIGNAL: u64 = 0xff;
 pub const CLONE_VM: u64 = 0x100;
@@ -398,8 +398,7 @@ pub fn sched_setparam(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 pub const PRIO_PROCESS: i32 = 0;
 pub const PRIO_PGRP: i32 = 1;
 pub const PRIO_USER: i32 = 2;
-/// The preemption tick: the time slice every thread gets.
-pub const TIME_SLICE_NS: u64 = 10_000_000;
+pub use kiln_abi::TIME_SLICE_NS;
 
 /// The threads a getpriority/setpriority call names: one thread for
 /// PRIO_PROCESS (0: the caller), every thread for the program's group or

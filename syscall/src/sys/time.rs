@@ -1,8 +1,8 @@
 //! Clocks and sleeping.
 
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::process::WaitFor;
+use kiln_abi::errno::{Errno, SysResult};
 
 pub const CLOCK_REALTIME: i32 = 0;
 pub const CLOCK_MONOTONIC: i32 = 1;

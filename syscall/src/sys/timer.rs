@@ -7,8 +7,8 @@ use super::time::{
     CLOCK_REALTIME, CLOCK_REALTIME_ALARM, CLOCK_TAI, CLOCK_THREAD_CPUTIME_ID, TIMER_ABSTIME,
 };
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::thread::timers::{Interval, Notify, PosixTimer};
+use kiln_abi::errno::{Errno, SysResult};
 
 const NS: u64 = 1_000_000_000;
 pub const ITIMER_REAL: i32 = 0;

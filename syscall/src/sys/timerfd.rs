@@ -6,16 +6,16 @@
 
 use super::timer::{itimerspec, read_itimerspec, relative_value, timerfd_clock};
 use crate::call::{ok, Args, Call, Outcome};
-use crate::errno::{Errno, SysResult};
 use crate::fd::{FileRef, O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use crate::process::WaitFor;
 use crate::thread::timers::{Interval, SharedTimerFd, TimerFdState};
-use crate::vfs::stat::Stat;
 use crate::vfs::{Cx, Description, Events, FileObject};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::Stat;
 
 pub const TFD_TIMER_ABSTIME: u32 = 1;
 pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;

@@ -176,7 +176,7 @@ fn bad_programs_are_refused() {
         .unwrap()
         .0
         .contains("not found"));
-    img[crate::image::HEADER_OFFSET as usize] = b'X';
+    img[kiln_image::HEADER_OFFSET as usize] = b'X';
     assert!(crate::Process::boot(&mut Fake::new(img))
         .err()
         .unwrap()
@@ -192,7 +192,7 @@ fn program_reached_through_a_symlink_and_default_argv() {
             Node::File("/real/prog", &elf),
             Node::Symlink("/bin/prog", "../real/prog"),
         ],
-        &crate::image::Manifest {
+        &kiln_image::Manifest {
             program: "/bin/prog".into(),
             ..Default::default()
         },

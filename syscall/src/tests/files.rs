@@ -1,9 +1,9 @@
 //! Files through the syscall layer: the namespace, path resolution,
 //! tmpfs, /dev, /proc, pipes, descriptors and file mappings.
 
-use crate::errno::Errno;
 use crate::process::{BootOptions, Flow, Process, WaitFor};
 use crate::testutil::*;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const FDCWD: u64 = -100i64 as u64;
@@ -508,7 +508,7 @@ fn statx_and_statfs() {
 fn tmpfs_size_limit_gives_enospc() {
     let elf = ElfBuilder::exec().build();
     let mut m = manifest(&["prog"], &[]);
-    m.tmpfs.push(crate::image::TmpfsMount {
+    m.tmpfs.push(kiln_image::TmpfsMount {
         path: "/data".into(),
         size: 8192,
     });

@@ -1,9 +1,9 @@
 //! Credentials, process groups and sessions, children, priorities,
 //! personality, membarrier and file advice, through the personality.
 
-use crate::errno::Errno;
 use crate::testutil::*;
 use alloc::string::String;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const NONE: u64 = u32::MAX as u64;

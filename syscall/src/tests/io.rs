@@ -1,6 +1,6 @@
-use crate::errno::Errno;
 use crate::process::{Flow, WaitFor};
 use crate::testutil::*;
+use kiln_abi::errno::Errno;
 
 const READ: u64 = 0;
 const WRITE: u64 = 1;

@@ -1,9 +1,9 @@
-use crate::errno::Errno;
 use crate::mm::fault::{SEGV_ACCERR, SEGV_MAPERR};
 use crate::mm::{MMAP_TOP, STACK_TOP};
 use crate::platform::Prot;
 use crate::process::{Access, Signal};
 use crate::testutil::*;
+use kiln_abi::errno::Errno;
 
 const MMAP: u64 = 9;
 const MPROTECT: u64 = 10;

@@ -1,7 +1,7 @@
-use crate::errno::Errno;
 use crate::process::{Flow, WaitFor};
 use crate::testutil::*;
 use alloc::string::String;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 

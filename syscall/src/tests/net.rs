@@ -1,9 +1,9 @@
 //! Sockets, epoll and eventfd through the syscall layer, over the loopback
 //! lane (the fake machine has no network device).
 
-use crate::errno::Errno;
 use crate::process::{Flow, WaitFor};
 use crate::testutil::*;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const READ: u64 = 0;
@@ -681,7 +681,7 @@ fn eventfd_counter_semantics() {
 }
 
 /// Boot with a network device and this network configuration.
-fn boot_with_nic(net: crate::image::NetConfig) -> Booted {
+fn boot_with_nic(net: kiln_image::NetConfig) -> Booted {
     let elf = ElfBuilder::exec().build();
     let mut m = manifest(&["prog"], &[]);
     m.net = net;
@@ -696,7 +696,7 @@ fn boot_with_nic(net: crate::image::NetConfig) -> Booted {
 
 #[test]
 fn static_address_is_announced_on_the_console() {
-    let mut b = boot_with_nic(crate::image::NetConfig {
+    let mut b = boot_with_nic(kiln_image::NetConfig {
         ipv4: Some(([10, 0, 2, 15], 24)),
         gateway: Some([10, 0, 2, 2]),
         nameservers: vec![vec![10, 0, 2, 3]],
@@ -717,7 +717,7 @@ fn static_address_is_announced_on_the_console() {
 
 #[test]
 fn connect_waits_a_bounded_time_for_dhcp() {
-    let mut b = boot_with_nic(crate::image::NetConfig::default());
+    let mut b = boot_with_nic(kiln_image::NetConfig::default());
     b.settle();
     assert!(
         !b.fake.nic.as_ref().unwrap().sent.is_empty(),
@@ -735,10 +735,10 @@ fn connect_waits_a_bounded_time_for_dhcp() {
     assert_eq!(
         flow,
         Flow::Block(WaitFor::Wakeup {
-            deadline: Some(now + crate::net::glue::DHCP_WAIT_NS)
+            deadline: Some(now + crate::net::DHCP_WAIT_NS)
         })
     );
-    b.fake.clock.mono += crate::net::glue::DHCP_WAIT_NS;
+    b.fake.clock.mono += crate::net::DHCP_WAIT_NS;
     assert_eq!(b.sys(CONNECT, &[s as u64, ADDR, n]), E(Errno::ENETUNREACH));
     // Non-blocking sockets do not wait.
     let s = b.sys(SOCKET, &[AF_INET, STREAM | NONBLOCK, 0]);
@@ -787,7 +787,7 @@ fn epoll_watches_pipes_without_keys() {
 
 #[test]
 fn the_network_configuration_writes_run_resolv_conf() {
-    let cfg = crate::image::NetConfig {
+    let cfg = kiln_image::NetConfig {
         ipv4: Some(([10, 0, 0, 5], 24)),
         gateway: Some([10, 0, 0, 1]),
         nameservers: vec![vec![10, 0, 0, 53], LO6.to_vec()],
@@ -803,7 +803,7 @@ fn the_network_configuration_writes_run_resolv_conf() {
         b"nameserver 10.0.0.53\nnameserver ::1\n"
     );
     // DHCP: no lease yet, nothing written yet.
-    let mut b = boot_with_nic(crate::image::NetConfig::default());
+    let mut b = boot_with_nic(kiln_image::NetConfig::default());
     b.settle();
     assert!(b.proc.awaiting_lease());
     b.poke_str(ADDR, crate::net::resolv::LEASE_RESOLV_CONF);

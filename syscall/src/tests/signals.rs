@@ -2,11 +2,11 @@
 //! rt_sigreturn, EINTR and SA_RESTART, sigaltstack, faults, kill/tgkill,
 //! sigsuspend, sigtimedwait, signalfd, SIGPIPE.
 
-use crate::context::UserContext;
-use crate::errno::Errno;
 use crate::process::{Access, FaultSignal, Flow, Signal, WaitFor};
 use crate::testutil::*;
 use crate::thread::sigframe::{SIGINFO_OFFSET, UCONTEXT_OFFSET};
+use kiln_abi::context::UserContext;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const HANDLER: u64 = 0x40_1100;

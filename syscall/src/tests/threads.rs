@@ -1,9 +1,9 @@
 //! Threads and futexes through `Process`: clone/clone3, thread exit,
 //! clear_child_tid, robust lists, futex operations and their re-issues.
 
-use crate::errno::Errno;
 use crate::process::{Flow, WaitFor};
 use crate::testutil::*;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const THREAD_FLAGS: u64 = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000; // VM FS FILES SIGHAND THREAD SYSVSEM

@@ -2,10 +2,10 @@
 //! timers with overruns, timerfd, CPU clocks, rusage, prctl and the
 //! scheduling calls, and the vDSO mapping at boot.
 
-use crate::context::UserContext;
-use crate::errno::Errno;
 use crate::process::{Flow, Process, Signal, WaitFor};
 use crate::testutil::*;
+use kiln_abi::context::UserContext;
+use kiln_abi::errno::Errno;
 
 const E: fn(Errno) -> i64 = |e| e.as_ret();
 const S: u64 = 1_000_000_000;

@@ -5,10 +5,10 @@
 use super::sigframe::{self, FrameSpec, SigInfo, FPSTATE_SIZE, UCONTEXT_SIZE};
 use super::signal::*;
 use super::table::{AltStack, SS_AUTODISARM, SS_DISABLE};
-use crate::context::UserContext;
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
 use crate::process::{FaultSignal, Flow, Process, Signal, Tid};
+use kiln_abi::context::UserContext;
 
 /// User code and stack selectors (Linux `__USER_CS`, `__USER_DS`).
 pub const USER_CS: u16 = 0x33;

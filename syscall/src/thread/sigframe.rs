@@ -12,8 +12,8 @@
 //! below frame   (on 64-byte alignment) the FXSAVE image, 512 bytes
 //! ```
 
-use crate::context::UserContext;
 use alloc::vec::Vec;
+use kiln_abi::context::UserContext;
 
 pub const UCONTEXT_OFFSET: u64 = 8;
 pub const SIGINFO_OFFSET: u64 = 8 + UCONTEXT_SIZE;

@@ -3,10 +3,10 @@
 //! causes. Delivery (frames) is in [`super::deliver`].
 
 use super::sigframe::SigInfo;
-use crate::errno::Errno;
 use crate::process::{Process, Tid};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
+use kiln_abi::errno::Errno;
 
 pub const NSIG: usize = 64;
 pub const SIGRTMIN: i32 = 32;

@@ -3,17 +3,16 @@
 //! start on.
 
 use super::dir::{FsIdent, Link, StaticDir};
-use super::file::{Cx, Events, FileObject, PageSource};
+use super::file::{Cx, Events, FileObject, PageSource, Reply, Request};
 use super::node::{Node, NodeKind, NodeRef};
-use super::stat::{makedev, Stat, StatFs, S_IFCHR, TMPFS_MAGIC};
-use crate::call::Call;
-use crate::errno::{Errno, SysResult};
-use crate::process::WaitFor;
-use crate::sys::tty::{Termios, TCGETS, TCSETS, TCSETSF, TCSETSW, TERMIOS_SIZE, TIOCGWINSZ};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::ioctl::Termios;
+use kiln_abi::stat::{makedev, Stat, StatFs, S_IFCHR, TMPFS_MAGIC};
+use kiln_abi::WaitFor;
 use spin::Mutex;
 
 /// File system id of /dev.
@@ -230,25 +229,16 @@ impl FileObject for Console {
     fn wait_for(&self) -> WaitFor {
         WaitFor::ConsoleInput
     }
-    fn ioctl(&self, c: &mut Call<'_>, cmd: u32, arg: u64) -> SysResult<u64> {
-        match cmd {
-            TCGETS => {
-                let t = *self.termios.lock();
-                c.mem().write(arg, &t.0)?;
-                Ok(0)
+    fn ioctl(&self, cx: &mut Cx<'_>, req: Request) -> SysResult<Reply> {
+        match req {
+            Request::GetTermios => Ok(Reply::Termios(*self.termios.lock())),
+            Request::SetTermios(t) => {
+                *self.termios.lock() = t;
+                Ok(Reply::Done)
             }
-            TCSETS | TCSETSW | TCSETSF => {
-                let t = c.mem().read_array::<TERMIOS_SIZE>(arg)?;
-                *self.termios.lock() = Termios(t);
-                Ok(0)
-            }
-            TIOCGWINSZ => {
-                let (rows, cols) = c.p.console().window_size();
-                let mut ws = [0u8; 8];
-                ws[..2].copy_from_slice(&rows.to_le_bytes());
-                ws[2..4].copy_from_slice(&cols.to_le_bytes());
-                c.mem().write(arg, &ws)?;
-                Ok(0)
+            Request::WindowSize => {
+                let (rows, cols) = cx.p.console().window_size();
+                Ok(Reply::WindowSize { rows, cols })
             }
             _ => Err(Errno::ENOTTY),
         }

@@ -4,13 +4,13 @@
 
 use super::file::{Cx, Events, FileObject};
 use super::node::{DirEntry, Node, NodeKind, NodeRef};
-use super::stat::{Stat, StatFs, S_IFDIR, S_IFLNK, S_IFREG};
-use crate::errno::{Errno, SysResult};
-use crate::fd::O_ACCMODE;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::fcntl::O_ACCMODE;
+use kiln_abi::stat::{Stat, StatFs, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// Identity of a synthetic file system: fs id, device number and statfs.
 #[derive(Clone, Copy, Debug)]

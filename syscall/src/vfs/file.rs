@@ -3,23 +3,58 @@
 //! eventfd and epoll later), and the open file description
 //! ([`Description`]) that descriptors share.
 
+use super::facts::ProcessFacts;
 use super::node::{DirEntry, NodeRef};
 use super::path::Location;
-use super::stat::{Stat, StatFs};
-use crate::call::Call;
-use crate::errno::{Errno, SysResult};
 use crate::platform::Platform;
-use crate::process::{Process, WaitFor};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::fcntl::{O_ACCMODE, O_NONBLOCK, O_PATH, O_RDWR, O_WRONLY};
+use kiln_abi::ioctl::Termios;
+use kiln_abi::stat::{Stat, StatFs};
+use kiln_abi::WaitFor;
 
-/// What file operations may use: the machine and (read-only) the process,
-/// for /proc. Made afresh for each operation with [`Call::cx`].
+/// What file operations may use: the machine (time, console, wake-ups) and
+/// read-only facts about the program, for /proc. Made afresh for each
+/// operation (the syscall layer's `Call::cx`).
 pub struct Cx<'a> {
     pub p: &'a mut dyn Platform,
-    pub proc: &'a Process,
+    pub facts: &'a dyn ProcessFacts,
+}
+
+/// A shared open file description, as descriptors hold it.
+pub type FileRef = alloc::sync::Arc<Description>;
+
+/// A device request that a file object answers (`ioctl(2)`), decoded by
+/// the syscall layer, which also copies the argument in and the answer out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// FIONREAD / SIOCINQ: bytes ready to be read.
+    ReadableBytes,
+    /// SIOCOUTQ: bytes written and not yet sent.
+    UnsentBytes,
+    /// TCGETS: the terminal settings.
+    GetTermios,
+    /// TCSETS, TCSETSW, TCSETSF: new terminal settings.
+    SetTermios(Termios),
+    /// TIOCGWINSZ: the terminal's size.
+    WindowSize,
+}
+
+/// The answer to a [`Request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Done; nothing to copy out.
+    Done,
+    /// A C `int` for the program.
+    Int(u32),
+    /// Terminal settings for the program.
+    Termios(Termios),
+    /// Rows and columns.
+    WindowSize { rows: u16, cols: u16 },
 }
 
 impl Cx<'_> {
@@ -102,15 +137,16 @@ pub trait FileObject: Send + Sync {
         WaitFor::Event { deadline: None }
     }
     /// The readiness keys whose change announces a change of this object's
-    /// readiness (see [`crate::net::glue`]): push them and return `true`.
+    /// readiness (see [`crate::ready`]): push them and return `true`.
     /// `false` (the default) when the object has no keys: waiters then
     /// wake on any event.
-    fn wake_keys(&self, _out: &mut Vec<crate::net::SocketKey>) -> bool {
+    fn wake_keys(&self, _out: &mut Vec<crate::ready::ReadyKey>) -> bool {
         false
     }
     /// Device-specific requests; generic ones (FIONBIO, FIOCLEX) are
-    /// handled before this is called.
-    fn ioctl(&self, _c: &mut Call<'_>, _cmd: u32, _arg: u64) -> SysResult<u64> {
+    /// handled before this is called. ENOTTY for what the object does not
+    /// know.
+    fn ioctl(&self, _cx: &mut Cx<'_>, _req: Request) -> SysResult<Reply> {
         Err(Errno::ENOTTY)
     }
     /// Change the size (ftruncate).
@@ -190,20 +226,17 @@ impl Description {
         self.flags.store(flags, Ordering::Relaxed)
     }
     pub fn readable(&self) -> bool {
-        self.flags() & crate::fd::O_ACCMODE != crate::fd::O_WRONLY && !self.is_path()
+        self.flags() & O_ACCMODE != O_WRONLY && !self.is_path()
     }
     pub fn writable(&self) -> bool {
-        matches!(
-            self.flags() & crate::fd::O_ACCMODE,
-            crate::fd::O_WRONLY | crate::fd::O_RDWR
-        ) && !self.is_path()
+        matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR) && !self.is_path()
     }
     /// Opened with O_PATH: only a location, no I/O.
     pub fn is_path(&self) -> bool {
-        self.flags() & crate::fd::O_PATH != 0
+        self.flags() & O_PATH != 0
     }
     pub fn nonblocking(&self) -> bool {
-        self.flags() & crate::fd::O_NONBLOCK != 0
+        self.flags() & O_NONBLOCK != 0
     }
     /// The text of /proc/self/fd/N for this description.
     pub fn proc_name(&self) -> String {

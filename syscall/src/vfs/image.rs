@@ -4,15 +4,15 @@
 use super::dir::{open_dir, FsIdent, NodeLister};
 use super::file::{Cx, FileObject, PageSource};
 use super::node::{DirEntry, Node, NodeKind, NodeRef};
-use super::stat::{makedev, Stat, StatFs, SQUASHFS_MAGIC, ST_RDONLY, S_IFDIR, S_IFLNK, S_IFREG};
-use crate::errno::{Errno, SysResult};
-use crate::fd::O_ACCMODE;
-use crate::image::EntryKind;
 use crate::imagefs::ImageFs;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::fcntl::O_ACCMODE;
+use kiln_abi::stat::{makedev, Stat, StatFs, SQUASHFS_MAGIC, ST_RDONLY, S_IFDIR, S_IFLNK, S_IFREG};
+use kiln_image::EntryKind;
 
 /// File system id of the image.
 pub const IMAGE_FS_ID: u32 = 1;
@@ -29,10 +29,10 @@ impl ImageNode {
     pub fn root(fs: Arc<ImageFs>) -> NodeRef {
         Arc::new(ImageNode {
             fs,
-            id: crate::image::fs::ROOT,
+            id: kiln_image::fs::ROOT,
         })
     }
-    fn entry(&self) -> SysResult<crate::image::Entry> {
+    fn entry(&self) -> SysResult<kiln_image::Entry> {
         self.fs.index.entry(self.id).copied().ok_or(Errno::EIO)
     }
     fn ident() -> FsIdent {

@@ -10,6 +10,7 @@
 
 pub mod dev;
 pub mod dir;
+pub mod facts;
 pub mod file;
 pub mod image;
 pub mod mount;
@@ -17,10 +18,10 @@ pub mod node;
 pub mod path;
 pub mod pipe;
 pub mod proc;
-pub mod stat;
 pub mod tmpfs;
 
-pub use file::{Cx, Description, Events, FileObject, PageSource};
+pub use facts::ProcessFacts;
+pub use file::{Cx, Description, Events, FileObject, FileRef, PageSource, Reply, Request};
+pub use kiln_abi::stat::{self, Stat, StatFs};
 pub use node::{DirEntry, Node, NodeKind, NodeRef, SetAttr};
 pub use path::{Location, Namespace};
-pub use stat::{Stat, StatFs};

@@ -3,20 +3,20 @@
 //! mount of the manifest; and the console on fds 0, 1 and 2.
 
 use super::dev::{devfs, Console};
+use super::file::FileRef;
 use super::file::{Cx, Description};
 use super::image::ImageNode;
 use super::path::{Location, Namespace};
 use super::proc::{procfs, sysfs};
 use super::tmpfs::Tmpfs;
-use crate::errno::{Errno, SysResult};
-use crate::fd::{FileRef, O_RDWR};
-use crate::image::Manifest;
 use crate::imagefs::ImageFs;
 use crate::platform::Platform;
-use crate::process::Process;
-use crate::sys::tty::Termios;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::fcntl::O_RDWR;
+use kiln_abi::ioctl::Termios;
+use kiln_image::Manifest;
 use spin::Mutex;
 
 /// First file system id handed to tmpfs mounts.
@@ -58,10 +58,10 @@ pub fn standard(
 }
 
 /// The location of the manifest's working directory.
-pub fn initial_cwd(proc: &Process, p: &mut dyn Platform, cwd: &str) -> SysResult<Location> {
-    let mut cx = Cx { p, proc };
-    let root = proc.ns.root();
-    let loc = proc.ns.resolve(&mut cx, &root, cwd.as_bytes(), true)?;
+pub fn initial_cwd(cx: &mut Cx<'_>, cwd: &str) -> SysResult<Location> {
+    let ns = cx.facts.namespace();
+    let root = ns.root();
+    let loc = ns.resolve(cx, &root, cwd.as_bytes(), true)?;
     if loc.node().kind() != super::NodeKind::Dir {
         return Err(Errno::ENOTDIR);
     }
@@ -70,14 +70,10 @@ pub fn initial_cwd(proc: &Process, p: &mut dyn Platform, cwd: &str) -> SysResult
 
 /// The console description fds 0, 1 and 2 share (read-write), known as
 /// /dev/console.
-pub fn console_description(
-    proc: &Process,
-    p: &mut dyn Platform,
-    termios: Arc<Mutex<Termios>>,
-) -> FileRef {
-    let mut cx = Cx { p, proc };
-    let root = proc.ns.root();
-    let loc = proc.ns.resolve(&mut cx, &root, b"/dev/console", true).ok();
+pub fn console_description(cx: &mut Cx<'_>, termios: Arc<Mutex<Termios>>) -> FileRef {
+    let ns = cx.facts.namespace();
+    let root = ns.root();
+    let loc = ns.resolve(cx, &root, b"/dev/console", true).ok();
     let node = loc.as_ref().map(|l| l.node().clone());
     Arc::new(Description::new(
         Box::new(Console { termios }),

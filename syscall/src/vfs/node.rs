@@ -3,12 +3,12 @@
 //! link) live here too; a read-only file system answers them with EROFS.
 
 use super::file::{Cx, FileObject};
-use super::stat::{Stat, StatFs};
-use crate::errno::{Errno, SysResult};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{Stat, StatFs};
 
 /// A shared reference to a node.
 pub type NodeRef = Arc<dyn Node>;

@@ -10,10 +10,10 @@
 
 use super::file::Cx;
 use super::node::{NodeKind, NodeRef};
-use crate::errno::{Errno, SysResult};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use kiln_abi::errno::{Errno, SysResult};
 
 /// Longest path accepted, NUL included (PATH_MAX).
 pub const PATH_MAX: usize = 4096;

@@ -2,9 +2,7 @@
 //! Reading an empty pipe waits while a writer exists (EOF after); writing
 //! to a pipe without readers is EPIPE (SIGPIPE comes with signals).
 
-use super::file::{Cx, Events, FileObject};
-use super::stat::{makedev, Stat, StatFs, PIPEFS_MAGIC, S_IFIFO};
-use crate::errno::{Errno, SysResult};
+use super::file::{Cx, Events, FileObject, Reply, Request};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -12,6 +10,8 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat, StatFs, PIPEFS_MAGIC, S_IFIFO};
 use spin::Mutex;
 
 /// Default capacity (Linux: 16 pages).
@@ -165,13 +165,14 @@ impl FileObject for PipeEnd {
         }
         e
     }
-    fn ioctl(&self, c: &mut crate::call::Call<'_>, cmd: u32, arg: u64) -> SysResult<u64> {
-        if cmd == crate::sys::tty::FIONREAD {
-            let n = self.shared.state.lock().data.len() as u32;
-            c.mem().write_u32(arg, n)?;
-            return Ok(0);
+    fn ioctl(&self, _cx: &mut Cx<'_>, req: Request) -> SysResult<Reply> {
+        match req {
+            Request::ReadableBytes => {
+                let n = self.shared.state.lock().data.len().min(i32::MAX as usize);
+                Ok(Reply::Int(n as u32))
+            }
+            _ => Err(Errno::ENOTTY),
         }
-        Err(Errno::ENOTTY)
     }
     fn allocate(&self, _cx: &mut Cx<'_>, _off: u64, _len: u64, _keep: bool) -> SysResult<()> {
         Err(Errno::ESPIPE)

@@ -5,11 +5,8 @@ use super::dir::{open_dir, FsIdent, GenFile, Link, Lister, StaticDir};
 use super::file::{Cx, FileObject};
 use super::node::{DirEntry, Node, NodeKind, NodeRef};
 use super::path::Location;
-use super::stat::{makedev, Stat, StatFs, PROC_SUPER_MAGIC, SYSFS_MAGIC, S_IFDIR, S_IFLNK};
-use crate::errno::{Errno, SysResult};
 use crate::mm::Kind;
 use crate::platform::Prot;
-use crate::sys::proc::{HOSTNAME, RELEASE};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -17,6 +14,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt::Write;
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat, StatFs, PROC_SUPER_MAGIC, SYSFS_MAGIC, S_IFDIR, S_IFLNK};
+use kiln_abi::uts::{HOSTNAME, RELEASE};
 
 /// File system ids of /proc and /sys.
 pub const PROC_FS_ID: u32 = 3;
@@ -68,9 +68,9 @@ pub fn procfs() -> NodeRef {
             ("cgroup", file(PROC, 101, |_| text("0::/\n"))),
             ("cmdline", file(PROC, 102, cmdline)),
             ("comm", file(PROC, 103, comm)),
-            ("cwd", link(104, |cx| cx.proc.cwd.path())),
+            ("cwd", link(104, |cx| cx.facts.cwd().path())),
             ("environ", file(PROC, 105, environ)),
-            ("exe", link(106, |cx| cx.proc.exe.as_bytes().to_vec())),
+            ("exe", link(106, |cx| cx.facts.exe().as_bytes().to_vec())),
             ("fd", Arc::new(FdDir) as NodeRef),
             ("limits", file(PROC, 107, limits)),
             ("maps", file(PROC, 108, maps)),
@@ -230,7 +230,7 @@ fn manifest_strings(v: &[String]) -> Vec<u8> {
 }
 
 fn cmdline(cx: &mut Cx<'_>) -> Vec<u8> {
-    let m = &cx.proc.image.manifest;
+    let m = cx.facts.manifest();
     if m.args.is_empty() {
         manifest_strings(core::slice::from_ref(&m.program))
     } else {
@@ -239,11 +239,11 @@ fn cmdline(cx: &mut Cx<'_>) -> Vec<u8> {
 }
 
 fn environ(cx: &mut Cx<'_>) -> Vec<u8> {
-    manifest_strings(&cx.proc.image.manifest.env)
+    manifest_strings(&cx.facts.manifest().env)
 }
 
 fn comm_name(cx: &Cx<'_>) -> String {
-    let exe = cx.proc.exe.as_str();
+    let exe = cx.facts.exe();
     let base = exe.rsplit('/').next().unwrap_or(exe);
     base.chars().take(15).collect()
 }
@@ -254,11 +254,11 @@ fn comm(cx: &mut Cx<'_>) -> Vec<u8> {
 
 fn maps(cx: &mut Cx<'_>) -> Vec<u8> {
     let mut s = String::new();
-    let exe = cx.proc.exe.clone();
-    for (start, end, prot, kind) in cx.proc.regions() {
+    let exe = cx.facts.exe();
+    for (start, end, prot, kind) in cx.facts.regions() {
         let flag = |p, c| if prot.contains(p) { c } else { '-' };
         let name = match kind {
-            Kind::Segment => exe.as_str(),
+            Kind::Segment => exe,
             Kind::Brk => "[heap]",
             Kind::Stack => "[stack]",
             Kind::Mmap => "",
@@ -283,7 +283,7 @@ fn maps(cx: &mut Cx<'_>) -> Vec<u8> {
 
 fn mount_list(cx: &Cx<'_>) -> Vec<(String, &'static str, &'static str)> {
     let mut v = alloc::vec![(String::from("/"), "squashfs", "ro")];
-    for (at, root) in cx.proc.ns.mounts() {
+    for (at, root) in cx.facts.namespace().mounts() {
         let (ty, opts) = match root.fs_id() {
             PROC_FS_ID => ("proc", "rw,nosuid,nodev,noexec"),
             SYS_FS_ID => ("sysfs", "ro,nosuid,nodev,noexec"),
@@ -321,7 +321,7 @@ fn mounts(cx: &mut Cx<'_>) -> Vec<u8> {
 fn vm_kb(cx: &Cx<'_>) -> (u64, u64) {
     let mut size = 0;
     let mut stack = 0;
-    for (start, end, _, kind) in cx.proc.regions() {
+    for (start, end, _, kind) in cx.facts.regions() {
         size += end - start;
         if kind == Kind::Stack {
             stack += end - start;
@@ -343,9 +343,8 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
     } else {
         format!("0-{}", cpus - 1)
     };
-    let creds = &cx.proc.creds;
-    let ids =
-        |i: &crate::sys::cred::Ids| format!("{}\t{}\t{}\t{}", i.real, i.effective, i.saved, i.fs);
+    let creds = cx.facts.creds();
+    let ids = |i: &crate::cred::Ids| format!("{}\t{}\t{}\t{}", i.real, i.effective, i.saved, i.fs);
     let (uid, gid) = (ids(&creds.uid), ids(&creds.gid));
     let groups: Vec<String> = creds.groups.iter().map(|g| format!("{g}")).collect();
     let groups = groups.join(" ");
@@ -361,7 +360,7 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
          Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{list}\nMems_allowed:\t1\n\
          Mems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         comm_name(cx),
-        cx.proc.umask,
+        cx.facts.umask(),
     )
     .into_bytes()
 }
@@ -414,7 +413,7 @@ fn limits(cx: &mut Cx<'_>) -> Vec<u8> {
         }
     };
     for (i, (name, unit)) in names.iter().enumerate() {
-        let (soft, hard) = cx.proc.limits.0[i];
+        let (soft, hard) = cx.facts.limits().0[i];
         let _ = writeln!(
             s,
             "{name:<26}{:<21}{:<21}{unit:<10}",
@@ -530,14 +529,14 @@ impl Node for FdDir {
             })
             .and_then(|s| s.parse().ok())
             .ok_or(Errno::ENOENT)?;
-        cx.proc.fds.get(fd).map_err(|_| Errno::ENOENT)?;
+        cx.facts.file(fd).ok_or(Errno::ENOENT)?;
         Ok(Arc::new(FdLink { fd }))
     }
     fn list(&self, cx: &mut Cx<'_>) -> SysResult<Vec<DirEntry>> {
         Ok(cx
-            .proc
-            .fds
+            .facts
             .open_fds()
+            .into_iter()
             .map(|fd| DirEntry {
                 name: format!("{fd}").into_bytes(),
                 ino: 1000 + fd as u64,
@@ -581,13 +580,13 @@ impl Node for FdLink {
         self
     }
     fn readlink(&self, cx: &mut Cx<'_>) -> SysResult<Vec<u8>> {
-        let d = cx.proc.fds.get(self.fd).map_err(|_| Errno::ENOENT)?;
+        let d = cx.facts.file(self.fd).ok_or(Errno::ENOENT)?;
         Ok(d.proc_name().into_bytes())
     }
     fn jump(&self, cx: &mut Cx<'_>) -> Option<SysResult<Location>> {
-        let d = match cx.proc.fds.get(self.fd) {
-            Ok(d) => d,
-            Err(_) => return Some(Err(Errno::ENOENT)),
+        let d = match cx.facts.file(self.fd) {
+            Some(d) => d,
+            None => return Some(Err(Errno::ENOENT)),
         };
         match (&d.loc, d.obj.name()) {
             (Some(l), None) => Some(Ok(l.clone())),

@@ -5,14 +5,14 @@
 use super::dir::{open_dir, FsIdent, NodeLister};
 use super::file::{Cx, Events, FileObject, PageSource};
 use super::node::{DirEntry, NewNode, Node, NodeKind, NodeRef, SetAttr};
-use super::stat::{makedev, Stat, StatFs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, TMPFS_MAGIC};
-use crate::errno::{Errno, SysResult};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kiln_abi::errno::{Errno, SysResult};
+use kiln_abi::stat::{makedev, Stat, StatFs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, TMPFS_MAGIC};
 use spin::Mutex;
 
 /// renameat2 flags.

@@ -5,7 +5,7 @@
 
 use super::gdt::{USER_CS, USER_DS};
 use super::trap::TrapFrame;
-use kiln_syscall::context::UserContext;
+use kiln_abi::context::UserContext;
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, Msr, SFMask};
 use x86_64::registers::rflags::RFlags;
 

@@ -512,7 +512,7 @@ impl IndexBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Extent;
+    use crate::Extent;
 
     fn sample() -> (IndexBuilder, BuiltIndex) {
         let mut b = IndexBuilder::new();

@@ -11,6 +11,14 @@
 //! fs index           directory tree, see [`fs::FsIndex`]
 //! fs data            file contents, each file at a 4 KiB-aligned offset
 //! ```
+//!
+//! This crate is the whole contract between the packager (which writes
+//! images) and the kernel (which reads them): it depends on nothing of the
+//! Linux personality.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod bytes;
 pub mod fs;
@@ -20,6 +28,12 @@ pub use fs::{BuiltIndex, Entry, EntryKind, FsIndex, IndexBuilder, Placement, Tre
 pub use manifest::{Manifest, NetConfig, TmpfsMount};
 
 use bytes::{Reader, Writer};
+
+/// Where the kernel writes the resolver configuration of the current
+/// network configuration (a DHCP lease, or the manifest's static address),
+/// on the `/run` tmpfs. The packager links `/etc/resolv.conf` there when the
+/// image uses DHCP and names no server itself.
+pub const LEASE_RESOLV_CONF: &str = "/run/resolv.conf";
 
 /// Offset of the header: the first MiB stays free for a boot loader.
 pub const HEADER_OFFSET: u64 = 1 << 20;

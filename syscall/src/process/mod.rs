@@ -2,9 +2,10 @@
 //! interface the kernel uses: boot the program, hand it each system call and
 //! each user page fault, and act on the [`Flow`] that comes back.
 
-use crate::context::UserContext;
 use crate::platform::Platform;
 use alloc::string::String;
+use kiln_abi::context::UserContext;
+pub use kiln_abi::{Access, BootError, FaultSignal, Signal, Tid, WaitFor, MAIN_TID};
 
 /// What the kernel does after a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,168 +32,29 @@ pub enum Flow {
     ThreadExit,
 }
 
-/// A thread id as Linux numbers them (the first thread is 1).
-pub type Tid = i32;
-
-/// The first thread's id (and the process id).
-pub const MAIN_TID: Tid = 1;
-
-/// What a parked thread waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitFor {
-    /// Bytes on the console's input.
-    ConsoleInput,
-    /// The monotonic clock reaching this value (ns), or console input,
-    /// whichever comes first (poll with a timeout).
-    ConsoleInputOrDeadline(u64),
-    /// The monotonic clock reaching this value (ns).
-    Deadline(u64),
-    /// Any event (device interrupt, console input, network packet) or the
-    /// deadline, if one is given, whichever comes first. The kernel re-issues
-    /// the call after each wake-up; the call itself checks whether what it
-    /// waits for (pipe data, socket readiness, ...) has happened.
-    Event { deadline: Option<u64> },
-    /// Only a wake-up that the personality reports for this thread
-    /// (`Process::take_wakeups`: futex wake, signal) or the deadline, if
-    /// given, ends the wait; then the kernel re-issues the call.
-    Wakeup { deadline: Option<u64> },
-}
-
-impl WaitFor {
-    /// The time at which the wait ends by itself, if any.
-    pub fn deadline(&self) -> Option<u64> {
-        match *self {
-            WaitFor::ConsoleInput => None,
-            WaitFor::ConsoleInputOrDeadline(d) | WaitFor::Deadline(d) => Some(d),
-            WaitFor::Event { deadline } | WaitFor::Wakeup { deadline } => deadline,
-        }
-    }
-}
-
-/// A Linux signal number (1..=64).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Signal(pub i32);
-
-impl Signal {
-    pub const SIGHUP: Signal = Signal(1);
-    pub const SIGINT: Signal = Signal(2);
-    pub const SIGQUIT: Signal = Signal(3);
-    pub const SIGILL: Signal = Signal(4);
-    pub const SIGTRAP: Signal = Signal(5);
-    pub const SIGABRT: Signal = Signal(6);
-    pub const SIGBUS: Signal = Signal(7);
-    pub const SIGFPE: Signal = Signal(8);
-    pub const SIGKILL: Signal = Signal(9);
-    pub const SIGUSR1: Signal = Signal(10);
-    pub const SIGSEGV: Signal = Signal(11);
-    pub const SIGUSR2: Signal = Signal(12);
-    pub const SIGPIPE: Signal = Signal(13);
-    pub const SIGALRM: Signal = Signal(14);
-    pub const SIGTERM: Signal = Signal(15);
-    pub const SIGCHLD: Signal = Signal(17);
-    pub const SIGCONT: Signal = Signal(18);
-    pub const SIGSTOP: Signal = Signal(19);
-    pub const SIGURG: Signal = Signal(23);
-    pub const SIGXCPU: Signal = Signal(24);
-    pub const SIGPROF: Signal = Signal(27);
-    pub const SIGSYS: Signal = Signal(31);
-
-    /// The Linux signal number.
-    pub fn number(self) -> i32 {
-        self.0
-    }
-
-    /// The usual name, e.g. "SIGSEGV" ("SIGRTMIN+3" for real-time ones).
-    pub fn name(self) -> alloc::borrow::Cow<'static, str> {
-        const NAMES: [&str; 32] = [
-            "0",
-            "SIGHUP",
-            "SIGINT",
-            "SIGQUIT",
-            "SIGILL",
-            "SIGTRAP",
-            "SIGABRT",
-            "SIGBUS",
-            "SIGFPE",
-            "SIGKILL",
-            "SIGUSR1",
-            "SIGSEGV",
-            "SIGUSR2",
-            "SIGPIPE",
-            "SIGALRM",
-            "SIGTERM",
-            "SIGSTKFLT",
-            "SIGCHLD",
-            "SIGCONT",
-            "SIGSTOP",
-            "SIGTSTP",
-            "SIGTTIN",
-            "SIGTTOU",
-            "SIGURG",
-            "SIGXCPU",
-            "SIGXFSZ",
-            "SIGVTALRM",
-            "SIGPROF",
-            "SIGWINCH",
-            "SIGIO",
-            "SIGPWR",
-            "SIGSYS",
-        ];
-        match self.0 {
-            1..=31 => alloc::borrow::Cow::Borrowed(NAMES[self.0 as usize]),
-            n => alloc::borrow::Cow::Owned(format!("SIGRTMIN+{}", n - 32)),
-        }
-    }
-}
-
-/// How the program touched a page that faulted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    Execute,
-}
-
-/// Why a fault could not be resolved: what the program gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultSignal {
-    pub signal: Signal,
-    /// `si_code`: SEGV_MAPERR (1) or SEGV_ACCERR (2) for SIGSEGV.
-    pub code: i32,
-    pub addr: u64,
-}
-
-/// Why the program could not be started.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BootError(pub String);
-
-impl core::fmt::Display for BootError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+mod network;
 
 use crate::call::{Args, Call, CallKey, Outcome};
-use crate::errno::Errno;
 use crate::fd::FdTable;
-use crate::image::EntryKind;
 use crate::imagefs::ImageFs;
+use crate::limits::Limits;
 use crate::mm::user::UserMem;
 use crate::mm::{fault, AddressSpace, Backing, Kind, Region, STACK_SIZE, STACK_TOP};
 use crate::platform::Prot;
 use crate::symbols::Symbols;
-use crate::sys::proc::Limits;
-use crate::sys::tty::Termios;
 use crate::table;
 use crate::thread::futex::Futexes;
 use crate::thread::signal::SignalState;
 use crate::thread::table::{CallState, Threads};
 use crate::thread::timers::Timers;
-use crate::vfs::{Location, Namespace};
+use crate::vfs::{Cx, FileRef, Location, Namespace, ProcessFacts};
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use kiln_abi::errno::Errno;
+use kiln_abi::ioctl::Termios;
+use kiln_image::EntryKind;
 
 /// How the kernel was asked to run the program (from its command line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -235,7 +97,7 @@ pub struct Process {
     pub(crate) limits: Limits,
     pub(crate) umask: u32,
     /// User and group ids (root at start).
-    pub(crate) creds: crate::sys::cred::Creds,
+    pub(crate) creds: crate::cred::Creds,
     /// personality(2)'s persona.
     pub(crate) personality: u32,
     /// membarrier registrations (the REGISTER_* command bits).
@@ -256,7 +118,7 @@ pub struct Process {
     /// device).
     pub(crate) net: crate::net::Net,
     /// Threads parked on readiness keys, and epoll observers.
-    pub(crate) ready: crate::net::glue::Readiness,
+    pub(crate) ready: crate::ready::Readiness,
     /// The threads, their signal state and blocked calls.
     pub(crate) threads: Threads,
     /// Futex wait queues.
@@ -339,7 +201,7 @@ impl Process {
         let termios = Arc::new(spin::Mutex::new(Termios::default()));
         let ns = crate::vfs::mount::standard(&image, &manifest, termios.clone(), p);
         let root = ns.root();
-        let (net, ready) = crate::net::glue::boot(p, &manifest.net);
+        let (net, ready) = network::boot(p, &manifest.net);
         let mut process = Process {
             space,
             image,
@@ -365,8 +227,10 @@ impl Process {
             futexes: Futexes::default(),
             timers: Timers::default(),
         };
-        process.cwd = crate::vfs::mount::initial_cwd(&process, p, &manifest.cwd).unwrap_or(root);
-        let console = crate::vfs::mount::console_description(&process, p, termios);
+        let cwd = crate::vfs::mount::initial_cwd(&mut Cx { p, facts: &process }, &manifest.cwd);
+        process.cwd = cwd.unwrap_or(root);
+        let console =
+            crate::vfs::mount::console_description(&mut Cx { p, facts: &process }, termios);
         for fd in 0..3 {
             process.fds.set(fd, console.clone());
         }
@@ -600,7 +464,7 @@ impl Process {
     /// call, fault and `poll`.
     pub fn take_wakeups(&mut self) -> Vec<Tid> {
         let mut woken = self.threads.take_wakeups();
-        for tid in crate::net::glue::take_wakeups(self) {
+        for tid in network::take_wakeups(self) {
             if !woken.contains(&tid) {
                 woken.push(tid);
             }
@@ -611,7 +475,7 @@ impl Process {
     /// Let time pass and devices work: run the network stack, fire expired
     /// timers. Returns when the next call is due at the latest (ns).
     pub fn poll(&mut self, p: &mut dyn Platform, now: u64) -> Option<u64> {
-        let net = crate::net::glue::poll(self, p, now);
+        let net = network::poll(self, p, now);
         let timers = crate::thread::timers::poll(self, now);
         match (net, timers) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -628,7 +492,7 @@ impl Process {
     /// Whether a system call left work for `poll` (data to send, a timer
     /// armed): the kernel then polls before running the program again.
     pub fn needs_poll(&self) -> bool {
-        crate::net::glue::needs_poll(self) || self.timers.needs_poll()
+        network::needs_poll(self) || self.timers.needs_poll()
     }
 
     /// The host asked the VM to shut down: the program gets SIGTERM.
@@ -658,6 +522,39 @@ impl Process {
     /// reports and /proc/self/maps.
     pub fn regions(&self) -> impl Iterator<Item = (u64, u64, Prot, Kind)> + '_ {
         self.space.iter().map(|r| (r.start, r.end, r.prot, r.kind))
+    }
+}
+
+impl ProcessFacts for Process {
+    fn exe(&self) -> &str {
+        &self.exe
+    }
+    fn manifest(&self) -> &kiln_image::Manifest {
+        &self.image.manifest
+    }
+    fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+    fn cwd(&self) -> &Location {
+        &self.cwd
+    }
+    fn regions(&self) -> Vec<(u64, u64, Prot, Kind)> {
+        Process::regions(self).collect()
+    }
+    fn creds(&self) -> &crate::cred::Creds {
+        &self.creds
+    }
+    fn umask(&self) -> u32 {
+        self.umask
+    }
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    fn file(&self, fd: i32) -> Option<FileRef> {
+        self.fds.get(fd).ok().cloned()
+    }
+    fn open_fds(&self) -> Vec<i32> {
+        self.fds.open_fds().collect()
     }
 }
 
