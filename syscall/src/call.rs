@@ -5,6 +5,7 @@
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
 use crate::process::{Process, WaitFor};
+pub use crate::thread::table::CallKey;
 use crate::thread::table::{CallState, Thread};
 use kiln_abi::context::UserContext;
 use kiln_abi::errno::{Errno, SysResult};
@@ -63,15 +64,6 @@ impl Args {
     }
 }
 
-/// Identifies one issue of a call, so that a re-issue after `Flow::Block`
-/// is recognised: same number, arguments and return address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallKey {
-    pub nr: u64,
-    pub args: [u64; 6],
-    pub rip: u64,
-}
-
 /// Everything one handler works with.
 pub struct Call<'a> {
     pub proc: &'a mut Process,
@@ -85,11 +77,7 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// Checked access to program memory.
     pub fn mem(&mut self) -> UserMem<'_> {
-        UserMem {
-            space: &self.proc.space,
-            fs: &self.proc.image,
-            p: &mut *self.p,
-        }
+        self.proc.mem(&mut *self.p)
     }
 
     /// What file operations need: the machine and facts about the
@@ -112,7 +100,7 @@ impl Call<'_> {
     pub fn deadline(&mut self, make: impl FnOnce(u64) -> u64) -> u64 {
         let now = self.now();
         let key = self.key;
-        let t = self.proc.threads.ensure(self.tid, now);
+        let t = self.proc.threads_mut().ensure(self.tid, now);
         if let Some(d) = t.call.filter(|c| c.key == key).and_then(|c| c.deadline) {
             return d;
         }
@@ -130,7 +118,7 @@ impl Call<'_> {
     /// timed out), rather than a new call.
     pub fn reissued(&self) -> bool {
         self.proc
-            .threads
+            .threads()
             .get(self.tid)
             .and_then(|t| t.call)
             .is_some_and(|c| c.key == self.key && c.blocked)
@@ -139,7 +127,7 @@ impl Call<'_> {
     /// The calling thread.
     pub fn thread(&mut self) -> &mut Thread {
         let now = self.now();
-        self.proc.threads.ensure(self.tid, now)
+        self.proc.threads_mut().ensure(self.tid, now)
     }
 
     /// Replace the signal mask for the duration of this call (sigsuspend,
@@ -161,7 +149,7 @@ impl Call<'_> {
 
     /// The soft RLIMIT_NOFILE, the bound for new descriptors.
     pub fn fd_limit(&self) -> usize {
-        self.proc.limits.nofile() as usize
+        self.proc.limits().nofile() as usize
     }
 }
 

@@ -585,8 +585,8 @@ impl Booted {
 
     pub fn mem(&mut self) -> UserMem<'_> {
         UserMem {
-            space: &self.proc.space,
-            fs: &self.proc.image,
+            space: &self.proc.space(),
+            fs: &self.proc.image(),
             p: &mut self.fake,
         }
     }

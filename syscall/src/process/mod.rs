@@ -32,7 +32,11 @@ pub enum Flow {
     ThreadExit,
 }
 
+mod deliver;
+mod exit;
 mod network;
+mod signal;
+mod timers;
 
 use crate::call::{Args, Call, CallKey, Outcome};
 use crate::fd::FdTable;
@@ -89,42 +93,42 @@ const MAX_REPORTED_UNKNOWN: usize = 64;
 
 /// The running program: its address space, files and process state.
 pub struct Process {
-    pub(crate) space: AddressSpace,
-    pub(crate) image: Arc<ImageFs>,
-    pub(crate) ns: Namespace,
-    pub(crate) fds: FdTable,
-    pub(crate) signals: SignalState,
-    pub(crate) limits: Limits,
-    pub(crate) umask: u32,
+    space: AddressSpace,
+    image: Arc<ImageFs>,
+    ns: Namespace,
+    fds: FdTable,
+    signals: SignalState,
+    limits: Limits,
+    umask: u32,
     /// User and group ids (root at start).
-    pub(crate) creds: crate::cred::Creds,
+    creds: crate::cred::Creds,
     /// personality(2)'s persona.
-    pub(crate) personality: u32,
+    personality: u32,
     /// membarrier registrations (the REGISTER_* command bits).
-    pub(crate) membarrier: u32,
+    membarrier: u32,
     /// mlockall(MCL_FUTURE): new mappings arrive populated.
-    pub(crate) mlock_future: bool,
+    mlock_future: bool,
     /// Paths looked up and not found (ENOENT), in first-seen order, when
     /// `--missing-files` is on.
-    pub(crate) missing: Option<Vec<String>>,
-    pub(crate) brk_start: u64,
-    pub(crate) brk_cur: u64,
+    missing: Option<Vec<String>>,
+    brk_start: u64,
+    brk_cur: u64,
     /// The program's path in the image (what /proc/self/exe names).
-    pub(crate) exe: String,
-    pub(crate) cwd: Location,
+    exe: String,
+    cwd: Location,
     reported: BTreeSet<u64>,
     symbols: Symbols,
     /// The network stack (loopback always; Ethernet when the machine has a
     /// device).
-    pub(crate) net: crate::net::Net,
+    net: crate::net::Net,
     /// Threads parked on readiness keys, and epoll observers.
-    pub(crate) ready: crate::ready::Readiness,
+    ready: crate::ready::Readiness,
     /// The threads, their signal state and blocked calls.
-    pub(crate) threads: Threads,
+    threads: Threads,
     /// Futex wait queues.
-    pub(crate) futexes: Futexes,
+    futexes: Futexes,
     /// alarm/setitimer, timer_create and timerfd timers.
-    pub(crate) timers: Timers,
+    timers: Timers,
 }
 
 impl Process {
@@ -380,7 +384,7 @@ impl Process {
     }
 
     /// Note that `path` was looked for and not found (`--missing-files`).
-    pub(crate) fn note_missing(&mut self, path: &[u8]) {
+    pub fn note_missing(&mut self, path: &[u8]) {
         if let Some(list) = self.missing.as_mut() {
             let s = String::from_utf8_lossy(path).into_owned();
             if !list.contains(&s) && list.len() < 10_000 {
@@ -476,7 +480,7 @@ impl Process {
     /// timers. Returns when the next call is due at the latest (ns).
     pub fn poll(&mut self, p: &mut dyn Platform, now: u64) -> Option<u64> {
         let net = network::poll(self, p, now);
-        let timers = crate::thread::timers::poll(self, now);
+        let timers = timers::poll(self, now);
         match (net, timers) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -508,7 +512,7 @@ impl Process {
     }
 
     /// The ids of the program's threads, in order.
-    pub fn threads(&self) -> impl Iterator<Item = Tid> + '_ {
+    pub fn thread_ids(&self) -> impl Iterator<Item = Tid> + '_ {
         self.threads.tids()
     }
 
@@ -522,6 +526,155 @@ impl Process {
     /// reports and /proc/self/maps.
     pub fn regions(&self) -> impl Iterator<Item = (u64, u64, Prot, Kind)> + '_ {
         self.space.iter().map(|r| (r.start, r.end, r.prot, r.kind))
+    }
+}
+
+/// The parts, for the handlers: each part is its own type with its own
+/// methods, reached only through these (one lock per part, later, for SMP).
+impl Process {
+    /// The address space.
+    pub fn space(&self) -> &AddressSpace {
+        &self.space
+    }
+    /// The address space, to change.
+    pub fn space_mut(&mut self) -> &mut AddressSpace {
+        &mut self.space
+    }
+    /// The descriptor table.
+    pub fn fds(&self) -> &FdTable {
+        &self.fds
+    }
+    /// The descriptor table, to change.
+    pub fn fds_mut(&mut self) -> &mut FdTable {
+        &mut self.fds
+    }
+    /// The mount namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.ns
+    }
+    /// The mount namespace, to change.
+    pub fn ns_mut(&mut self) -> &mut Namespace {
+        &mut self.ns
+    }
+    /// Signal dispositions and queues.
+    pub fn signals(&self) -> &SignalState {
+        &self.signals
+    }
+    /// Signal dispositions and queues, to change.
+    pub fn signals_mut(&mut self) -> &mut SignalState {
+        &mut self.signals
+    }
+    /// Resource limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    /// Resource limits, to change.
+    pub fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+    /// User and group ids.
+    pub fn creds(&self) -> &crate::cred::Creds {
+        &self.creds
+    }
+    /// User and group ids, to change.
+    pub fn creds_mut(&mut self) -> &mut crate::cred::Creds {
+        &mut self.creds
+    }
+    /// The network stack.
+    pub fn net(&self) -> &crate::net::Net {
+        &self.net
+    }
+    /// The network stack, to change.
+    pub fn net_mut(&mut self) -> &mut crate::net::Net {
+        &mut self.net
+    }
+    /// Threads parked on readiness keys, and epoll observers.
+    pub fn ready(&self) -> &crate::ready::Readiness {
+        &self.ready
+    }
+    /// Threads parked on readiness keys, and epoll observers, to change.
+    pub fn ready_mut(&mut self) -> &mut crate::ready::Readiness {
+        &mut self.ready
+    }
+    /// The threads and their blocked calls.
+    pub fn threads(&self) -> &Threads {
+        &self.threads
+    }
+    /// The threads and their blocked calls, to change.
+    pub fn threads_mut(&mut self) -> &mut Threads {
+        &mut self.threads
+    }
+    /// Futex wait queues.
+    pub fn futexes(&self) -> &Futexes {
+        &self.futexes
+    }
+    /// Futex wait queues, to change.
+    pub fn futexes_mut(&mut self) -> &mut Futexes {
+        &mut self.futexes
+    }
+    /// Alarm, interval, POSIX and fd timers.
+    pub fn timers(&self) -> &Timers {
+        &self.timers
+    }
+    /// Alarm, interval, POSIX and fd timers, to change.
+    pub fn timers_mut(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+    /// The image file system the program was loaded from.
+    pub fn image(&self) -> &Arc<ImageFs> {
+        &self.image
+    }
+    /// The working directory.
+    pub fn cwd(&self) -> &Location {
+        &self.cwd
+    }
+    /// Change the working directory.
+    pub fn set_cwd(&mut self, loc: Location) {
+        self.cwd = loc;
+    }
+    /// The file mode creation mask.
+    pub fn umask(&self) -> u32 {
+        self.umask
+    }
+    /// Set the file mode creation mask.
+    pub fn set_umask(&mut self, mask: u32) {
+        self.umask = mask;
+    }
+    /// personality(2)'s persona.
+    pub fn personality(&self) -> u32 {
+        self.personality
+    }
+    /// Set the persona.
+    pub fn set_personality(&mut self, persona: u32) {
+        self.personality = persona;
+    }
+    /// membarrier registrations (the REGISTER_* command bits), to change.
+    pub fn membarrier_mut(&mut self) -> &mut u32 {
+        &mut self.membarrier
+    }
+    /// Whether new mappings arrive populated (mlockall(MCL_FUTURE)).
+    pub fn mlock_future(&self) -> bool {
+        self.mlock_future
+    }
+    /// Set by mlockall(MCL_FUTURE), cleared by munlockall.
+    pub fn set_mlock_future(&mut self, on: bool) {
+        self.mlock_future = on;
+    }
+    /// The program break: (start, current).
+    pub fn brk(&self) -> (u64, u64) {
+        (self.brk_start, self.brk_cur)
+    }
+    /// Move the program break.
+    pub fn set_brk(&mut self, cur: u64) {
+        self.brk_cur = cur;
+    }
+    /// Checked access to program memory.
+    pub fn mem<'a>(&'a self, p: &'a mut dyn Platform) -> UserMem<'a> {
+        UserMem {
+            space: &self.space,
+            fs: &self.image,
+            p,
+        }
     }
 }
 

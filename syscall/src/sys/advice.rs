@@ -12,7 +12,7 @@ const FADV_LAST: i32 = 5;
 /// Implements Linux `fadvise64(2)`: EBADF, ESPIPE on pipes, sockets and
 /// the console, EINVAL for unknown advice or a negative length.
 pub fn fadvise64(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let file = c.proc.fds.get(a.fd(0))?.clone();
+    let file = c.proc.fds().get(a.fd(0))?.clone();
     if file.is_path() {
         return Err(Errno::EBADF);
     }
@@ -28,7 +28,7 @@ pub fn fadvise64(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `readahead(2)`: the descriptor must be open for
 /// reading (EBADF) on a regular file (EINVAL).
 pub fn readahead(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let file = c.proc.fds.get(a.fd(0))?.clone();
+    let file = c.proc.fds().get(a.fd(0))?.clone();
     if file.is_path() || !file.readable() {
         return Err(Errno::EBADF);
     }

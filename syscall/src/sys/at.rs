@@ -28,12 +28,12 @@ pub fn read_path(c: &mut Call<'_>, addr: u64) -> SysResult<Vec<u8>> {
 /// dirfd, as on Linux.
 pub fn start(c: &Call<'_>, dirfd: i32, path: &[u8]) -> SysResult<Location> {
     if path.first() == Some(&b'/') {
-        return Ok(c.proc.ns.root());
+        return Ok(c.proc.ns().root());
     }
     if dirfd == AT_FDCWD {
-        return Ok(c.proc.cwd.clone());
+        return Ok(c.proc.cwd().clone());
     }
-    let d = c.proc.fds.get(dirfd)?;
+    let d = c.proc.fds().get(dirfd)?;
     match &d.loc {
         Some(l) if l.node().kind() == NodeKind::Dir => Ok(l.clone()),
         _ => Err(Errno::ENOTDIR),
@@ -103,9 +103,9 @@ pub fn target(c: &mut Call<'_>, dirfd: i32, addr: u64, flags: u32) -> SysResult<
             return Err(Errno::ENOENT);
         }
         if dirfd == AT_FDCWD {
-            return Ok(Target::Path(c.proc.cwd.clone()));
+            return Ok(Target::Path(c.proc.cwd().clone()));
         }
-        return Ok(Target::File(c.proc.fds.get(dirfd)?.clone()));
+        return Ok(Target::File(c.proc.fds().get(dirfd)?.clone()));
     }
     lookup(c, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0).map(Target::Path)
 }

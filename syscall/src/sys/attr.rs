@@ -24,7 +24,7 @@ fn set(c: &mut Call<'_>, node: &NodeRef, attr: SetAttr) -> SysResult<Outcome> {
 }
 
 fn fd_node(c: &mut Call<'_>, fd: i32) -> SysResult<NodeRef> {
-    let f = c.proc.fds.get(fd)?.clone();
+    let f = c.proc.fds().get(fd)?.clone();
     node_of(Target::File(f))
 }
 
@@ -203,8 +203,8 @@ pub fn utimes(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `umask(2)`.
 pub fn umask(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let old = c.proc.umask;
-    c.proc.umask = a.uint(0) & 0o777;
+    let old = c.proc.umask();
+    c.proc.set_umask(a.uint(0) & 0o777);
     ok(old as u64)
 }
 
@@ -227,7 +227,7 @@ pub fn truncate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `ftruncate(2)` (EINVAL unless open for writing).
 pub fn ftruncate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let len = u64::try_from(a.long(1)).map_err(|_| Errno::EINVAL)?;
-    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let f = c.proc.fds().get(a.fd(0))?.clone();
     if f.is_path() {
         return Err(Errno::EBADF);
     }
@@ -245,7 +245,7 @@ pub const FALLOC_FL_KEEP_SIZE: u32 = 1;
 /// tmpfs files; other modes (punch hole, collapse, zero range) EOPNOTSUPP.
 pub fn fallocate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (fd, mode, off, len) = (a.fd(0), a.uint(1), a.long(2), a.long(3));
-    let f = c.proc.fds.get(fd)?.clone();
+    let f = c.proc.fds().get(fd)?.clone();
     if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -274,7 +274,7 @@ pub fn fallocate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `fsync(2)`: everything is in memory (or read-only), so
 /// there is nothing to write back; EINVAL on pipes and terminals.
 pub fn fsync(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let f = c.proc.fds().get(a.fd(0))?.clone();
     if f.is_path() {
         return Err(Errno::EBADF);
     }
@@ -284,7 +284,7 @@ pub fn fsync(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `syncfs(2)`.
 pub fn syncfs(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.fds.get(a.fd(0))?;
+    c.proc.fds().get(a.fd(0))?;
     ok(0)
 }
 

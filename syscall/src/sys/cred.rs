@@ -11,22 +11,22 @@ use kiln_abi::errno::{Errno, SysResult};
 
 /// Implements Linux `getuid(2)`.
 pub fn getuid(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(c.proc.creds.uid.real.into())
+    ok(c.proc.creds().uid.real.into())
 }
 
 /// Implements Linux `geteuid(2)`.
 pub fn geteuid(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(c.proc.creds.uid.effective.into())
+    ok(c.proc.creds().uid.effective.into())
 }
 
 /// Implements Linux `getgid(2)`.
 pub fn getgid(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(c.proc.creds.gid.real.into())
+    ok(c.proc.creds().gid.real.into())
 }
 
 /// Implements Linux `getegid(2)`.
 pub fn getegid(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    ok(c.proc.creds.gid.effective.into())
+    ok(c.proc.creds().gid.effective.into())
 }
 
 /// Which set of ids a call works on.
@@ -43,10 +43,10 @@ fn change(
     kind: Kind,
     change: impl FnOnce(&mut Ids, bool) -> SysResult<u32>,
 ) -> SysResult<Outcome> {
-    let privileged = c.proc.creds.privileged();
+    let privileged = c.proc.creds().privileged();
     let ids = match kind {
-        Kind::User => &mut c.proc.creds.uid,
-        Kind::Group => &mut c.proc.creds.gid,
+        Kind::User => &mut c.proc.creds_mut().uid,
+        Kind::Group => &mut c.proc.creds_mut().gid,
     };
     ok(change(ids, privileged)?.into())
 }
@@ -107,13 +107,13 @@ fn put_res(c: &mut Call<'_>, a: Args, ids: Ids) -> SysResult<Outcome> {
 
 /// Implements Linux `getresuid(2)`.
 pub fn getresuid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let ids = c.proc.creds.uid;
+    let ids = c.proc.creds().uid;
     put_res(c, a, ids)
 }
 
 /// Implements Linux `getresgid(2)`.
 pub fn getresgid(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let ids = c.proc.creds.gid;
+    let ids = c.proc.creds().gid;
     put_res(c, a, ids)
 }
 
@@ -123,7 +123,7 @@ pub fn getgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let groups = c.proc.creds.groups.clone();
+    let groups = c.proc.creds().groups.clone();
     if size == 0 {
         return ok(groups.len() as u64);
     }
@@ -141,7 +141,7 @@ pub fn setgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if size < 0 || size as usize > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if !c.proc.creds.privileged() {
+    if !c.proc.creds().privileged() {
         return Err(Errno::EPERM);
     }
     let mut bytes = alloc::vec![0u8; size as usize * 4];
@@ -153,7 +153,7 @@ pub fn setgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     groups.sort_unstable();
-    c.proc.creds.groups = groups;
+    c.proc.creds_mut().groups = groups;
     ok(0)
 }
 
@@ -183,7 +183,7 @@ pub fn capget(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if !matches!(pid, 0 | 1) {
         return Err(Errno::ESRCH);
     }
-    let (effective, permitted) = c.proc.creds.capabilities();
+    let (effective, permitted) = c.proc.creds().capabilities();
     let mut out = Vec::with_capacity(words * 12);
     for w in 0..words {
         let half = |set: u64| ((set >> (32 * w)) as u32).to_le_bytes();

@@ -13,7 +13,7 @@ use kiln_abi::errno::{Errno, SysResult};
 /// The whole listing of the directory behind `fd`: ".", "..", its entries
 /// and the mount points inside it.
 fn listing(c: &mut Call<'_>, fd: i32) -> SysResult<(crate::fd::FileRef, Vec<DirEntry>)> {
-    let f = c.proc.fds.get(fd)?.clone();
+    let f = c.proc.fds().get(fd)?.clone();
     if f.is_path() {
         return Err(Errno::EBADF);
     }
@@ -26,7 +26,7 @@ fn listing(c: &mut Call<'_>, fd: i32) -> SysResult<(crate::fd::FileRef, Vec<DirE
             let mut cx = c.cx();
             let me = l.node().stat(&mut cx).map(|s| s.ino).unwrap_or(1);
             let up = l.parent().node().stat(&mut cx).map(|s| s.ino).unwrap_or(me);
-            for name in c.proc.ns.mount_names_in(&l.path()) {
+            for name in c.proc.ns().mount_names_in(&l.path()) {
                 if !entries.iter().any(|e| e.name == name) {
                     entries.push(DirEntry {
                         name,
@@ -104,7 +104,7 @@ pub fn getdents(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `getcwd(2)`. Differs: a directory renamed after
 /// chdir keeps its old name here.
 pub fn getcwd(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let mut cwd = c.proc.cwd.path();
+    let mut cwd = c.proc.cwd().path();
     cwd.push(0);
     if (a.u(1) as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -120,18 +120,18 @@ pub fn chdir(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if loc.node().kind() != NodeKind::Dir {
         return Err(Errno::ENOTDIR);
     }
-    c.proc.cwd = loc;
+    c.proc.set_cwd(loc);
     ok(0)
 }
 
 /// Implements Linux `fchdir(2)`.
 pub fn fchdir(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let f = c.proc.fds.get(a.fd(0))?;
+    let f = c.proc.fds().get(a.fd(0))?;
     let loc = match &f.loc {
         Some(l) if l.node().kind() == NodeKind::Dir => l.clone(),
         _ => return Err(Errno::ENOTDIR),
     };
-    c.proc.cwd = loc;
+    c.proc.set_cwd(loc);
     ok(0)
 }
 
@@ -187,14 +187,14 @@ fn create_at(
 /// Implements Linux `mkdirat(2)`.
 pub fn mkdirat(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let path = at::read_path(c, a.u(1))?;
-    let mode = a.uint(2) & 0o1777 & !c.proc.umask;
+    let mode = a.uint(2) & 0o1777 & !c.proc.umask();
     create_at(c, a.fd(0), &path, NewNode::Dir, mode)
 }
 
 /// Implements Linux `mkdir(2)`.
 pub fn mkdir(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let path = at::read_path(c, a.u(0))?;
-    let mode = a.uint(1) & 0o1777 & !c.proc.umask;
+    let mode = a.uint(1) & 0o1777 & !c.proc.umask();
     create_at(c, AT_FDCWD, &path, NewNode::Dir, mode)
 }
 
@@ -237,7 +237,7 @@ fn remove(c: &mut Call<'_>, dirfd: i32, path: u64, dir: bool) -> SysResult<Outco
             Errno::ENOTDIR
         });
     }
-    if c.proc.ns.is_mount_point(&child_path(&p)) {
+    if c.proc.ns().is_mount_point(&child_path(&p)) {
         return Err(Errno::EBUSY);
     }
     let parent = p.dir.node().clone();
@@ -307,7 +307,9 @@ fn rename_common(
         return Err(Errno::ENOTDIR);
     }
     let (fdir, tdir) = (from.dir.node().clone(), to.dir.node().clone());
-    if c.proc.ns.is_mount_point(&child_path(&from)) || c.proc.ns.is_mount_point(&child_path(&to)) {
+    if c.proc.ns().is_mount_point(&child_path(&from))
+        || c.proc.ns().is_mount_point(&child_path(&to))
+    {
         return Err(Errno::EBUSY);
     }
     if fdir.fs_id() != tdir.fs_id() {

@@ -297,10 +297,10 @@ impl FileObject for Epoll {
 }
 
 fn create(c: &mut Call<'_>, cloexec: bool) -> SysResult<Outcome> {
-    let ep = Epoll::new(&c.proc.net);
+    let ep = Epoll::new(&c.proc.net());
     let d = Description::new(Box::new(ep), O_RDWR, None, None);
     let limit = c.fd_limit();
-    let fd = c.proc.fds.open(Arc::new(d), cloexec, limit)?;
+    let fd = c.proc.fds_mut().open(Arc::new(d), cloexec, limit)?;
     ok(fd as u64)
 }
 
@@ -327,8 +327,8 @@ pub fn epoll_create1(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// only; EPOLLWAKEUP accepted and ignored.
 pub fn epoll_ctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (epfd, op, fd, ev_ptr) = (a.fd(0), a.uint(1), a.fd(2), a.u(3));
-    let epf = c.proc.fds.get(epfd)?.clone();
-    let target = c.proc.fds.get(fd)?.clone();
+    let epf = c.proc.fds().get(epfd)?.clone();
+    let target = c.proc.fds().get(fd)?.clone();
     let Some(ep) = Epoll::of(&epf) else {
         return Err(Errno::EINVAL);
     };
@@ -412,7 +412,7 @@ pub fn epoll_ctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 id
             };
             for k in keys {
-                c.proc.ready.observe(k, weak.clone(), id);
+                c.proc.ready_mut().observe(k, weak.clone(), id);
             }
         }
         EPOLL_CTL_MOD => {
@@ -433,12 +433,12 @@ pub fn epoll_ctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         _ => {
             let it = ep.shared.st.lock().remove(fk).ok_or(Errno::ENOENT)?;
             for k in it.keys {
-                c.proc.ready.unobserve(k, &weak, it.id);
+                c.proc.ready_mut().unobserve(k, &weak, it.id);
             }
         }
     }
     // Threads waiting on this epoll look again.
-    c.proc.net.notify(ep.shared.key);
+    c.proc.net().notify(ep.shared.key);
     ok(0)
 }
 
@@ -450,7 +450,7 @@ fn wait(
     max: i32,
     timeout: Option<u64>,
 ) -> SysResult<Outcome> {
-    let epf = c.proc.fds.get(epfd)?.clone();
+    let epf = c.proc.fds().get(epfd)?.clone();
     let Some(ep) = Epoll::of(&epf) else {
         return Err(Errno::EINVAL);
     };

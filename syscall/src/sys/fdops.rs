@@ -29,7 +29,7 @@ pub const FD_CLOEXEC: u64 = 1;
 
 /// Implements Linux `close(2)`.
 pub fn close(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.fds.close(a.fd(0))?;
+    c.proc.fds_mut().close(a.fd(0))?;
     ok(0)
 }
 
@@ -43,19 +43,19 @@ pub fn close_range(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
-    let end = c.proc.fds.end() as u64;
+    let end = c.proc.fds().end() as u64;
     if end == 0 || first as u64 >= end {
         return ok(0);
     }
     let hi = (last as u64).min(end - 1) as i32;
     for fd in first as i32..=hi {
-        if c.proc.fds.get(fd).is_err() {
+        if c.proc.fds().get(fd).is_err() {
             continue;
         }
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
-            c.proc.fds.set_cloexec(fd, true)?;
+            c.proc.fds_mut().set_cloexec(fd, true)?;
         } else {
-            c.proc.fds.close(fd)?;
+            c.proc.fds_mut().close(fd)?;
         }
     }
     ok(0)
@@ -69,7 +69,7 @@ pub const LOCK_UN: u32 = 8;
 /// Implements Linux `flock(2)`: with one process every lock is granted at
 /// once (nothing else could hold a conflicting one).
 pub fn flock(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let f = c.proc.fds.get(a.fd(0))?;
+    let f = c.proc.fds().get(a.fd(0))?;
     if f.is_path() {
         return Err(Errno::EBADF);
     }
@@ -89,11 +89,11 @@ fn pipe_common(c: &mut Call<'_>, addr: u64, flags: u32) -> SysResult<Outcome> {
     let wd = Arc::new(Description::new(w, O_WRONLY | status, None, None));
     let limit = c.fd_limit();
     let cloexec = flags & O_CLOEXEC != 0;
-    let rfd = c.proc.fds.open(rd, cloexec, limit)?;
-    let wfd = match c.proc.fds.open(wd, cloexec, limit) {
+    let rfd = c.proc.fds_mut().open(rd, cloexec, limit)?;
+    let wfd = match c.proc.fds_mut().open(wd, cloexec, limit) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = c.proc.fds.close(rfd);
+            let _ = c.proc.fds_mut().close(rfd);
             return Err(e);
         }
     };
@@ -101,8 +101,8 @@ fn pipe_common(c: &mut Call<'_>, addr: u64, flags: u32) -> SysResult<Outcome> {
     out[..4].copy_from_slice(&rfd.to_le_bytes());
     out[4..].copy_from_slice(&wfd.to_le_bytes());
     if let Err(e) = c.mem().write(addr, &out) {
-        let _ = c.proc.fds.close(rfd);
-        let _ = c.proc.fds.close(wfd);
+        let _ = c.proc.fds_mut().close(rfd);
+        let _ = c.proc.fds_mut().close(wfd);
         return Err(e);
     }
     ok(0)
@@ -122,18 +122,18 @@ pub fn pipe2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `dup(2)`.
 pub fn dup(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let limit = c.fd_limit();
-    ok(c.proc.fds.dup_min(a.fd(0), 0, false, limit)? as u64)
+    ok(c.proc.fds_mut().dup_min(a.fd(0), 0, false, limit)? as u64)
 }
 
 /// Implements Linux `dup2(2)`.
 pub fn dup2(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (old, new) = (a.fd(0), a.fd(1));
     if old == new {
-        c.proc.fds.get(old)?;
+        c.proc.fds().get(old)?;
         return ok(new as u64);
     }
     let limit = c.fd_limit();
-    ok(c.proc.fds.dup_to(old, new, false, limit)? as u64)
+    ok(c.proc.fds_mut().dup_to(old, new, false, limit)? as u64)
 }
 
 /// Implements Linux `dup3(2)`.
@@ -143,7 +143,9 @@ pub fn dup3(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         return Err(Errno::EINVAL);
     }
     let limit = c.fd_limit();
-    ok(c.proc.fds.dup_to(old, new, flags & O_CLOEXEC != 0, limit)? as u64)
+    ok(c.proc
+        .fds_mut()
+        .dup_to(old, new, flags & O_CLOEXEC != 0, limit)? as u64)
 }
 
 /// Implements Linux `fcntl(2)`: descriptor flags, status flags, record
@@ -152,7 +154,7 @@ pub fn dup3(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// and signals are EINVAL.
 pub fn fcntl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let fd = a.fd(0);
-    let file = c.proc.fds.get(fd)?.clone();
+    let file = c.proc.fds().get(fd)?.clone();
     let arg = a.u(2);
     let limit = c.fd_limit();
     match a.uint(1) {
@@ -162,12 +164,12 @@ pub fn fcntl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 return Err(Errno::EINVAL);
             }
             ok(c.proc
-                .fds
+                .fds_mut()
                 .dup_min(fd, min, a.uint(1) == F_DUPFD_CLOEXEC, limit)? as u64)
         }
-        F_GETFD => ok(c.proc.fds.cloexec(fd)? as u64),
+        F_GETFD => ok(c.proc.fds().cloexec(fd)? as u64),
         F_SETFD => {
-            c.proc.fds.set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
+            c.proc.fds_mut().set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
             ok(0)
         }
         F_GETFL => ok(file.flags() as u64),

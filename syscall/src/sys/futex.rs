@@ -103,12 +103,12 @@ fn wait(
     }
     let tid = c.tid;
     if c.reissued() {
-        if !c.proc.futexes.is_waiting(tid) {
+        if !c.proc.futexes().is_waiting(tid) {
             return ok(0);
         }
         let deadline = c.thread().call.and_then(|s| s.deadline);
         if deadline.is_some_and(|d| c.now() >= d) {
-            c.proc.futexes.cancel(tid);
+            c.proc.futexes_mut().cancel(tid);
             return Err(Errno::ETIMEDOUT);
         }
         return Ok(Outcome::Block(WaitFor::Wakeup { deadline }));
@@ -132,7 +132,7 @@ fn wait(
     if deadline.is_some_and(|d| c.now() >= d) {
         return Err(Errno::ETIMEDOUT);
     }
-    c.proc.futexes.wait(addr, tid, bitset);
+    c.proc.futexes_mut().wait(addr, tid, bitset);
     Ok(Outcome::Block(WaitFor::Wakeup { deadline }))
 }
 
@@ -149,10 +149,10 @@ fn requeue(c: &mut Call<'_>, a: Args, cmp: bool) -> SysResult<Outcome> {
     }
     let (woken, moved) = c
         .proc
-        .futexes
+        .futexes_mut()
         .requeue(from, to, nr_wake as u32, nr_requeue as u32);
     for &t in &woken {
-        c.proc.threads.wake(t);
+        c.proc.threads_mut().wake(t);
     }
     ok(woken.len() as u64 + moved as u64)
 }

@@ -71,7 +71,7 @@ fn transfer(
     dir: Dir,
     nowait: bool,
 ) -> SysResult<Outcome> {
-    let file = c.proc.fds.get(fd)?.clone();
+    let file = c.proc.fds().get(fd)?.clone();
     let allowed = match dir {
         Dir::Read => file.readable(),
         Dir::Write => file.writable(),
@@ -190,14 +190,14 @@ pub fn write(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `readv(2)`.
 pub fn readv(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.fds.get(a.fd(0))?;
+    c.proc.fds().get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
     transfer(c, a.fd(0), &segs, At::Pos, Dir::Read, false)
 }
 
 /// Implements Linux `writev(2)`, with partial counts when a segment faults.
 pub fn writev(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.fds.get(a.fd(0))?;
+    c.proc.fds().get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
     transfer(c, a.fd(0), &segs, At::Pos, Dir::Write, false)
 }
@@ -220,7 +220,7 @@ pub fn pwrite64(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `preadv(2)`.
 pub fn preadv(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
-    c.proc.fds.get(a.fd(0))?;
+    c.proc.fds().get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
     transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Read, false)
 }
@@ -228,7 +228,7 @@ pub fn preadv(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// Implements Linux `pwritev(2)`.
 pub fn pwritev(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let pos = offset(&a, 3)?;
-    c.proc.fds.get(a.fd(0))?;
+    c.proc.fds().get(a.fd(0))?;
     let segs = iovecs(c, a.u(1), a.int(2))?;
     transfer(c, a.fd(0), &segs, At::Offset(pos), Dir::Write, false)
 }
@@ -244,7 +244,7 @@ fn v2(c: &mut Call<'_>, a: Args, dir: Dir) -> SysResult<Outcome> {
     if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND) != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let f = c.proc.fds().get(a.fd(0))?.clone();
     let segs = iovecs(c, a.u(1), a.int(2))?;
     let at = match a.long(3) {
         -1 => At::Pos,
@@ -280,7 +280,7 @@ pub const SEEK_HOLE: u32 = 4;
 /// on regular files (files have no holes: all data, one hole at the end).
 /// ESPIPE on pipes and the console.
 pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let file = c.proc.fds.get(a.fd(0))?.clone();
+    let file = c.proc.fds().get(a.fd(0))?.clone();
     if !file.obj.seekable() {
         return Err(Errno::ESPIPE);
     }
@@ -383,8 +383,8 @@ fn copy(
 /// objects. Differs: it does not wait when the output is full (returns
 /// EAGAIN before anything is sent).
 pub fn sendfile(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let out = c.proc.fds.get(a.fd(0))?.clone();
-    let inp = c.proc.fds.get(a.fd(1))?.clone();
+    let out = c.proc.fds().get(a.fd(0))?.clone();
+    let inp = c.proc.fds().get(a.fd(1))?.clone();
     if !inp.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
@@ -425,8 +425,8 @@ pub fn copy_file_range(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let inp = c.proc.fds.get(fin)?.clone();
-    let out = c.proc.fds.get(fout)?.clone();
+    let inp = c.proc.fds().get(fin)?.clone();
+    let out = c.proc.fds().get(fout)?.clone();
     if !inp.readable() || !out.writable() || out.flags() & O_APPEND != 0 {
         return Err(Errno::EBADF);
     }

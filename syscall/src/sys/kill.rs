@@ -33,7 +33,7 @@ pub fn kill(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 }
 
 fn to_thread(c: &mut Call<'_>, tid: i32, sig: i32) -> SysResult<Outcome> {
-    if c.proc.threads.get(tid).is_none() {
+    if c.proc.threads().get(tid).is_none() {
         return Err(Errno::ESRCH);
     }
     if sig != 0 {

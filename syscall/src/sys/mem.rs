@@ -65,7 +65,7 @@ fn prot_bits(p: u32) -> Prot {
 /// request cannot be met (as Linux).
 pub fn brk(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let want = a.u(0);
-    let (start, cur) = (c.proc.brk_start, c.proc.brk_cur);
+    let (start, cur) = c.proc.brk();
     if want < start || want > MMAP_TOP {
         return ok(cur);
     }
@@ -80,18 +80,18 @@ pub fn brk(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
                 kind: Kind::Brk,
                 backing: Backing::Zero,
             };
-            c.proc.space.insert(r)
+            c.proc.space_mut().insert(r)
         } else {
-            c.proc.space.resize(start, new_end)
+            c.proc.space_mut().resize(start, new_end)
         };
         if grown.is_err() {
             return ok(cur);
         }
     } else if new_end < old_end {
-        c.proc.space.remove(new_end, old_end);
+        c.proc.space_mut().remove(new_end, old_end);
         c.p.mmu().unmap(new_end, old_end - new_end);
     }
-    c.proc.brk_cur = want;
+    c.proc.set_brk(want);
     ok(want)
 }
 
@@ -134,11 +134,11 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         if addr < MMAP_MIN {
             return Err(Errno::EPERM);
         }
-        if !c.proc.space.is_free(addr, addr + len) {
+        if !c.proc.space().is_free(addr, addr + len) {
             if flags & MAP_FIXED_NOREPLACE != 0 {
                 return Err(Errno::EEXIST);
             }
-            c.proc.space.remove(addr, addr + len);
+            c.proc.space_mut().remove(addr, addr + len);
             c.p.mmu().unmap(addr, len);
         }
         addr
@@ -146,17 +146,17 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         let hint = page_down(addr);
         let hint_ok = hint >= MMAP_MIN
             && hint.checked_add(len).is_some_and(|e| e <= TASK_SIZE)
-            && c.proc.space.is_free(hint, hint + len);
+            && c.proc.space().is_free(hint, hint + len);
         if addr != 0 && hint_ok {
             hint
         } else if flags & MAP_32BIT != 0 {
             c.proc
-                .space
+                .space()
                 .find_free(len, MAP32_RANGE.0, MAP32_RANGE.1)
                 .ok_or(Errno::ENOMEM)?
         } else {
             c.proc
-                .space
+                .space()
                 .find_free(len, MMAP_MIN, MMAP_TOP)
                 .ok_or(Errno::ENOMEM)?
         }
@@ -178,7 +178,7 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         kind: Kind::Mmap,
         backing,
     };
-    c.proc.space.insert(region)?;
+    c.proc.space_mut().insert(region)?;
     if let Some(PageSource::Copy(bytes)) = &source {
         if let Err(e) = fill_copy(
             c,
@@ -186,12 +186,12 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             prot_bits(prot),
             &bytes[..bytes.len().min(len as usize)],
         ) {
-            c.proc.space.remove(start, start + len);
+            c.proc.space_mut().remove(start, start + len);
             c.p.mmu().unmap(start, len);
             return Err(e);
         }
     }
-    let populate_now = flags & MAP_POPULATE != 0 || c.proc.mlock_future;
+    let populate_now = flags & MAP_POPULATE != 0 || c.proc.mlock_future();
     if populate_now && !region.prot.is_empty() {
         populate(c, &region, region.start, region.end);
     }
@@ -208,7 +208,7 @@ fn file_source(
     prot: u32,
     flags: u32,
 ) -> SysResult<PageSource> {
-    let f = c.proc.fds.get(fd)?.clone();
+    let f = c.proc.fds().get(fd)?.clone();
     if f.is_path() {
         return Err(Errno::EBADF);
     }
@@ -239,7 +239,8 @@ fn fill_copy(c: &mut Call<'_>, start: u64, prot: Prot, bytes: &[u8]) -> SysResul
 fn populate(c: &mut Call<'_>, region: &Region, start: u64, end: u64) {
     let mut page = start;
     while page < end {
-        if !c.p.mmu().is_mapped(page) && fault::fill_page(&c.proc.image, c.p, region, page).is_err()
+        if !c.p.mmu().is_mapped(page)
+            && fault::fill_page(&c.proc.image(), c.p, region, page).is_err()
         {
             return;
         }
@@ -263,7 +264,7 @@ pub fn munmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if a.u(1) == 0 || end > TASK_SIZE {
         return Err(Errno::EINVAL);
     }
-    c.proc.space.remove(start, end);
+    c.proc.space_mut().remove(start, end);
     c.p.mmu().unmap(start, end - start);
     ok(0)
 }
@@ -289,13 +290,13 @@ pub fn mprotect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     // The clock page may only be read (Linux: [vvar] lacks VM_MAYWRITE/EXEC).
     if prot & 6 != 0
         && c.proc
-            .space
+            .space()
             .overlapping(start, end)
             .any(|r| r.kind == crate::mm::Kind::Vvar)
     {
         return Err(Errno::EACCES);
     }
-    c.proc.space.protect(start, end, prot_bits(prot))?;
+    c.proc.space_mut().protect(start, end, prot_bits(prot))?;
     c.p.mmu().protect(start, end - start, prot_bits(prot));
     ok(0)
 }
@@ -317,8 +318,8 @@ pub fn madvise(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if end > TASK_SIZE {
         return Err(Errno::ENOMEM);
     }
-    let covered = c.proc.space.is_covered(start, end);
-    let pieces: alloc::vec::Vec<Region> = c.proc.space.overlapping(start, end).copied().collect();
+    let covered = c.proc.space().is_covered(start, end);
+    let pieces: alloc::vec::Vec<Region> = c.proc.space().overlapping(start, end).copied().collect();
     for r in pieces {
         let (s, e) = (r.start.max(start), r.end.min(end));
         match advice {
@@ -354,7 +355,7 @@ pub const MS_SYNC: u32 = 4;
 /// mapped: EINVAL for a misaligned start, ENOMEM for anything unmapped.
 fn mapped_range(c: &Call<'_>, addr: u64, len: u64) -> SysResult<(u64, u64)> {
     let (start, end) = user_range(addr, len)?;
-    if end > TASK_SIZE || !c.proc.space.is_covered(start, end) {
+    if end > TASK_SIZE || !c.proc.space().is_covered(start, end) {
         return Err(Errno::ENOMEM);
     }
     Ok((start, end))
@@ -402,7 +403,7 @@ fn lock_span(c: &Call<'_>, a: Args) -> SysResult<(u64, u64)> {
 
 /// Fault in the accessible pages of `[start, end)`.
 fn lock_range(c: &mut Call<'_>, start: u64, end: u64) {
-    let pieces: alloc::vec::Vec<Region> = c.proc.space.overlapping(start, end).copied().collect();
+    let pieces: alloc::vec::Vec<Region> = c.proc.space().overlapping(start, end).copied().collect();
     for r in pieces.iter().filter(|r| !r.prot.is_empty()) {
         populate(c, r, r.start.max(start), r.end.min(end));
     }
@@ -450,13 +451,13 @@ pub fn mlockall(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         lock_range(c, 0, TASK_SIZE);
     }
     if flags & MCL_FUTURE != 0 {
-        c.proc.mlock_future = populate_now;
+        c.proc.set_mlock_future(populate_now);
     }
     ok(0)
 }
 
 /// Implements Linux `munlockall(2)`.
 pub fn munlockall(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
-    c.proc.mlock_future = false;
+    c.proc.set_mlock_future(false);
     ok(0)
 }

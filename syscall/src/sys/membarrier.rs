@@ -33,7 +33,7 @@ pub fn membarrier(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let registered = &mut c.proc.membarrier;
+    let registered = c.proc.membarrier_mut();
     match cmd {
         MEMBARRIER_CMD_QUERY => ok(SUPPORTED as u64),
         MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED => ok(0),

@@ -130,7 +130,7 @@ fn do_open(
     };
     let file = open_location(c, &loc, flags)?;
     let limit = c.fd_limit();
-    ok(c.proc.fds.open(file, flags & O_CLOEXEC != 0, limit)? as u64)
+    ok(c.proc.fds_mut().open(file, flags & O_CLOEXEC != 0, limit)? as u64)
 }
 
 /// O_CREAT: find the name, or create it as a regular file.
@@ -165,7 +165,7 @@ fn open_or_create(
             if dir.read_only() {
                 return Err(Errno::EROFS);
             }
-            let mode = mode & 0o7777 & !c.proc.umask;
+            let mode = mode & 0o7777 & !c.proc.umask();
             let mut cx = c.cx();
             dir.create(&mut cx, &parent.name, NewNode::File, mode)?;
             let ns = cx.facts.namespace();

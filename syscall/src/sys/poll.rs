@@ -50,7 +50,7 @@ impl Waiter {
 
 /// The readiness of `fd` (POLLNVAL if it is not open).
 fn ready(c: &mut Call<'_>, fd: i32, w: &mut Waiter) -> Events {
-    let Ok(f) = c.proc.fds.get(fd).cloned() else {
+    let Ok(f) = c.proc.fds().get(fd).cloned() else {
         return Events::NVAL;
     };
     if f.obj.wait_for() != WaitFor::ConsoleInput {
@@ -71,7 +71,7 @@ fn do_poll(
     nfds: u64,
     timeout: Option<u64>,
 ) -> SysResult<(Outcome, u64)> {
-    if nfds > c.proc.limits.nofile() {
+    if nfds > c.proc.limits().nofile() {
         return Err(Errno::EINVAL);
     }
     let mut raw = alloc::vec![0u8; nfds as usize * 8];
@@ -159,7 +159,7 @@ fn do_select(
     sets: [u64; 3],
     timeout: Option<u64>,
 ) -> SysResult<(Outcome, u64)> {
-    if !(0..=FD_SETSIZE.max(c.proc.limits.nofile() as i32)).contains(&nfds) {
+    if !(0..=FD_SETSIZE.max(c.proc.limits().nofile() as i32)).contains(&nfds) {
         return Err(Errno::EINVAL);
     }
     let bytes = (nfds as usize).div_ceil(64) * 8;

@@ -80,11 +80,11 @@ fn rlimit(c: &mut Call<'_>, resource: u32, new: u64, old: u64) -> SysResult<Outc
         None
     };
     if old != 0 {
-        let cur = c.proc.limits.0[r];
+        let cur = c.proc.limits().0[r];
         c.mem().write(old, &encode_rlimit(cur))?;
     }
     if let Some(l) = new_limit {
-        c.proc.limits.0[r] = l;
+        c.proc.limits_mut().0[r] = l;
     }
     ok(0)
 }
@@ -153,13 +153,13 @@ const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 /// set; other domains and flags would change behaviour Kiln does not
 /// have and are EINVAL.
 pub fn personality(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let old = c.proc.personality;
+    let old = c.proc.personality();
     let new = a.uint(0);
     if new != PERSONALITY_QUERY {
         if new & !ADDR_NO_RANDOMIZE != PER_LINUX {
             return Err(Errno::EINVAL);
         }
-        c.proc.personality = new;
+        c.proc.set_personality(new);
     }
     ok(old.into())
 }

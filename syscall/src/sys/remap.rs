@@ -27,7 +27,7 @@ pub fn mremap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if !req.fixed && !req.dont_unmap && req.new_len <= req.old_len {
         // Shrinking (or the same size) stays in place.
         let cut = req.old + req.new_len;
-        c.proc.space.remove(cut, req.old_end());
+        c.proc.space_mut().remove(cut, req.old_end());
         c.p.mmu().unmap(cut, req.old_end() - cut);
         return ok(req.old);
     }
@@ -39,13 +39,13 @@ pub fn mremap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     let to = if req.fixed {
         c.proc
-            .space
+            .space_mut()
             .remove(req.new_addr, req.new_addr + req.new_len);
         c.p.mmu().unmap(req.new_addr, req.new_len);
         req.new_addr
     } else {
         c.proc
-            .space
+            .space()
             .find_free(req.new_len, MMAP_MIN, MMAP_TOP)
             .ok_or(Errno::ENOMEM)?
     };
@@ -127,7 +127,7 @@ impl Request {
 /// mapped without a hole (EFAULT), by regions of one kind and one set of
 /// rights (Linux: a single mapping; Kiln's books may hold it in pieces).
 fn pieces_of(c: &Call<'_>, start: u64, end: u64) -> SysResult<Vec<Region>> {
-    let space = &c.proc.space;
+    let space = &c.proc.space();
     if !space.is_covered(start, end) {
         return Err(Errno::EFAULT);
     }
@@ -162,16 +162,16 @@ fn grow_in_place(c: &mut Call<'_>, req: &Request, pieces: &[Region]) -> bool {
     let last = pieces[pieces.len() - 1];
     let ends_region = c
         .proc
-        .space
+        .space()
         .find(last.start)
         .is_some_and(|r| r.end == req.old_end());
     let new_end = req.old.checked_add(req.new_len).filter(|&e| e <= TASK_SIZE);
     let Some(new_end) = new_end else { return false };
-    if !ends_region || !c.proc.space.is_free(req.old_end(), new_end) {
+    if !ends_region || !c.proc.space().is_free(req.old_end(), new_end) {
         return false;
     }
     let tail = continuation(&last, req.old_end(), new_end - req.old_end());
-    c.proc.space.insert(tail).is_ok()
+    c.proc.space_mut().insert(tail).is_ok()
 }
 
 /// Move the pieces (and their frames) to `to`, extend or cut them to the
@@ -192,21 +192,21 @@ fn move_to(c: &mut Call<'_>, req: &Request, pieces: &[Region], to: u64) -> SysRe
             }
         })
         .collect();
-    c.proc.space.remove(req.old, req.old_end());
+    c.proc.space_mut().remove(req.old, req.old_end());
     // Past the kept part the old range is dropped (a shrinking FIXED move).
     c.p.mmu().unmap(req.old + keep, req.old_len - keep);
     if req.dont_unmap {
         for r in pieces {
-            c.proc.space.insert(*r)?;
+            c.proc.space_mut().insert(*r)?;
         }
     }
     for r in &moved {
-        c.proc.space.insert(*r)?;
+        c.proc.space_mut().insert(*r)?;
     }
     if req.new_len > keep {
         let last = moved[moved.len() - 1];
         c.proc
-            .space
+            .space_mut()
             .insert(continuation(&last, to + keep, req.new_len - keep))?;
     }
     Ok(())

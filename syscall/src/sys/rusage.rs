@@ -13,7 +13,7 @@ pub const RUSAGE_CHILDREN: i32 = -1;
 pub const RUSAGE_THREAD: i32 = 1;
 
 fn process_cpu(c: &Call<'_>) -> u64 {
-    c.proc.threads.process_cpu_ns(c.now(), c.p.info().cpus)
+    c.proc.threads().process_cpu_ns(c.now(), c.p.info().cpus)
 }
 
 /// Implements Linux `times(2)`: user time is the CPU estimate, system time

@@ -46,13 +46,13 @@ pub fn rt_sigaction(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         None
     };
     if a.u(2) != 0 {
-        let old = c.proc.signals.actions[idx].encode();
+        let old = c.proc.signals().actions[idx].encode();
         c.mem().write(a.u(2), &old)?;
     }
     if let Some(act) = new {
-        c.proc.signals.actions[idx] = act;
+        c.proc.signals_mut().actions[idx] = act;
         if ignored(&act, sig) {
-            c.proc.signals.queues.lock().discard(bit(sig));
+            c.proc.signals().queues.lock().discard(bit(sig));
         }
     }
     ok(0)
@@ -91,7 +91,7 @@ pub fn rt_sigpending(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     let tid = c.tid;
     let mask = c.thread().mask;
-    let set = c.proc.signals.queues.lock().pending(tid) & mask;
+    let set = c.proc.signals().queues.lock().pending(tid) & mask;
     c.mem().write(a.u(0), &set.to_le_bytes()[..size as usize])?;
     ok(0)
 }
@@ -124,9 +124,9 @@ pub fn rt_sigtimedwait(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         None
     };
     let tid = c.tid;
-    let taken = c.proc.signals.queues.lock().dequeue(tid, set);
+    let taken = c.proc.signals().queues.lock().dequeue(tid, set);
     if let Some(info) = taken {
-        c.proc.timers.on_dequeue(&info);
+        c.proc.timers_mut().on_dequeue(&info);
         if a.u(1) != 0 {
             c.mem().write(a.u(1), &info.encode())?;
         }
@@ -238,7 +238,7 @@ pub fn rt_tgsigqueueinfo(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != super::proc::PID as i32 || c.proc.threads.get(tid).is_none() {
+    if tgid != super::proc::PID as i32 || c.proc.threads().get(tid).is_none() {
         return Err(Errno::ESRCH);
     }
     if sig == 0 {

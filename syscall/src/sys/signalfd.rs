@@ -118,7 +118,7 @@ pub fn signalfd4(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let mask = c.mem().read_u64(a.u(1))? & !UNBLOCKABLE;
     let fd = a.fd(0);
     if fd != -1 {
-        let f = c.proc.fds.get(fd)?;
+        let f = c.proc.fds().get(fd)?;
         let sfd = f
             .obj
             .as_any()
@@ -129,13 +129,13 @@ pub fn signalfd4(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     let obj = SignalFd {
         mask: AtomicU64::new(mask),
-        queues: c.proc.signals.queues.clone(),
+        queues: c.proc.signals().queues.clone(),
     };
     let desc = Description::new(Box::new(obj), O_RDWR | (flags & SFD_NONBLOCK), None, None);
     let limit = c.fd_limit();
     let fd = c
         .proc
-        .fds
+        .fds_mut()
         .open(Arc::new(desc), flags & SFD_CLOEXEC != 0, limit)?;
     ok(fd as u64)
 }

@@ -25,7 +25,7 @@ const MAX_MSG: usize = 256 * 1024;
 
 /// The description behind `fd`, which must be a socket.
 pub(crate) fn sock_file(c: &Call<'_>, fd: i32) -> SysResult<FileRef> {
-    let f = c.proc.fds.get(fd)?.clone();
+    let f = c.proc.fds().get(fd)?.clone();
     if SocketFile::of(&f).is_none() {
         return Err(Errno::ENOTSOCK);
     }
@@ -43,7 +43,7 @@ fn install(c: &mut Call<'_>, s: SocketFile, flags: u32) -> SysResult<i32> {
     let d = Description::new(Box::new(s), status, None, None);
     let limit = c.fd_limit();
     c.proc
-        .fds
+        .fds_mut()
         .open(Arc::new(d), flags & SOCK_CLOEXEC != 0, limit)
 }
 
@@ -91,8 +91,8 @@ fn wait(c: &mut Call<'_>, f: &FileRef, nowait: bool, read: bool) -> SysResult<Ou
 pub fn socket(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (domain, ty, proto) = (a.uint(0), a.uint(1), a.uint(2));
     let flags = ty & SOCK_FLAGS_MASK;
-    let s = crate::net::socket(&c.proc.net, domain, ty, proto)?;
-    let fd = install(c, SocketFile::new(&c.proc.net, s, proto), flags)?;
+    let s = crate::net::socket(&c.proc.net(), domain, ty, proto)?;
+    let fd = install(c, SocketFile::new(&c.proc.net(), s, proto), flags)?;
     ok(fd as u64)
 }
 
@@ -114,12 +114,12 @@ pub fn socketpair(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     // Check the result array before making anything.
     c.mem().read_array::<8>(sv)?;
-    let (x, y) = crate::net::socketpair(&c.proc.net, kind);
-    let fa = install(c, SocketFile::new(&c.proc.net, Socket::Unix(x), 0), flags)?;
-    let fb = match install(c, SocketFile::new(&c.proc.net, Socket::Unix(y), 0), flags) {
+    let (x, y) = crate::net::socketpair(&c.proc.net(), kind);
+    let fa = install(c, SocketFile::new(&c.proc.net(), Socket::Unix(x), 0), flags)?;
+    let fb = match install(c, SocketFile::new(&c.proc.net(), Socket::Unix(y), 0), flags) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = c.proc.fds.close(fa);
+            let _ = c.proc.fds_mut().close(fa);
             return Err(e);
         }
     };
@@ -127,8 +127,8 @@ pub fn socketpair(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     out[..4].copy_from_slice(&fa.to_le_bytes());
     out[4..].copy_from_slice(&fb.to_le_bytes());
     if let Err(e) = c.mem().write(sv, &out) {
-        let _ = c.proc.fds.close(fa);
-        let _ = c.proc.fds.close(fb);
+        let _ = c.proc.fds_mut().close(fa);
+        let _ = c.proc.fds_mut().close(fb);
         return Err(e);
     }
     ok(0)
@@ -171,10 +171,10 @@ fn do_accept(c: &mut Call<'_>, a: Args, flags: u32) -> SysResult<Outcome> {
         Err(e) => return Err(e),
     };
     let proto = sock(&f).protocol;
-    let fd = install(c, SocketFile::new(&c.proc.net, new, proto), flags)?;
+    let fd = install(c, SocketFile::new(&c.proc.net(), new, proto), flags)?;
     if let Err(e) = write_addr(c, addr_ptr, len_ptr, &addr::encode(&peer)) {
         // Linux gives the error; the connection is gone with the fd.
-        let _ = c.proc.fds.close(fd);
+        let _ = c.proc.fds_mut().close(fd);
         return Err(e);
     }
     ok(fd as u64)
@@ -213,12 +213,12 @@ pub fn connect(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             Ok(Outcome::Block(wait::park(c, alloc::vec![key], deadline)))
         }
         Err(Errno::EAGAIN) if matches!(s.sock, Socket::Unix(_)) => wait(c, &f, false, false),
-        Err(Errno::ENETUNREACH) if !f.nonblocking() && c.proc.net.stack().dhcp_pending() => {
+        Err(Errno::ENETUNREACH) if !f.nonblocking() && c.proc.net().stack().dhcp_pending() => {
             let deadline = c.deadline(|now| now.saturating_add(crate::net::DHCP_WAIT_NS));
             if c.now() >= deadline {
                 return Err(Errno::ENETUNREACH);
             }
-            let key = c.proc.ready.config_key;
+            let key = c.proc.ready().config_key;
             Ok(Outcome::Block(wait::park(
                 c,
                 alloc::vec![key],

@@ -23,7 +23,7 @@ fn write_stat(c: &mut Call<'_>, buf: u64, st: &Stat) -> SysResult<Outcome> {
 
 /// Implements Linux `fstat(2)`.
 pub fn fstat(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let f = c.proc.fds().get(a.fd(0))?.clone();
     let st = stat_target(c, &Target::File(f))?;
     write_stat(c, a.u(1), &st)
 }
@@ -96,7 +96,7 @@ pub fn statfs(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `fstatfs(2)`.
 pub fn fstatfs(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    let f = c.proc.fds.get(a.fd(0))?.clone();
+    let f = c.proc.fds().get(a.fd(0))?.clone();
     write_statfs(c, &Target::File(f), a.u(1))
 }
 

@@ -60,8 +60,8 @@ const NO_FORK: &[u8] = b"kiln: a program runs as one process; fork is not suppor
 /// nothing retries, and glibc's clone3 -> clone fallback ends in the same
 /// answer; posix_spawn and fork report "Function not implemented".
 fn no_fork(c: &mut Call<'_>) -> SysResult<Outcome> {
-    if !c.proc.threads.fork_reported {
-        c.proc.threads.fork_reported = true;
+    if !c.proc.threads().fork_reported {
+        c.proc.threads_mut().fork_reported = true;
         c.p.console().write(NO_FORK);
     }
     Err(Errno::ENOSYS)
@@ -93,7 +93,7 @@ fn do_clone(c: &mut Call<'_>, a: CloneArgs) -> SysResult<Outcome> {
     if f & CLONE_SETTLS != 0 && a.tls >= TASK_SIZE {
         return Err(Errno::EPERM);
     }
-    let Some(tid) = c.proc.threads.alloc_tid() else {
+    let Some(tid) = c.proc.threads_mut().alloc_tid() else {
         return Err(Errno::EAGAIN);
     };
     let now = c.now();
@@ -106,7 +106,7 @@ fn do_clone(c: &mut Call<'_>, a: CloneArgs) -> SysResult<Outcome> {
     if f & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = a.child_tid;
     }
-    c.proc.threads.insert(child);
+    c.proc.threads_mut().insert(child);
     // Linux ignores faults writing these ids.
     if f & CLONE_PARENT_SETTID != 0 {
         let _ = c.mem().write_u32(a.parent_tid, tid as u32);
@@ -208,7 +208,7 @@ pub fn fork(c: &mut Call<'_>, _a: Args) -> SysResult<Outcome> {
 /// clear_child_tid word is zeroed and woken, its robust list released);
 /// the last thread's exit ends the program.
 pub fn exit(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    if c.proc.threads.len() <= 1 {
+    if c.proc.threads().len() <= 1 {
         return Ok(Outcome::Exit(a.int(0) & 0xff));
     }
     let tid = c.tid;
@@ -247,7 +247,7 @@ fn target(c: &Call<'_>, pid: i32) -> Result<Tid, Errno> {
         return Err(Errno::EINVAL);
     }
     let tid = if pid == 0 { c.tid } else { pid };
-    if c.proc.threads.get(tid).is_none() {
+    if c.proc.threads().get(tid).is_none() {
         return Err(Errno::ESRCH);
     }
     Ok(tid)
@@ -256,7 +256,7 @@ fn target(c: &Call<'_>, pid: i32) -> Result<Tid, Errno> {
 /// Implements Linux `get_robust_list(2)` for the program's threads.
 pub fn get_robust_list(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let tid = target(c, a.int(0)).map_err(|_| Errno::ESRCH)?;
-    let (head, _) = c.proc.threads.get(tid).map_or((0, 0), |t| t.robust_list);
+    let (head, _) = c.proc.threads().get(tid).map_or((0, 0), |t| t.robust_list);
     c.mem().write_u64(a.u(1), head)?;
     c.mem().write_u64(a.u(2), ROBUST_LIST_HEAD_SIZE)?;
     ok(0)
@@ -346,7 +346,7 @@ pub fn sched_get_priority_min(_c: &mut Call<'_>, a: Args) -> SysResult<Outcome> 
 /// Implements Linux `sched_getscheduler(2)`: the policy last set.
 pub fn sched_getscheduler(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let tid = target(c, a.int(0))?;
-    ok(c.proc.threads.get(tid).map_or(0, |t| t.policy) as u64)
+    ok(c.proc.threads().get(tid).map_or(0, |t| t.policy) as u64)
 }
 
 /// Read `struct sched_param` (one int).
@@ -366,7 +366,7 @@ pub fn sched_setscheduler(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let tid = target(c, a.int(0))?;
     match policy {
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => {
-            if let Some(t) = c.proc.threads.get_mut(tid) {
+            if let Some(t) = c.proc.threads_mut().get_mut(tid) {
                 t.policy = policy;
             }
             ok(0)
@@ -404,13 +404,13 @@ pub use kiln_abi::TIME_SLICE_NS;
 /// PRIO_PROCESS (0: the caller), every thread for the program's group or
 /// its user (0: the caller's); ESRCH when none matches.
 fn prio_targets(c: &Call<'_>, which: i32, who: i32) -> SysResult<alloc::vec::Vec<Tid>> {
-    let all = || c.proc.threads.iter().map(|t| t.tid).collect();
+    let all = || c.proc.threads().iter().map(|t| t.tid).collect();
     match which {
         PRIO_PROCESS => target(c, who)
             .map(|t| alloc::vec![t])
             .map_err(|_| Errno::ESRCH),
         PRIO_PGRP if matches!(who, 0 | 1) => Ok(all()),
-        PRIO_USER if who == 0 || who as u32 == c.proc.creds.uid.real => Ok(all()),
+        PRIO_USER if who == 0 || who as u32 == c.proc.creds().uid.real => Ok(all()),
         PRIO_PGRP | PRIO_USER => Err(Errno::ESRCH),
         _ => Err(Errno::EINVAL),
     }
@@ -422,7 +422,7 @@ pub fn getpriority(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let tids = prio_targets(c, a.int(0), a.int(1))?;
     let nice = tids
         .iter()
-        .filter_map(|&t| c.proc.threads.get(t).map(|t| t.nice))
+        .filter_map(|&t| c.proc.threads().get(t).map(|t| t.nice))
         .min()
         .unwrap_or(0);
     ok((20 - nice) as u64)
@@ -434,9 +434,9 @@ pub fn getpriority(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 pub fn setpriority(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let tids = prio_targets(c, a.int(0), a.int(1))?;
     let nice = a.int(2).clamp(-20, 19);
-    let privileged = c.proc.creds.privileged();
+    let privileged = c.proc.creds().privileged();
     for tid in tids {
-        if let Some(t) = c.proc.threads.get_mut(tid) {
+        if let Some(t) = c.proc.threads_mut().get_mut(tid) {
             if nice < t.nice && !privileged {
                 return Err(Errno::EACCES);
             }
@@ -512,20 +512,20 @@ pub fn prctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             c.mem().write_u32(arg, sig as u32)?;
             ok(0)
         }
-        PR_GET_DUMPABLE => ok(c.proc.threads.dumpable as u64),
+        PR_GET_DUMPABLE => ok(c.proc.threads().dumpable as u64),
         PR_SET_DUMPABLE if arg <= 1 => {
-            c.proc.threads.dumpable = arg == 1;
+            c.proc.threads_mut().dumpable = arg == 1;
             ok(0)
         }
         PR_CAPBSET_READ if arg <= CAP_LAST_CAP => ok(1),
         PR_SET_TIMERSLACK => ok(0),
         PR_GET_TIMERSLACK => ok(TIMER_SLACK),
         PR_SET_NO_NEW_PRIVS if arg == 1 && a.0[2..5].iter().all(|&v| v == 0) => {
-            c.proc.threads.no_new_privs = true;
+            c.proc.threads_mut().no_new_privs = true;
             ok(0)
         }
         PR_GET_NO_NEW_PRIVS if a.0[1..5].iter().all(|&v| v == 0) => {
-            ok(c.proc.threads.no_new_privs as u64)
+            ok(c.proc.threads().no_new_privs as u64)
         }
         PR_GET_TID_ADDRESS => {
             let addr = c.thread().clear_child_tid;
@@ -533,11 +533,11 @@ pub fn prctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             ok(0)
         }
         PR_SET_THP_DISABLE if a.0[2..5].iter().all(|&v| v == 0) => {
-            c.proc.threads.thp_disable = arg != 0;
+            c.proc.threads_mut().thp_disable = arg != 0;
             ok(0)
         }
         PR_GET_THP_DISABLE if a.0[1..5].iter().all(|&v| v == 0) => {
-            ok(c.proc.threads.thp_disable as u64)
+            ok(c.proc.threads().thp_disable as u64)
         }
         _ => Err(Errno::EINVAL),
     }

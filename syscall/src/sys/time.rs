@@ -40,10 +40,10 @@ fn clock_is_real(id: i32) -> Result<bool, Errno> {
 fn cpu_clock(c: &Call<'_>, thread: Option<crate::process::Tid>) -> Result<u64, Errno> {
     let now = c.now();
     match thread {
-        None => Ok(c.proc.threads.process_cpu_ns(now, c.p.info().cpus)),
+        None => Ok(c.proc.threads().process_cpu_ns(now, c.p.info().cpus)),
         Some(tid) => c
             .proc
-            .threads
+            .threads()
             .get(tid)
             .map(|t| t.cpu_ns(now))
             .ok_or(Errno::EINVAL),
@@ -60,7 +60,7 @@ fn dynamic_cpu_clock(c: &Call<'_>, id: i32) -> Result<Option<crate::process::Tid
     }
     if id & 4 != 0 {
         let tid = if pid == 0 { c.tid } else { pid };
-        c.proc.threads.get(tid).ok_or(Errno::EINVAL)?;
+        c.proc.threads().get(tid).ok_or(Errno::EINVAL)?;
         Ok(Some(tid))
     } else if pid == 0 || pid == super::proc::PID as i32 {
         Ok(None)

@@ -62,10 +62,10 @@ fn arm(now: u64, value: u64, interval: u64) -> Interval {
 /// seconds left of the previous alarm (rounded as Linux does).
 pub fn alarm(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let now = c.now();
-    let old = c.proc.timers.itimers[0].remaining(now);
+    let old = c.proc.timers().itimers[0].remaining(now);
     let secs = a.uint(0) as u64;
-    c.proc.timers.itimers[0] = arm(now, secs * NS, 0);
-    c.proc.timers.armed();
+    c.proc.timers_mut().itimers[0] = arm(now, secs * NS, 0);
+    c.proc.timers_mut().armed();
     let mut left = old / NS;
     if old % NS >= NS / 2 || (old != 0 && left == 0) {
         left += 1;
@@ -91,7 +91,7 @@ fn itimerval(t: &Interval, now: u64) -> [u8; 32] {
 pub fn getitimer(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let w = which(&a)?;
     let now = c.now();
-    let b = itimerval(&c.proc.timers.itimers[w], now);
+    let b = itimerval(&c.proc.timers().itimers[w], now);
     c.mem().write(a.u(1), &b)?;
     ok(0)
 }
@@ -109,12 +109,12 @@ pub fn setitimer(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     };
     let now = c.now();
     if a.u(2) != 0 {
-        let b = itimerval(&c.proc.timers.itimers[w], now);
+        let b = itimerval(&c.proc.timers().itimers[w], now);
         c.mem().write(a.u(2), &b)?;
     }
     let (interval, value) = new.unwrap_or((0, 0));
-    c.proc.timers.itimers[w] = arm(now, value, interval);
-    c.proc.timers.armed();
+    c.proc.timers_mut().itimers[w] = arm(now, value, interval);
+    c.proc.timers_mut().armed();
     ok(0)
 }
 
@@ -169,7 +169,7 @@ pub fn itimerspec(t: &Interval, now: u64) -> [u8; 32] {
 /// as in Linux). CPU-time clocks run on the monotonic clock.
 pub fn timer_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let clock = timer_clock(a.int(0), true)?;
-    let id = c.proc.timers.alloc_id().ok_or(Errno::EAGAIN)?;
+    let id = c.proc.timers().alloc_id().ok_or(Errno::EAGAIN)?;
     let notify = if a.u(1) != 0 {
         let b = c.mem().read_array::<20>(a.u(1))?;
         let value = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
@@ -186,7 +186,7 @@ pub fn timer_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             },
             k if k == SIGEV_SIGNAL | SIGEV_THREAD_ID
                 && valid_sig
-                && c.proc.threads.get(tid).is_some() =>
+                && c.proc.threads().get(tid).is_some() =>
             {
                 Notify::Signal {
                     signo,
@@ -204,7 +204,7 @@ pub fn timer_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         }
     };
     c.mem().write_u32(a.u(2), id as u32)?;
-    c.proc.timers.posix.insert(
+    c.proc.timers_mut().posix.insert(
         id,
         PosixTimer {
             clock,
@@ -217,7 +217,7 @@ pub fn timer_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 }
 
 fn timer_id(c: &Call<'_>, id: i32) -> Result<PosixTimer, Errno> {
-    c.proc.timers.posix.get(&id).copied().ok_or(Errno::EINVAL)
+    c.proc.timers().posix.get(&id).copied().ok_or(Errno::EINVAL)
 }
 
 /// Implements Linux `timer_settime(2)`, relative or TIMER_ABSTIME.
@@ -234,10 +234,10 @@ pub fn timer_settime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         c.mem().write(a.u(3), &b)?;
     }
     let value = relative_value(c, t.clock, a.uint(1) & TIMER_ABSTIME != 0, value);
-    if let Some(t) = c.proc.timers.posix.get_mut(&id) {
+    if let Some(t) = c.proc.timers_mut().posix.get_mut(&id) {
         t.timer = arm(now, value, interval);
     }
-    c.proc.timers.armed();
+    c.proc.timers_mut().armed();
     ok(0)
 }
 
@@ -257,7 +257,11 @@ pub fn timer_getoverrun(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 
 /// Implements Linux `timer_delete(2)`.
 pub fn timer_delete(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
-    c.proc.timers.posix.remove(&a.int(0)).ok_or(Errno::EINVAL)?;
+    c.proc
+        .timers_mut()
+        .posix
+        .remove(&a.int(0))
+        .ok_or(Errno::EINVAL)?;
     ok(0)
 }
 

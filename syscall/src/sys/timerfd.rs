@@ -83,7 +83,7 @@ impl FileObject for TimerFd {
 /// The timerfd behind `fd`: EBADF if it is not open, EINVAL if it is not
 /// a timerfd.
 fn timerfd(c: &Call<'_>, fd: i32) -> Result<SharedTimerFd, Errno> {
-    let f: &FileRef = c.proc.fds.get(fd)?;
+    let f: &FileRef = c.proc.fds().get(fd)?;
     f.obj
         .as_any()
         .downcast_ref::<TimerFd>()
@@ -103,7 +103,7 @@ pub fn timerfd_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         clock,
         ..Default::default()
     }));
-    c.proc.timers.register_timerfd(&state);
+    c.proc.timers_mut().register_timerfd(&state);
     let desc = Description::new(
         Box::new(TimerFd { state }),
         O_RDWR | (flags & TFD_NONBLOCK),
@@ -113,7 +113,7 @@ pub fn timerfd_create(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let limit = c.fd_limit();
     let fd = c
         .proc
-        .fds
+        .fds_mut()
         .open(Arc::new(desc), flags & TFD_CLOEXEC != 0, limit)?;
     ok(fd as u64)
 }
@@ -146,7 +146,7 @@ pub fn timerfd_settime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             interval: if value != 0 { interval } else { 0 },
         };
     }
-    c.proc.timers.armed();
+    c.proc.timers_mut().armed();
     ok(0)
 }
 

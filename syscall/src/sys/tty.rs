@@ -12,7 +12,7 @@ pub use kiln_abi::ioctl::*;
 /// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes and sockets: FIONREAD); ENOTTY otherwise.
 pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let fd = a.fd(0);
-    let file = c.proc.fds.get(fd)?.clone();
+    let file = c.proc.fds().get(fd)?.clone();
     let arg = a.u(2);
     match a.uint(1) {
         FIONBIO => {
@@ -26,7 +26,7 @@ pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             ok(0)
         }
         FIOCLEX | FIONCLEX => {
-            c.proc.fds.set_cloexec(fd, a.uint(1) == FIOCLEX)?;
+            c.proc.fds_mut().set_cloexec(fd, a.uint(1) == FIOCLEX)?;
             ok(0)
         }
         _ if file.is_path() => Err(Errno::EBADF),

@@ -10,7 +10,7 @@ use kiln_abi::WaitFor;
 
 /// Park the calling thread until one of `keys` changes or the deadline.
 pub fn park(c: &mut Call<'_>, keys: Vec<ReadyKey>, deadline: Option<u64>) -> WaitFor {
-    c.proc.ready.register(c.tid, keys);
+    c.proc.ready_mut().register(c.tid, keys);
     WaitFor::Wakeup { deadline }
 }
 

@@ -77,7 +77,7 @@ fn exec_program_loads_with_stack_and_auxv() {
 #[test]
 fn segments_have_their_rights_file_bytes_and_zeroed_bss() {
     let mut b = booted();
-    let text = *b.proc.space.find(0x40_1000).unwrap();
+    let text = *b.proc.space().find(0x40_1000).unwrap();
     assert_eq!(
         (text.prot, text.kind),
         (Prot::READ | Prot::EXEC, Kind::Segment)
@@ -86,7 +86,7 @@ fn segments_have_their_rights_file_bytes_and_zeroed_bss() {
     assert_eq!(b.peek(0x40_0000, 4), *b"\x7fELF");
     let data = 0x40_0000 + DATA_VADDR;
     assert_eq!(
-        b.proc.space.find(data).unwrap().prot,
+        b.proc.space().find(data).unwrap().prot,
         Prot::READ | Prot::WRITE
     );
     assert_eq!(b.fake.mmu.pages[&data].1, Prot::READ | Prot::WRITE);
@@ -96,7 +96,7 @@ fn segments_have_their_rights_file_bytes_and_zeroed_bss() {
     assert!(!b.fake.mmu.pages.contains_key(&(data + 0x2000)));
     assert_eq!(b.peek(data + 0x2000, 8), [0u8; 8]);
     // brk starts after the bss.
-    assert_eq!(b.proc.brk_start, data + 0x4000);
+    assert_eq!(b.proc.brk().0, data + 0x4000);
 }
 
 #[test]
@@ -137,7 +137,7 @@ fn write_execute_segment_is_kept_read_write_and_reported() {
     .build();
     let b = boot_elf(&elf, &[]).unwrap();
     assert_eq!(
-        b.proc.space.find(0x42_0000).unwrap().prot,
+        b.proc.space().find(0x42_0000).unwrap().prot,
         Prot::READ | Prot::WRITE
     );
     let out = String::from_utf8_lossy(&b.fake.console.out).into_owned();
@@ -229,7 +229,7 @@ fn real_musl_program_loads() {
         .is_some_and(|(n, off)| n == "_start" && off == 0));
     let main = b
         .proc
-        .space
+        .space()
         .iter()
         .filter(|r| r.kind == Kind::Segment)
         .count();

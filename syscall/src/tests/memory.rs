@@ -88,7 +88,7 @@ fn mmap_flags_and_errors() {
         a
     );
     assert_eq!(b.peek(a, 3), [0, 0, 0], "MAP_FIXED replaces the old pages");
-    assert_eq!(b.proc.space.find(a).unwrap().prot, Prot::READ);
+    assert_eq!(b.proc.space().find(a).unwrap().prot, Prot::READ);
     // A free hint is honoured, a taken one is not.
     assert_eq!(
         b.sys(MMAP, &[0x2000_0000, 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64,
@@ -120,9 +120,9 @@ fn munmap_splits_regions() {
     let a = b.scratch(3);
     b.poke(a, &[1; 3 * 4096]);
     assert_eq!(b.sys(MUNMAP, &[a + 4096, 4096]), 0);
-    assert!(b.proc.space.find(a).is_some());
-    assert!(b.proc.space.find(a + 4096).is_none());
-    assert!(b.proc.space.find(a + 8192).is_some());
+    assert!(b.proc.space().find(a).is_some());
+    assert!(b.proc.space().find(a + 4096).is_none());
+    assert!(b.proc.space().find(a + 8192).is_some());
     assert!(!b.fake.mmu.pages.contains_key(&(a + 4096)));
     assert_eq!(b.peek(a + 8192, 1), [1]);
     let err = b
@@ -148,9 +148,12 @@ fn mprotect_splits_and_faults_classify() {
     let a = b.scratch(3);
     b.poke(a + 4096, b"x");
     assert_eq!(b.sys(MPROTECT, &[a + 4096, 4096, 0]), 0);
-    assert_eq!(b.proc.space.find(a + 4096).unwrap().prot, Prot::empty());
+    assert_eq!(b.proc.space().find(a + 4096).unwrap().prot, Prot::empty());
     assert_eq!(b.fake.mmu.pages[&(a + 4096)].1, Prot::empty());
-    assert_eq!(b.proc.space.find(a).unwrap().prot, Prot::READ | Prot::WRITE);
+    assert_eq!(
+        b.proc.space().find(a).unwrap().prot,
+        Prot::READ | Prot::WRITE
+    );
     let err = b
         .proc
         .page_fault(&mut b.fake, 1, a + 4100, Access::Read)
@@ -237,11 +240,11 @@ fn madvise_dontneed_zeroes_and_advice_is_checked() {
 fn brk_grows_shrinks_and_refuses_overlap() {
     let mut b = booted();
     let start = b.sys(BRK, &[0]) as u64;
-    assert_eq!(start, b.proc.brk_start);
+    assert_eq!(start, b.proc.brk().0);
     assert_eq!(b.sys(BRK, &[start + 10_000]) as u64, start + 10_000);
     b.poke(start + 9_000, b"heap");
     assert_eq!(b.sys(BRK, &[start + 100]) as u64, start + 100);
-    assert!(b.proc.space.find(start + 4096).is_none());
+    assert!(b.proc.space().find(start + 4096).is_none());
     assert!(!b.fake.mmu.pages.contains_key(&(start + 8192)));
     assert_eq!(
         b.sys(BRK, &[start - 4096]) as u64,
@@ -256,7 +259,7 @@ fn brk_grows_shrinks_and_refuses_overlap() {
     );
     assert_eq!(b.sys(BRK, &[block + 4096]) as u64, start + 100);
     assert_eq!(b.sys(BRK, &[start]) as u64, start);
-    assert!(b.proc.space.find(start).is_none());
+    assert!(b.proc.space().find(start).is_none());
 }
 
 #[test]
@@ -306,15 +309,15 @@ fn mremap_grows_in_place_and_shrinks() {
     assert_eq!(b.sys(MREMAP, &[a, 8192, 3 * 4096, 0, 0]), E(Errno::ENOMEM));
     assert_eq!(b.sys(MUNMAP, &[c, 4096]), 0);
     assert_eq!(b.sys(MREMAP, &[a, 8192, 4 * 4096, 0, 0]) as u64, a);
-    let r = *b.proc.space.find(a + 3 * 4096).unwrap();
+    let r = *b.proc.space().find(a + 3 * 4096).unwrap();
     assert_eq!(r.prot, Prot::READ | Prot::WRITE);
     b.poke(a + 3 * 4096 + 10, b"new");
     assert_eq!(b.peek(a, 4), b"kept");
     // Shrinking drops the tail's frames and books.
     assert_eq!(b.sys(MREMAP, &[a, 4 * 4096, 5000, 0, 0]) as u64, a);
-    assert!(b.proc.space.find(a + 2 * 4096).is_none());
+    assert!(b.proc.space().find(a + 2 * 4096).is_none());
     assert!(!b.fake.mmu.pages.contains_key(&(a + 3 * 4096)));
-    assert_eq!(b.proc.space.find(a).unwrap().end, a + 2 * 4096);
+    assert_eq!(b.proc.space().find(a).unwrap().end, a + 2 * 4096);
 }
 
 #[test]
@@ -334,7 +337,7 @@ fn mremap_moves_frames_and_keeps_lazy_pages_lazy() {
         frames,
         "frames move, none is copied"
     );
-    assert!(b.proc.space.find(a).is_none() && !b.fake.mmu.pages.contains_key(&a));
+    assert!(b.proc.space().find(a).is_none() && !b.fake.mmu.pages.contains_key(&a));
     assert_eq!(b.peek(to, 10), b"first page");
     assert!(
         !b.fake.mmu.pages.contains_key(&(to + 4096)),
@@ -342,8 +345,8 @@ fn mremap_moves_frames_and_keeps_lazy_pages_lazy() {
     );
     assert_eq!(b.peek(to + 2 * 4096, 10), b"third page");
     assert_eq!(b.peek(to + 5 * 4096, 4), [0; 4]);
-    assert!(b.proc.space.is_covered(to, to + 6 * 4096));
-    assert!(b.proc.space.find(to + 6 * 4096).is_none());
+    assert!(b.proc.space().is_covered(to, to + 6 * 4096));
+    assert!(b.proc.space().find(to + 6 * 4096).is_none());
     // The old address is gone: a touch there is SIGSEGV.
     let err = b
         .proc
@@ -364,10 +367,10 @@ fn mremap_fixed_and_dontunmap() {
     assert_eq!(r, target);
     assert_eq!(b.peek(target, 6), b"moving");
     assert_eq!(
-        b.proc.space.find(target).unwrap().prot,
+        b.proc.space().find(target).unwrap().prot,
         Prot::READ | Prot::WRITE
     );
-    assert!(b.proc.space.find(a).is_none());
+    assert!(b.proc.space().find(a).is_none());
     // DONTUNMAP: the source stays mapped and reads back zeros.
     let back = b.sys(MREMAP, &[target, 8192, 8192, MAYMOVE | DONTUNMAP, 0]) as u64;
     assert_ne!(back, target);
@@ -381,7 +384,7 @@ fn mremap_moves_file_mappings_with_their_backing() {
     // The program's segments are paged in from the image.
     let seg = *b
         .proc
-        .space
+        .space()
         .iter()
         .find(|r| r.kind == crate::mm::Kind::Segment)
         .unwrap();
@@ -451,7 +454,7 @@ fn mremap_errors() {
     let heap = crate::mm::page_up(brk).unwrap();
     assert_eq!(e(&mut b, &[heap, 4096, 8192, MAYMOVE, 0]), E(Errno::EFAULT));
     // Nothing changed along the way.
-    assert!(b.proc.space.is_covered(a, a + 8192));
+    assert!(b.proc.space().is_covered(a, a + 8192));
 }
 
 #[test]

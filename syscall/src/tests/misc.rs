@@ -42,7 +42,7 @@ fn arch_prctl_tid_and_robust_list() {
     assert_eq!(b.sys(158, &[0x1002, 1 << 63]), E(Errno::EPERM));
     assert_eq!(b.sys(158, &[0x1001, 0]), E(Errno::EINVAL));
     assert_eq!(b.sys(218, &[a]), 1);
-    assert_eq!(b.proc.threads.get(1).unwrap().clear_child_tid, a);
+    assert_eq!(b.proc.threads().get(1).unwrap().clear_child_tid, a);
     assert_eq!(b.sys(273, &[a, 24]), 0);
     assert_eq!(b.sys(273, &[a, 16]), E(Errno::EINVAL));
     for nr in [39, 186] {
@@ -275,7 +275,7 @@ fn signals_are_recorded() {
     );
     b.poke(a, &(1u64 << 1).to_le_bytes());
     assert_eq!(b.sys(14, &[1, a, 0, 8]), 0);
-    assert_eq!(b.proc.threads.get(1).unwrap().mask, 0);
+    assert_eq!(b.proc.threads().get(1).unwrap().mask, 0);
     assert_eq!(b.sys(14, &[7, a, 0, 8]), E(Errno::EINVAL));
     assert_eq!(b.sys(14, &[7, 0, 0, 8]), 0);
     assert_eq!(b.sys(14, &[0, a, 0, 16]), E(Errno::EINVAL));

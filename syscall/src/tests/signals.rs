@@ -49,7 +49,7 @@ fn setup() -> (Booted, UserContext) {
 }
 
 fn mask_of(b: &Booted, tid: i32) -> u64 {
-    b.proc.threads.get(tid).unwrap().mask
+    b.proc.threads().get(tid).unwrap().mask
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn order_masks_defaults_and_flags() {
     assert_eq!(b.proc.before_user(&mut b.fake, 1, &mut c2), Flow::Continue);
     assert_eq!(c2.rdi, 12);
     assert_eq!(mask_of(&b, 1), bit(10), "SA_NODEFER: 12 stays unblocked");
-    let act = b.proc.signals.action(12);
+    let act = b.proc.signals().action(12);
     assert_eq!(act.handler, 0, "SA_RESETHAND");
     // Default actions: SIGCHLD and SIGURG are dropped, SIGTERM kills.
     assert_eq!(b.sys(62, &[1, 17]), 0);
@@ -322,7 +322,7 @@ fn sigaltstack_frames_and_rules() {
         "uc_stack"
     );
     assert!(
-        !b.proc.threads.get(1).unwrap().altstack.enabled(),
+        !b.proc.threads().get(1).unwrap().altstack.enabled(),
         "auto-disarmed"
     );
     let mut r = ctx;
@@ -330,7 +330,7 @@ fn sigaltstack_frames_and_rules() {
     r.rax = 15;
     assert_eq!(b.call_ctx(1, &mut r), Flow::Continue);
     assert!(
-        b.proc.threads.get(1).unwrap().altstack.enabled(),
+        b.proc.threads().get(1).unwrap().altstack.enabled(),
         "re-armed by sigreturn"
     );
     // Without autodisarm, changing it while on it is EPERM.

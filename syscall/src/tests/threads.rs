@@ -48,10 +48,10 @@ fn clone_makes_threads_as_libcs_ask() {
     );
     assert_eq!(b.peek(a, 4), 2u32.to_le_bytes());
     assert_eq!(b.peek(a + 8, 4), 2u32.to_le_bytes());
-    assert_eq!(b.proc.threads.get(2).unwrap().clear_child_tid, a + 8);
+    assert_eq!(b.proc.threads().get(2).unwrap().clear_child_tid, a + 8);
     assert_eq!(b.call_as(2, 186, &[]).1, 2);
     assert_eq!(b.call_as(2, 39, &[]).1, 1);
-    assert_eq!(b.proc.threads().collect::<alloc::vec::Vec<_>>(), [1, 2]);
+    assert_eq!(b.proc.thread_ids().collect::<alloc::vec::Vec<_>>(), [1, 2]);
     // Go: no SETTLS, no tid pointers.
     let (flow, rax) = b.call(56, &[THREAD_FLAGS, a + 0x3000, 0, 0, 0]);
     assert!(matches!(flow, Flow::Spawn { tid: 3, .. }) && rax == 3);
@@ -214,7 +214,7 @@ fn futex_wait_wake_timeout_and_errors() {
     assert_eq!(b.call(202, &wait).0, blocked);
     b.fake.clock.mono += 500;
     assert_eq!(b.call(202, &wait), (Flow::Continue, E(Errno::ETIMEDOUT)));
-    assert_eq!(b.proc.futexes.waiters(a), 0);
+    assert_eq!(b.proc.futexes().waiters(a), 0);
     // An absolute WAIT_BITSET deadline in the past.
     b.poke(a + 16, &1u64.to_le_bytes());
     assert_eq!(
@@ -280,7 +280,7 @@ fn futex_bitsets_requeue_and_wake_op() {
         "one woken, two moved"
     );
     assert_eq!(b.proc.take_wakeups(), [t2]);
-    assert_eq!(b.proc.futexes.waiters(w2), 2);
+    assert_eq!(b.proc.futexes().waiters(w2), 2);
     // A moved waiter is still waiting: a re-issue blocks again.
     assert!(matches!(
         b.call_as(t3, 202, &[w1, 0, 0, 0]).0,
@@ -295,5 +295,5 @@ fn futex_bitsets_requeue_and_wake_op() {
     assert_eq!(b.sys(202, &[w1, 5, 1, 1, w2, 7 << 28]), E(Errno::ENOSYS));
     // FUTEX_REQUEUE (no compare).
     assert_eq!(b.sys(202, &[w2, 3, 0, 5, w1, 0]), 1);
-    assert_eq!(b.proc.futexes.waiters(w1), 1);
+    assert_eq!(b.proc.futexes().waiters(w1), 1);
 }

@@ -1,7 +1,7 @@
-//! Threads and signals: the thread table, futex queues, signal generation
-//! and delivery, signal frames, restart rules, timers, thread exit.
-pub mod deliver;
-pub mod exit;
+//! Threads and signals: the thread table, futex queues, signal queues and
+//! dispositions, signal frames, restart rules, timers. What needs the whole
+//! process (sending and delivering signals, a thread's exit, firing timers)
+//! is in `process/`.
 pub mod futex;
 pub mod restart;
 pub mod sigframe;

@@ -3,10 +3,18 @@
 //! blocked call, name, CPU-time estimate) and the wake-ups the kernel
 //! collects after each call.
 
-use crate::call::CallKey;
-use crate::process::Tid;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use kiln_abi::Tid;
+
+/// Identifies one issue of a call, so that a re-issue after `Flow::Block`
+/// is recognised: same number, arguments and return address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallKey {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub rip: u64,
+}
 
 /// `ss_flags` values of `sigaltstack(2)`.
 pub const SS_ONSTACK: u32 = 1;
@@ -170,12 +178,12 @@ impl Threads {
     pub fn new(now: u64, name: Vec<u8>) -> Threads {
         let mut map = BTreeMap::new();
         map.insert(
-            crate::process::MAIN_TID,
-            Thread::new(crate::process::MAIN_TID, now, name),
+            kiln_abi::MAIN_TID,
+            Thread::new(kiln_abi::MAIN_TID, now, name),
         );
         Threads {
             map,
-            next_tid: crate::process::MAIN_TID + 1,
+            next_tid: kiln_abi::MAIN_TID + 1,
             wakeups: Vec::new(),
             exited_cpu_ns: 0,
             start: now,

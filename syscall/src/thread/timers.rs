@@ -1,6 +1,6 @@
 //! Timers that fire on their own: alarm/setitimer, POSIX timers
 //! (timer_create) and timerfd expirations. [`poll`] fires what has
-//! expired and tells when the next one is due; `Process::poll` calls it.
+//! expired and tells when the next one is due; the process's poll turn calls it.
 //!
 //! All deadlines are kept on the monotonic clock. Absolute realtime
 //! settings are converted once when set (a later change of the wall clock
@@ -8,11 +8,12 @@
 //! run on the monotonic clock: the kernel does not count CPU time yet.
 
 use super::sigframe::SigInfo;
+use super::signal::Queues;
 use super::signal::{SI_KERNEL, SI_TIMER};
-use crate::process::{Process, Tid};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use kiln_abi::Tid;
 
 /// A one-shot or periodic deadline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,75 +148,82 @@ impl Timers {
     }
 }
 
-/// Fire every timer that has expired by `now`; returns the earliest next
-/// expiry of any timer.
-pub fn poll(proc: &mut Process, now: u64) -> Option<u64> {
-    proc.timers.dirty = false;
-    let mut signals: Vec<(Option<Tid>, SigInfo)> = Vec::new();
-    let mut next: Option<u64> = None;
-    let mut earliest = |d: Option<u64>| {
-        if let Some(d) = d {
-            next = Some(next.map_or(d, |n: u64| n.min(d)));
+/// What one turn of the timers produced.
+pub struct Fired {
+    /// Signals to send: to a thread, or to the process (`None`).
+    pub signals: Vec<(Option<Tid>, SigInfo)>,
+    /// A timerfd ticked: its readers must look again.
+    pub fd_fired: bool,
+    /// The earliest next expiry of any timer.
+    pub next: Option<u64>,
+}
+
+impl Timers {
+    /// Fire every timer that has expired by `now`. A timer whose signal
+    /// still waits in `queues` only counts an overrun there.
+    pub fn fire(&mut self, now: u64, queues: &mut Queues) -> Fired {
+        self.dirty = false;
+        let mut signals: Vec<(Option<Tid>, SigInfo)> = Vec::new();
+        let mut next: Option<u64> = None;
+        let mut earliest = |d: Option<u64>| {
+            if let Some(d) = d {
+                next = Some(next.map_or(d, |n: u64| n.min(d)));
+            }
+        };
+        for (i, t) in self.itimers.iter_mut().enumerate() {
+            if t.expire(now) > 0 {
+                signals.push((
+                    None,
+                    SigInfo {
+                        signo: ITIMER_SIGNALS[i],
+                        code: SI_KERNEL,
+                        ..Default::default()
+                    },
+                ));
+            }
+            earliest(t.next);
         }
-    };
-    for (i, t) in proc.timers.itimers.iter_mut().enumerate() {
-        if t.expire(now) > 0 {
+        for (&id, t) in self.posix.iter_mut() {
+            let n = t.timer.expire(now);
+            earliest(t.timer.next);
+            let Notify::Signal { signo, value, tid } = t.notify else {
+                continue;
+            };
+            if n == 0 {
+                continue;
+            }
+            // While its signal waits in a queue, a timer only counts overruns
+            // (in the queued siginfo's si_overrun), as Linux does.
+            if let Some(info) = queues.timer_signal(id) {
+                let overrun = ((info.words[0] >> 32) + n).min(i32::MAX as u64);
+                info.words[0] = id as u32 as u64 | overrun << 32;
+                continue;
+            }
             signals.push((
-                None,
+                tid,
                 SigInfo {
-                    signo: ITIMER_SIGNALS[i],
-                    code: SI_KERNEL,
-                    ..Default::default()
+                    signo,
+                    errno: 0,
+                    code: SI_TIMER,
+                    words: [id as u32 as u64 | (n - 1).min(i32::MAX as u64) << 32, value],
                 },
             ));
         }
-        earliest(t.next);
-    }
-    for (&id, t) in proc.timers.posix.iter_mut() {
-        let n = t.timer.expire(now);
-        earliest(t.timer.next);
-        let Notify::Signal { signo, value, tid } = t.notify else {
-            continue;
-        };
-        if n == 0 {
-            continue;
+        let mut fd_fired = false;
+        self.timerfds.retain(|w| w.strong_count() > 0);
+        for w in &self.timerfds {
+            if let Some(t) = w.upgrade() {
+                let mut s = t.lock();
+                fd_fired |= s.update(now) > 0;
+                earliest(s.timer.next);
+            }
         }
-        // While its signal waits in a queue, a timer only counts overruns
-        // (in the queued siginfo's si_overrun), as Linux does.
-        let mut queues = proc.signals.queues.lock();
-        if let Some(info) = queues.timer_signal(id) {
-            let overrun = ((info.words[0] >> 32) + n).min(i32::MAX as u64);
-            info.words[0] = id as u32 as u64 | overrun << 32;
-            continue;
-        }
-        signals.push((
-            tid,
-            SigInfo {
-                signo,
-                errno: 0,
-                code: SI_TIMER,
-                words: [id as u32 as u64 | (n - 1).min(i32::MAX as u64) << 32, value],
-            },
-        ));
-    }
-    let mut fd_fired = false;
-    proc.timers.timerfds.retain(|w| w.strong_count() > 0);
-    for w in &proc.timers.timerfds {
-        if let Some(t) = w.upgrade() {
-            let mut s = t.lock();
-            fd_fired |= s.update(now) > 0;
-            earliest(s.timer.next);
+        Fired {
+            signals,
+            fd_fired,
+            next,
         }
     }
-    if fd_fired {
-        proc.threads.wake_all();
-    }
-    for (tid, info) in signals {
-        // A timer whose target thread has gone signals the process.
-        let target = tid.filter(|&t| proc.threads.get(t).is_some());
-        let _ = proc.send_signal(target, info);
-    }
-    next
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! word is zeroed and woken (what pthread_join waits for), and it leaves
 //! the tables.
 
-use super::futex::MATCH_ANY;
+use super::Process;
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
-use crate::process::{Process, Tid};
+use crate::thread::futex::MATCH_ANY;
+use kiln_abi::Tid;
 
 pub const FUTEX_WAITERS: u32 = 0x8000_0000;
 pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;

@@ -2,13 +2,14 @@
 //! user mode, default actions, building the handler's frame on its stack
 //! (or alternate stack), synchronous faults, and `rt_sigreturn`.
 
-use super::sigframe::{self, FrameSpec, SigInfo, FPSTATE_SIZE, UCONTEXT_SIZE};
-use super::signal::*;
-use super::table::{AltStack, SS_AUTODISARM, SS_DISABLE};
+use super::{Flow, Process};
 use crate::mm::user::UserMem;
 use crate::platform::Platform;
-use crate::process::{FaultSignal, Flow, Process, Signal, Tid};
+use crate::thread::sigframe::{self, FrameSpec, SigInfo, FPSTATE_SIZE, UCONTEXT_SIZE};
+use crate::thread::signal::*;
+use crate::thread::table::{AltStack, SS_AUTODISARM, SS_DISABLE};
 use kiln_abi::context::UserContext;
+use kiln_abi::{FaultSignal, Signal, Tid};
 
 /// User code and stack selectors (Linux `__USER_CS`, `__USER_DS`).
 pub const USER_CS: u16 = 0x33;
@@ -257,7 +258,7 @@ impl Process {
             let mode = flags & !SS_AUTODISARM;
             if mode == SS_DISABLE {
                 t.altstack = AltStack::NONE;
-            } else if (mode == 0 || mode == super::table::SS_ONSTACK)
+            } else if (mode == 0 || mode == crate::thread::table::SS_ONSTACK)
                 && size >= crate::sys::signal::MINSIGSTKSZ
             {
                 t.altstack = AltStack {
