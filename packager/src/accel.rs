@@ -214,11 +214,32 @@ mod tests {
     }
 
     #[test]
-    fn cache_key_follows_the_kernel() {
-        let q = OsStr::new("/bin/sh");
-        assert_eq!(cache_key(b"k1", q), cache_key(b"k1", q));
-        assert_ne!(cache_key(b"k1", q), cache_key(b"k2", q));
-        assert!(!cache_key(b"k1", q).contains(' '));
+    fn cache_key_follows_the_kernel_and_qemu() {
+        let dir = tempfile::tempdir().unwrap();
+        let qemu_a = dir.path().join("qemu-a");
+        let qemu_b = dir.path().join("qemu b");
+        std::fs::write(&qemu_a, b"qemu 1").unwrap();
+        std::fs::write(&qemu_b, b"qemu 1").unwrap();
+        let (a, b) = (qemu_a.as_os_str(), qemu_b.as_os_str());
+        let kernel_1 = b"kernel one".to_vec();
+        let kernel_2 = b"kernel two".to_vec();
+
+        // The same inputs (built separately) give the same key.
+        assert_eq!(cache_key(&kernel_1, a), cache_key(&kernel_1.clone(), a));
+        // Another kernel, or another QEMU, gives another key.
+        assert_ne!(cache_key(&kernel_1, a), cache_key(&kernel_2, a));
+        assert_ne!(cache_key(&kernel_1, a), cache_key(&kernel_1, b));
+        // An upgraded QEMU at the same path (here: another size) too.
+        let before = cache_key(&kernel_1, a);
+        std::fs::write(&qemu_a, b"qemu 1.1").unwrap();
+        assert_ne!(before, cache_key(&kernel_1, a));
+        // A QEMU that is not there is keyed by its name.
+        let missing = OsStr::new("/nonexistent/qemu-system-x86_64");
+        assert_ne!(cache_key(&kernel_1, missing), cache_key(&kernel_1, a));
+        // Keys are one word: the cache file is `KEY VERDICT` lines.
+        for q in [a, b, missing] {
+            assert!(!cache_key(&kernel_1, q).contains(char::is_whitespace));
+        }
     }
 
     #[test]

@@ -14,6 +14,12 @@ use kiln_abi::errno::Errno;
 use kiln_image::NetConfig;
 
 const MS: u64 = 1_000_000;
+/// The most steps a test waits for something (20 simulated seconds): a
+/// condition that is never reached fails the test instead of hanging it.
+const MAX_STEPS: usize = 20_000;
+/// The most calls one drain of a socket makes (a socket that never runs
+/// dry fails the test instead of hanging it).
+const MAX_RECVS: usize = 10_000;
 const NONE: MsgFlags = MsgFlags::empty();
 
 fn sa(s: &str) -> SocketAddr {
@@ -115,7 +121,7 @@ impl World {
 
     /// Step until `f` holds (at most 20 simulated seconds).
     fn until(&mut self, mut f: impl FnMut() -> bool) {
-        for _ in 0..20_000 {
+        for _ in 0..MAX_STEPS {
             if f() {
                 return;
             }
@@ -170,7 +176,14 @@ fn accept(w: &mut World, l: &TcpSocket) -> (TcpSocket, SocketAddr) {
 /// Send all of `data`, stepping the world when the buffer is full.
 fn send_all(w: &mut World, s: &TcpSocket, data: &[u8], mut drain: impl FnMut()) {
     let mut off = 0;
+    let mut tries = 0;
     while off < data.len() {
+        tries += 1;
+        assert!(
+            tries <= MAX_STEPS,
+            "send: {off} of {} bytes sent after {MAX_STEPS} tries",
+            data.len()
+        );
         match s.send(&data[off..], NONE) {
             Ok(n) => off += n,
             Err(Errno::EAGAIN) => {
@@ -187,6 +200,20 @@ fn recv_some(s: &TcpSocket, out: &mut Vec<u8>) -> Result<usize, Errno> {
     let n = s.recv(&mut buf, NONE)?;
     out.extend_from_slice(&buf[..n]);
     Ok(n)
+}
+
+/// Receive into `out` while `more` holds for what `recv` returns (at most
+/// [`MAX_RECVS`] calls).
+fn recv_while(s: &TcpSocket, out: &mut Vec<u8>, more: impl Fn(&Result<usize, Errno>) -> bool) {
+    for _ in 0..MAX_RECVS {
+        if !more(&recv_some(s, out)) {
+            return;
+        }
+    }
+    panic!(
+        "recv: the socket did not run dry in {MAX_RECVS} calls ({} bytes received)",
+        out.len()
+    );
 }
 
 #[test]
@@ -366,9 +393,16 @@ fn data_both_ways_with_partial_writes() {
 
     let mut got = Vec::new();
     let got_ref = RefCell::new(&mut got);
-    let drain = || while recv_some(&s, &mut got_ref.borrow_mut()).is_ok() {};
+    let drain = || recv_while(&s, &mut got_ref.borrow_mut(), |r| r.is_ok());
     let mut off = first;
+    let mut tries = 0;
     while off < data.len() {
+        tries += 1;
+        assert!(
+            tries <= MAX_STEPS,
+            "send: {off} of {} bytes sent after {MAX_STEPS} tries",
+            data.len()
+        );
         match c.send(&data[off..], NONE) {
             Ok(n) => off += n,
             Err(Errno::EAGAIN) => {
@@ -692,6 +726,10 @@ fn many_connections_are_cleaned_up() {
         let mut servers = Vec::new();
         while let Ok((s, _)) = l.accept() {
             servers.push(s);
+            assert!(
+                servers.len() <= 1000,
+                "round {round}: accept never runs dry"
+            );
         }
         assert_eq!(servers.len(), 10, "round {round}");
         // Half close from the client side, half from the server side.
@@ -783,13 +821,21 @@ fn static_config_and_ethernet_between_two_machines() {
     let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
     let mut got = Vec::new();
     let mut off = 0;
+    let mut steps = 0;
     while got.len() < data.len() {
+        steps += 1;
+        assert!(
+            steps <= MAX_STEPS,
+            "{} of {} bytes received ({off} sent) after {MAX_STEPS} steps",
+            got.len(),
+            data.len()
+        );
         if off < data.len() {
             if let Ok(n) = c.send(&data[off..], NONE) {
                 off += n;
             }
         }
-        while recv_some(&s, &mut got).is_ok_and(|n| n > 0) {}
+        recv_while(&s, &mut got, |r| r.as_ref().is_ok_and(|&n| n > 0));
         w.step();
     }
     assert_eq!(got, data);
