@@ -584,11 +584,7 @@ impl Booted {
     }
 
     pub fn mem(&mut self) -> UserMem<'_> {
-        UserMem {
-            space: &self.proc.space(),
-            fs: &self.proc.image(),
-            p: &mut self.fake,
-        }
+        self.proc.mem(&mut self.fake)
     }
 
     pub fn poke(&mut self, addr: u64, data: &[u8]) {

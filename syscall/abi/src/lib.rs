@@ -34,6 +34,10 @@ pub const MAIN_TID: Tid = 1;
 /// The preemption tick: the time slice every thread gets.
 pub const TIME_SLICE_NS: u64 = 10_000_000;
 
+/// Most pending connections a listener holds (Linux's `SOMAXCONN` is 4096;
+/// each pending connection here holds its buffers).
+pub const MAX_BACKLOG: usize = 128;
+
 /// Why the program could not be started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootError(pub String);

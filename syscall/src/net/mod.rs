@@ -90,10 +90,7 @@ pub const IPPROTO_IP: u32 = 0;
 pub const IPPROTO_TCP: u32 = 6;
 pub const IPPROTO_UDP: u32 = 17;
 pub const IPPROTO_MPTCP: u32 = 262;
-
-/// Most pending connections a listener holds (Linux's `SOMAXCONN` is 4096;
-/// each pending connection here holds its buffers).
-pub const MAX_BACKLOG: usize = 128;
+pub use kiln_abi::MAX_BACKLOG;
 
 bitflags::bitflags! {
     /// Linux poll events (`POLL*`, equal to `EPOLL*`).

@@ -259,7 +259,7 @@ impl Process {
             if mode == SS_DISABLE {
                 t.altstack = AltStack::NONE;
             } else if (mode == 0 || mode == crate::thread::table::SS_ONSTACK)
-                && size >= crate::sys::signal::MINSIGSTKSZ
+                && size >= crate::thread::table::MINSIGSTKSZ
             {
                 t.altstack = AltStack {
                     sp,

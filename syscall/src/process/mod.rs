@@ -38,7 +38,6 @@ mod network;
 mod signal;
 mod timers;
 
-use crate::call::{Args, Call, CallKey, Outcome};
 use crate::fd::FdTable;
 use crate::imagefs::ImageFs;
 use crate::limits::Limits;
@@ -46,17 +45,15 @@ use crate::mm::user::UserMem;
 use crate::mm::{fault, AddressSpace, Backing, Kind, Region, STACK_SIZE, STACK_TOP};
 use crate::platform::Prot;
 use crate::symbols::Symbols;
-use crate::table;
 use crate::thread::futex::Futexes;
 use crate::thread::signal::SignalState;
-use crate::thread::table::{CallState, Threads};
+use crate::thread::table::Threads;
 use crate::thread::timers::Timers;
 use crate::vfs::{Cx, FileRef, Location, Namespace, ProcessFacts};
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use kiln_abi::errno::Errno;
 use kiln_abi::ioctl::Termios;
 use kiln_image::EntryKind;
 
@@ -246,143 +243,6 @@ impl Process {
         MAIN_TID
     }
 
-    /// Handle the system call that thread `tid` made (nr in ctx.rax), write
-    /// the result into ctx.rax. On `Flow::Block` the context is left as it
-    /// was.
-    pub fn syscall(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
-        let nr = ctx.syscall_nr();
-        let args = Args(ctx.syscall_args());
-        let key = CallKey {
-            nr,
-            args: args.0,
-            rip: ctx.rip,
-        };
-        let now = p.clock().monotonic_ns();
-        self.signals.queues.lock().current = tid;
-        {
-            // A call other than the one this thread was parked in starts afresh.
-            let t = self.threads.ensure(tid, now);
-            if t.call.is_some_and(|c| c.key != key) {
-                t.end_call(now);
-            }
-        }
-        self.ready.forget(tid);
-        let def = table::lookup(nr);
-        let result = match def.and_then(|d| d.handler) {
-            Some(handler) => handler(
-                &mut Call {
-                    proc: self,
-                    p,
-                    ctx,
-                    key,
-                    tid,
-                },
-                args,
-            ),
-            None => {
-                if def.is_none() {
-                    self.report_unimplemented(p, nr);
-                }
-                Err(Errno::ENOSYS)
-            }
-        };
-        if result == Err(Errno::EPIPE) && crate::thread::sigpipe::applies(nr, &args.0) {
-            let _ = self.send_signal(
-                Some(tid),
-                crate::thread::signal::user_info(Signal::SIGPIPE.0, crate::thread::signal::SI_USER),
-            );
-        }
-        let now = p.clock().monotonic_ns();
-        match result {
-            Ok(Outcome::Block(w)) => {
-                if let Some(flow) = self.interrupt(tid, nr, &args.0, ctx, now) {
-                    return flow;
-                }
-                if let Some(t) = self.threads.get_mut(tid) {
-                    let deadline = t.call.and_then(|c| c.deadline);
-                    t.call = Some(CallState {
-                        key,
-                        deadline,
-                        blocked: true,
-                    });
-                    t.blocked_since.get_or_insert(now);
-                }
-                Flow::Block(w)
-            }
-            Ok(Outcome::Exit(code)) => {
-                self.end_call(tid, now);
-                self.report_missing(p);
-                Flow::Exit(code & 0xff)
-            }
-            Ok(Outcome::Value(v)) => {
-                self.end_call(tid, now);
-                ctx.rax = v;
-                Flow::Continue
-            }
-            Ok(Outcome::Spawn {
-                tid: child,
-                ctx: child_ctx,
-            }) => {
-                self.end_call(tid, now);
-                ctx.rax = child as u64;
-                Flow::Spawn {
-                    tid: child,
-                    ctx: child_ctx,
-                }
-            }
-            Ok(Outcome::ThreadExit) => Flow::ThreadExit,
-            Ok(Outcome::Kill(sig)) => Flow::Kill(sig),
-            Err(e) => {
-                self.end_call(tid, now);
-                ctx.rax = e.as_ret() as u64;
-                Flow::Continue
-            }
-        }
-    }
-
-    /// The call of `tid` completed: forget it, and give back a mask it
-    /// changed for its duration.
-    fn end_call(&mut self, tid: Tid, now: u64) {
-        if let Some(t) = self.threads.get_mut(tid) {
-            t.end_call(now);
-            if let Some(m) = t.saved_mask.take() {
-                t.mask = m;
-            }
-        }
-    }
-
-    /// A call of `tid` must wait, but a signal it does not block is
-    /// pending: abandon the call and return EINTR or set it up to restart
-    /// (see [`crate::thread::restart`]). None when no signal interrupts.
-    fn interrupt(
-        &mut self,
-        tid: Tid,
-        nr: u64,
-        args: &[u64; 6],
-        ctx: &mut UserContext,
-        now: u64,
-    ) -> Option<Flow> {
-        let sig = self.deliverable(tid)?;
-        self.futexes.cancel(tid);
-        if let Some(t) = self.threads.get_mut(tid) {
-            // The saved mask (sigsuspend, ppoll) stays for the frame.
-            t.end_call(now);
-        }
-        let act = self.signals.action(sig);
-        let class = crate::thread::restart::class(nr, args);
-        let restart = crate::thread::restart::restarts(
-            class,
-            act.is_handler(),
-            act.flags & crate::thread::signal::SA_RESTART != 0,
-        );
-        if restart {
-            ctx.rip = ctx.rip.wrapping_sub(2);
-        } else {
-            ctx.rax = Errno::EINTR.as_ret() as u64;
-        }
-        Some(Flow::Continue)
-    }
-
     /// Note that `path` was looked for and not found (`--missing-files`).
     pub fn note_missing(&mut self, path: &[u8]) {
         if let Some(list) = self.missing.as_mut() {
@@ -394,7 +254,7 @@ impl Process {
     }
 
     /// Print the missing files, once, at exit.
-    fn report_missing(&mut self, p: &mut dyn Platform) {
+    pub(crate) fn report_missing(&mut self, p: &mut dyn Platform) {
         if let Some(list) = self.missing.take() {
             let mut out = String::from("kiln: missing files:\n");
             for path in list {
@@ -408,21 +268,6 @@ impl Process {
     /// Whether `--missing-files` is recording.
     pub fn reports_missing_files(&self) -> bool {
         self.missing.is_some()
-    }
-
-    fn report_unimplemented(&mut self, p: &mut dyn Platform, nr: u64) {
-        let known = nr <= table::MAX_NR as u64;
-        let unknown_reported = self
-            .reported
-            .iter()
-            .filter(|&&n| n > table::MAX_NR as u64)
-            .count();
-        if self.reported.contains(&nr) || (!known && unknown_reported >= MAX_REPORTED_UNKNOWN) {
-            return;
-        }
-        self.reported.insert(nr);
-        let msg = format!("kiln: unimplemented syscall {} ({nr})\n", table::name(nr));
-        p.console().write(msg.as_bytes());
     }
 
     /// A user-mode page fault at `addr`. Ok(()) when the page is now mapped
@@ -668,6 +513,19 @@ impl Process {
     pub fn set_brk(&mut self, cur: u64) {
         self.brk_cur = cur;
     }
+    /// Note that system call `nr` was reported as unimplemented; false
+    /// when it was reported before, or when too many unknown numbers
+    /// were (a fuzzing program cannot fill memory with reports).
+    /// Numbers above `max_known` are not in the table.
+    pub(crate) fn first_report(&mut self, nr: u64, max_known: u64) -> bool {
+        let unknown_reported = self.reported.iter().filter(|&&n| n > max_known).count();
+        let known = nr <= max_known;
+        if self.reported.contains(&nr) || (!known && unknown_reported >= MAX_REPORTED_UNKNOWN) {
+            return false;
+        }
+        self.reported.insert(nr)
+    }
+
     /// Checked access to program memory.
     pub fn mem<'a>(&'a self, p: &'a mut dyn Platform) -> UserMem<'a> {
         UserMem {

@@ -297,7 +297,7 @@ impl FileObject for Epoll {
 }
 
 fn create(c: &mut Call<'_>, cloexec: bool) -> SysResult<Outcome> {
-    let ep = Epoll::new(&c.proc.net());
+    let ep = Epoll::new(c.proc.net());
     let d = Description::new(Box::new(ep), O_RDWR, None, None);
     let limit = c.fd_limit();
     let fd = c.proc.fds_mut().open(Arc::new(d), cloexec, limit)?;

@@ -115,7 +115,7 @@ fn make(c: &mut Call<'_>, initval: u32, flags: u32) -> SysResult<Outcome> {
     if flags & !(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let obj = EventFd::new(&c.proc.net(), initval as u64, flags & EFD_SEMAPHORE != 0);
+    let obj = EventFd::new(c.proc.net(), initval as u64, flags & EFD_SEMAPHORE != 0);
     let d = Description::new(Box::new(obj), O_RDWR | (flags & EFD_NONBLOCK), None, None);
     let limit = c.fd_limit();
     let fd = c

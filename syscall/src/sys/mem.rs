@@ -240,7 +240,7 @@ fn populate(c: &mut Call<'_>, region: &Region, start: u64, end: u64) {
     let mut page = start;
     while page < end {
         if !c.p.mmu().is_mapped(page)
-            && fault::fill_page(&c.proc.image(), c.p, region, page).is_err()
+            && fault::fill_page(c.proc.image(), c.p, region, page).is_err()
         {
             return;
         }

@@ -127,7 +127,7 @@ impl Request {
 /// mapped without a hole (EFAULT), by regions of one kind and one set of
 /// rights (Linux: a single mapping; Kiln's books may hold it in pieces).
 fn pieces_of(c: &Call<'_>, start: u64, end: u64) -> SysResult<Vec<Region>> {
-    let space = &c.proc.space();
+    let space = c.proc.space();
     if !space.is_covered(start, end) {
         return Err(Errno::EFAULT);
     }

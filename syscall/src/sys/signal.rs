@@ -14,8 +14,7 @@ pub const SIGSTOP: usize = 19;
 pub const SIG_BLOCK: u32 = 0;
 pub const SIG_UNBLOCK: u32 = 1;
 pub const SIG_SETMASK: u32 = 2;
-/// Smallest alternate stack accepted (Linux MINSIGSTKSZ).
-pub const MINSIGSTKSZ: u64 = 2048;
+pub use crate::thread::table::MINSIGSTKSZ;
 
 fn check_sigsetsize(size: u64) -> Result<(), Errno> {
     if size != 8 {

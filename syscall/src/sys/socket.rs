@@ -91,8 +91,8 @@ fn wait(c: &mut Call<'_>, f: &FileRef, nowait: bool, read: bool) -> SysResult<Ou
 pub fn socket(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (domain, ty, proto) = (a.uint(0), a.uint(1), a.uint(2));
     let flags = ty & SOCK_FLAGS_MASK;
-    let s = crate::net::socket(&c.proc.net(), domain, ty, proto)?;
-    let fd = install(c, SocketFile::new(&c.proc.net(), s, proto), flags)?;
+    let s = crate::net::socket(c.proc.net(), domain, ty, proto)?;
+    let fd = install(c, SocketFile::new(c.proc.net(), s, proto), flags)?;
     ok(fd as u64)
 }
 
@@ -114,9 +114,9 @@ pub fn socketpair(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     // Check the result array before making anything.
     c.mem().read_array::<8>(sv)?;
-    let (x, y) = crate::net::socketpair(&c.proc.net(), kind);
-    let fa = install(c, SocketFile::new(&c.proc.net(), Socket::Unix(x), 0), flags)?;
-    let fb = match install(c, SocketFile::new(&c.proc.net(), Socket::Unix(y), 0), flags) {
+    let (x, y) = crate::net::socketpair(c.proc.net(), kind);
+    let fa = install(c, SocketFile::new(c.proc.net(), Socket::Unix(x), 0), flags)?;
+    let fb = match install(c, SocketFile::new(c.proc.net(), Socket::Unix(y), 0), flags) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = c.proc.fds_mut().close(fa);
@@ -171,7 +171,7 @@ fn do_accept(c: &mut Call<'_>, a: Args, flags: u32) -> SysResult<Outcome> {
         Err(e) => return Err(e),
     };
     let proto = sock(&f).protocol;
-    let fd = install(c, SocketFile::new(&c.proc.net(), new, proto), flags)?;
+    let fd = install(c, SocketFile::new(c.proc.net(), new, proto), flags)?;
     if let Err(e) = write_addr(c, addr_ptr, len_ptr, &addr::encode(&peer)) {
         // Linux gives the error; the connection is gone with the fd.
         let _ = c.proc.fds_mut().close(fd);

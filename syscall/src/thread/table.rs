@@ -17,6 +17,8 @@ pub struct CallKey {
 }
 
 /// `ss_flags` values of `sigaltstack(2)`.
+/// Smallest alternate stack accepted (Linux MINSIGSTKSZ).
+pub const MINSIGSTKSZ: u64 = 2048;
 pub const SS_ONSTACK: u32 = 1;
 pub const SS_DISABLE: u32 = 2;
 pub const SS_AUTODISARM: u32 = 1 << 31;

@@ -143,10 +143,7 @@ pub fn procfs() -> NodeRef {
                             alloc::vec![(
                                 "somaxconn",
                                 // listen() caps its backlog at this, as Linux does.
-                                file(PROC, 222, |_| text(&format!(
-                                    "{}\n",
-                                    crate::net::MAX_BACKLOG
-                                )))
+                                file(PROC, 222, |_| text(&format!("{}\n", kiln_abi::MAX_BACKLOG)))
                             )]
                         )
                     )]
