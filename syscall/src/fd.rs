@@ -1,5 +1,5 @@
 //! The file descriptor table: descriptors point at shared open file
-//! descriptions ([`Description`]: the object, offset and status flags are
+//! descriptions ([`crate::vfs::Description`]: the object, offset and status flags are
 //! shared by dups), close-on-exec belongs to the descriptor, as in Linux.
 
 use alloc::vec::Vec;

@@ -2,7 +2,19 @@
 //! machine through the traits in [`platform`], and host tests hand it fakes.
 //!
 //! The kernel's whole interface is [`process::Process`]: `boot`, `syscall`,
-//! `page_fault`, `symbolize`.
+//! `page_fault`, `poll`, `symbolize`.
+//!
+//! Layers, each importing only those below it (`tests/layers.rs` checks):
+//!
+//! - handlers: [`dispatch`] (the syscall entry), [`table`], [`call`] and
+//!   [`sys`], one file per family;
+//! - [`process`]: puts the parts together (their fields private), sends and
+//!   delivers signals, drives the network and timer turns;
+//! - parts: [`mm`], [`vfs`], [`net`], [`thread`], [`ready`], [`fd`],
+//!   [`cred`], [`limits`], [`loader`], [`imagefs`], [`stack`], [`symbols`],
+//!   over [`platform`];
+//! - the crates `kiln-abi` (the shared Linux vocabulary) and `kiln-image`
+//!   (the image format).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! Signal dispositions, per-thread masks and alternate stacks, waiting for
 //! signals, and returning from handlers. Generation and delivery are in
-//! [`crate::thread::signal`] and [`crate::thread::deliver`].
+//! [`crate::thread::signal`] and `process/deliver.rs`.
 
 use crate::call::{ok, Args, Call, Outcome};
 use crate::process::{Signal, WaitFor};

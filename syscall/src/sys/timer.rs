@@ -1,6 +1,6 @@
 //! Timers that signal: alarm, setitimer/getitimer and the POSIX timers
 //! (timer_create and friends). They fire in `Process::poll`
-//! ([`crate::thread::timers::poll`]).
+//! ([`crate::thread::timers::Timers::fire`]).
 
 use super::time::{
     timespec, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,

@@ -1,5 +1,5 @@
 //! Timers that fire on their own: alarm/setitimer, POSIX timers
-//! (timer_create) and timerfd expirations. [`poll`] fires what has
+//! (timer_create) and timerfd expirations. [`Timers::fire`] fires what has
 //! expired and tells when the next one is due; the process's poll turn calls it.
 //!
 //! All deadlines are kept on the monotonic clock. Absolute realtime

@@ -4,9 +4,12 @@
 //! (`kiln.probe`: it exits at once), the floor of the machine, measured in
 //! the same run with the same machine flags. With `--linux DIR` (from
 //! scripts/linux-guest.sh) the q35 rows also time the same program as the
-//! only program of a Linux VM under the same QEMU, start to exit.
+//! only program of a Linux VM under the same QEMU, start to exit. With
+//! `--baseline KILN` (an earlier build of `kiln`) every row also times the
+//! same sample packed and run by that build, alternating run by run with
+//! this one, and prints the ratio this / baseline.
 //!
-//!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35] [--linux DIR]
+//!     cargo run -p kiln-tests --release --bin bench-boot -- [--runs N] [--machine microvm|q35] [--linux DIR] [--baseline KILN]
 
 use kiln::image::{human_size, write_image};
 use kiln::qemu::{self, Accel, Launch, Machine};
@@ -30,6 +33,7 @@ fn main() {
     let mut runs = 5usize;
     let mut machines = vec![Machine::Microvm, Machine::Q35];
     let mut linux_dir = None;
+    let mut baseline: Option<std::path::PathBuf> = None;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match (a.as_str(), it.next().map(String::as_str)) {
@@ -39,8 +43,11 @@ fn main() {
             ("--machine", Some("microvm")) => machines = vec![Machine::Microvm],
             ("--machine", Some("q35")) => machines = vec![Machine::Q35],
             ("--linux", Some(dir)) => linux_dir = Some(std::path::PathBuf::from(dir)),
+            ("--baseline", Some(kiln)) => baseline = Some(std::path::PathBuf::from(kiln)),
             _ => {
-                eprintln!("usage: bench-boot [--runs N] [--machine microvm|q35] [--linux DIR]");
+                eprintln!(
+                    "usage: bench-boot [--runs N] [--machine microvm|q35] [--linux DIR] [--baseline KILN]"
+                );
                 std::process::exit(2);
             }
         }
@@ -63,7 +70,24 @@ fn main() {
         let image = work.path().join(format!("{name}.img"));
         let header = write_image(&spec.tree, &spec.manifest, kiln::KERNEL, &image, false)
             .expect("write image");
-        images.push((name, image, header.image_size));
+        let base_image = baseline.as_ref().map(|kiln| {
+            let path = work.path().join(format!("{name}.baseline.img"));
+            let status = quiet(
+                Command::new(kiln)
+                    .arg("build")
+                    .arg(kiln_tests::sample(name))
+                    .arg("-o")
+                    .arg(&path),
+            )
+            .status()
+            .expect("run the baseline kiln");
+            if !status.success() {
+                eprintln!("bench-boot: the baseline kiln could not build {name}");
+                std::process::exit(2);
+            }
+            path
+        });
+        images.push((name, image, header.image_size, base_image));
     }
 
     println!(
@@ -72,8 +96,17 @@ fn main() {
         kiln::KERNEL.len()
     );
     println!(
-        "{:<8} {:<14} {:>10} {:>12} {:>12} {:>7} {:>12} {:>8}",
-        "machine", "sample", "image", "kiln run", "qemu floor", "ratio", "linux vm", "vs linux"
+        "{:<8} {:<14} {:>10} {:>12} {:>12} {:>7} {:>12} {:>8} {:>12} {:>8}",
+        "machine",
+        "sample",
+        "image",
+        "kiln run",
+        "qemu floor",
+        "ratio",
+        "linux vm",
+        "vs linux",
+        "baseline",
+        "vs base"
     );
     for machine in machines {
         let machine_name = match machine {
@@ -81,17 +114,38 @@ fn main() {
             Machine::Q35 => "q35",
         };
         let floor = floor(machine, &kernel_path, work.path(), runs);
-        for (name, image, size) in &images {
+        for (name, image, size, base_image) in &images {
             let mut failures = Vec::new();
-            let kiln_run = median(runs, || {
-                let mut cmd = Command::new(&me);
-                cmd.args([AS_KILN, "run", "--accel", "tcg", "--machine", machine_name])
+            let run = |kiln: &mut Command, image: &Path, failures: &mut Vec<Option<i32>>| {
+                kiln.args(["run", "--accel", "tcg", "--machine", machine_name])
                     .arg(image);
-                let status = quiet(&mut cmd).status().expect("run kiln");
+                let start = Instant::now();
+                let status = quiet(kiln).status().expect("run kiln");
                 if !status.success() {
                     failures.push(status.code());
                 }
-            });
+                start.elapsed()
+            };
+            // This build and the baseline take turns, run by run.
+            let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+            for i in 0..runs {
+                let mut cmd = Command::new(&me);
+                cmd.arg(AS_KILN);
+                if let (Some(kiln), Some(img)) = (&baseline, base_image) {
+                    // Who goes first alternates, so that drift shows in neither.
+                    if i % 2 == 0 {
+                        mine.push(run(&mut cmd, image, &mut failures));
+                        theirs.push(run(&mut Command::new(kiln), img, &mut failures));
+                    } else {
+                        theirs.push(run(&mut Command::new(kiln), img, &mut failures));
+                        mine.push(run(&mut cmd, image, &mut failures));
+                    }
+                } else {
+                    mine.push(run(&mut cmd, image, &mut failures));
+                }
+            }
+            let kiln_run = median_of(mine);
+            let base = (!theirs.is_empty()).then(|| median_of(theirs));
             let ratio = match floor {
                 Some(f) => format!("{:.1}x", kiln_run.as_secs_f64() / f.as_secs_f64()),
                 None => "-".into(),
@@ -103,12 +157,16 @@ fn main() {
             let vs = peer.map_or("-".into(), |p| {
                 format!("{:.3}", kiln_run.as_secs_f64() / p.as_secs_f64())
             });
+            let vs_base = base.map_or("-".into(), |b| {
+                format!("{:.3}", kiln_run.as_secs_f64() / b.as_secs_f64())
+            });
             println!(
-                "{machine_name:<8} {name:<14} {:>10} {:>12} {:>12} {ratio:>7} {:>12} {vs:>8}{}",
+                "{machine_name:<8} {name:<14} {:>10} {:>12} {:>12} {ratio:>7} {:>12} {vs:>8} {:>12} {vs_base:>8}{}",
                 human_size(*size),
                 ms(kiln_run),
                 floor.map_or("no answer".into(), ms),
                 peer.map_or("-".into(), ms),
+                base.map_or("-".into(), ms),
                 if failures.is_empty() {
                     String::new()
                 } else {
@@ -180,13 +238,18 @@ fn finishes(cmd: &mut Command, limit: Duration) -> bool {
 }
 
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
+    median_of(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn median_of(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
 }

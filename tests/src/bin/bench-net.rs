@@ -8,11 +8,17 @@
 //!
 //!     cargo run -p kiln-tests --release --bin bench-net -- [--seconds N]
 //!         [--connections N] [--machine microvm|q35] [--only NAME]
-//!         [--tap NAME --tap-ip ADDR] [--linux DIR] [--soak MINUTES]
+//!         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]]
+//!         [--soak MINUTES]
 //!
 //! `--linux DIR` (with `--machine q35`) adds the fair peer: the same binary
 //! as the only program of a Linux VM under the same QEMU (DIR from
 //! scripts/linux-guest.sh), and the ratio Kiln / Linux.
+//!
+//! `--baseline KILN` (an earlier build of `kiln`) runs every server in the
+//! VM with that build too, taking turns with this one for `--rounds N`
+//! rounds (default 1), and prints the ratio this / baseline of each round
+//! and their median, so that every change shows its effect.
 //!
 //! Needs wrk and dnsperf (apt-get install wrk dnsperf). Loads are bounded
 //! (wrk with 2 threads) and stay on 127.0.0.1 (or the tap network).
@@ -51,12 +57,16 @@ struct Options {
     soak_minutes: Option<u64>,
     /// Kernel and modules for the Linux guest (scripts/linux-guest.sh).
     linux: Option<std::path::PathBuf>,
+    /// An earlier build of kiln to compare with.
+    baseline: Option<std::path::PathBuf>,
+    /// Rounds of this build against the baseline.
+    rounds: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench-net [--seconds N] [--connections N] [--machine microvm|q35] [--only NAME] \
-         [--tap NAME --tap-ip ADDR] [--linux DIR] [--soak MINUTES]"
+         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]] [--soak MINUTES]"
     );
     std::process::exit(2);
 }
@@ -70,6 +80,8 @@ fn parse_options(args: &[String]) -> Options {
         tap: None,
         soak_minutes: None,
         linux: None,
+        baseline: None,
+        rounds: 1,
     };
     let (mut tap, mut tap_ip) = (None, None);
     let mut it = args.iter();
@@ -90,6 +102,8 @@ fn parse_options(args: &[String]) -> Options {
             "--tap-ip" => tap_ip = Some(v.parse::<Ipv4Addr>().unwrap_or_else(|_| usage())),
             "--soak" => o.soak_minutes = Some(num()),
             "--linux" => o.linux = Some(v.into()),
+            "--baseline" => o.baseline = Some(v.into()),
+            "--rounds" => o.rounds = num().min(100),
             _ => usage(),
         }
     }
@@ -145,7 +159,7 @@ fn main() {
     });
     println!(
         "{:<11} {:<9} {:>10} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7}",
-        "server", "where", "req/s", "p50", "p99", "errors", "ratio", "vs linux", "rss MiB"
+        "server", "where", "req/s", "p50", "p99", "errors", "ratio", "vs peer", "rss MiB"
     );
     for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
         let host = http_run(Place::Host, &o, name, ready, None);
@@ -160,8 +174,33 @@ fn main() {
             kiln: &me,
             machine: &o.machine,
         };
-        let user = http_run(vm, &o, name, ready, None);
-        print_http(name, "vm user", user, host, peer);
+        if let Some(base) = &o.baseline {
+            let old = Place::Vm {
+                kiln: base,
+                machine: &o.machine,
+            };
+            let rps = |w: &Measured<WrkReport>| w.as_ref().map(|w| w.0.requests_per_sec);
+            let mut ratios = Vec::new();
+            for round in 0..o.rounds {
+                // Who goes first alternates, so that drift shows in neither.
+                let (before, now) = if round % 2 == 0 {
+                    let before = http_run(old, &o, name, ready, None);
+                    (before, http_run(vm, &o, name, ready, None))
+                } else {
+                    let now = http_run(vm, &o, name, ready, None);
+                    (http_run(old, &o, name, ready, None), now)
+                };
+                print_http(name, "baseline", before, host, None);
+                print_http(name, "vm user", now, host, before);
+                if let (Some(a), Some(b)) = (rps(&now), rps(&before)) {
+                    ratios.push(a / b);
+                }
+            }
+            print_vs_baseline(name, "requests/s", ratios);
+        } else {
+            let user = http_run(vm, &o, name, ready, None);
+            print_http(name, "vm user", user, host, peer);
+        }
         if let Some((tap, ip)) = &o.tap {
             let config = tap_config(work.path(), *ip);
             let tapped = http_run(vm, &o, name, ready, Some((tap, *ip, &config)));
@@ -177,7 +216,7 @@ fn main() {
         .expect("write queries");
         println!(
             "{:<11} {:<9} {:>10} {:>9} {:>7} {:>7} {:>8} {:>7}",
-            "server", "where", "queries/s", "avg", "lost", "ratio", "vs linux", "rss MiB"
+            "server", "where", "queries/s", "avg", "lost", "ratio", "vs peer", "rss MiB"
         );
         let host = dns_run(Place::Host, &o, &queries, None);
         print_dns("host", host, None, None);
@@ -189,7 +228,31 @@ fn main() {
             kiln: &me,
             machine: &o.machine,
         };
-        print_dns("vm user", dns_run(vm, &o, &queries, None), host, peer);
+        if let Some(base) = &o.baseline {
+            let old = Place::Vm {
+                kiln: base,
+                machine: &o.machine,
+            };
+            let qps = |d: &Measured<DnsperfReport>| d.as_ref().map(|d| d.0.queries_per_sec);
+            let mut ratios = Vec::new();
+            for round in 0..o.rounds {
+                let (before, now) = if round % 2 == 0 {
+                    let before = dns_run(old, &o, &queries, None);
+                    (before, dns_run(vm, &o, &queries, None))
+                } else {
+                    let now = dns_run(vm, &o, &queries, None);
+                    (dns_run(old, &o, &queries, None), now)
+                };
+                print_dns("baseline", before, host, None);
+                print_dns("vm user", now, host, before);
+                if let (Some(a), Some(b)) = (qps(&now), qps(&before)) {
+                    ratios.push(a / b);
+                }
+            }
+            print_vs_baseline("dns-rust", "queries/s", ratios);
+        } else {
+            print_dns("vm user", dns_run(vm, &o, &queries, None), host, peer);
+        }
         if let Some((tap, ip)) = &o.tap {
             let config = tap_config(work.path(), *ip);
             let tapped = dns_run(vm, &o, &queries, Some((tap, *ip, &config)));
@@ -375,6 +438,21 @@ fn serve_dnsperf(
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
     report.map(|r| (r, rss))
+}
+
+/// The rounds' ratios this build / baseline and their median.
+fn print_vs_baseline(name: &str, what: &str, mut ratios: Vec<f64>) {
+    if ratios.is_empty() {
+        println!("{name}: this build / baseline, {what}: no pair of runs succeeded");
+        return;
+    }
+    let rounds: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{name}: this build / baseline, {what}: median {:.3} (rounds: {})",
+        ratios[ratios.len() / 2],
+        rounds.join(" ")
+    );
 }
 
 fn micros(us: f64) -> String {
