@@ -185,10 +185,13 @@ impl Process {
         Ok(())
     }
 
-    /// A synchronous fault of `tid` (Linux `force_sig_fault`): a handler
-    /// that is installed and not blocked runs now; a blocked, ignored or
-    /// default signal ends the program.
-    pub(crate) fn deliver_fault(
+    /// Thread `tid` took a fault it cannot go on from as it is (an
+    /// unresolved page fault, an invalid instruction, a divide error...).
+    /// If the program handles the signal, the handler's frame is set up in
+    /// `ctx` and the thread goes on (`Flow::Continue`); otherwise the
+    /// program dies of it (`Flow::Kill`), as Linux's `force_sig_fault`: a
+    /// blocked, ignored or default signal ends the program.
+    pub fn fault_signal(
         &mut self,
         p: &mut dyn Platform,
         tid: Tid,

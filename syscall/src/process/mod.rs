@@ -285,21 +285,6 @@ impl Process {
         fault::resolve(&self.space, &self.image, p, addr, access)
     }
 
-    /// Thread `tid` took a fault it cannot go on from as it is (an
-    /// unresolved page fault, an invalid instruction, a divide error...).
-    /// If the program handles the signal, the handler's frame is set up in
-    /// `ctx` and the thread goes on (`Flow::Continue`); otherwise the
-    /// program dies of it (`Flow::Kill`).
-    pub fn fault_signal(
-        &mut self,
-        p: &mut dyn Platform,
-        tid: Tid,
-        fault: FaultSignal,
-        ctx: &mut UserContext,
-    ) -> Flow {
-        self.deliver_fault(p, tid, fault, ctx)
-    }
-
     /// Called each time thread `tid` is about to return to user mode:
     /// deliver its pending signals (which may rewrite `ctx` and push frames
     /// on its stack). `Flow::Continue` to go on; `Kill`/`Exit` when a

@@ -133,7 +133,7 @@ fn main() {
                 cmd.arg(AS_KILN);
                 if let (Some(kiln), Some(img)) = (&baseline, base_image) {
                     // Who goes first alternates, so that drift shows in neither.
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         mine.push(run(&mut cmd, image, &mut failures));
                         theirs.push(run(&mut Command::new(kiln), img, &mut failures));
                     } else {

@@ -182,14 +182,11 @@ fn main() {
             let rps = |w: &Measured<WrkReport>| w.as_ref().map(|w| w.0.requests_per_sec);
             let mut ratios = Vec::new();
             for round in 0..o.rounds {
-                // Who goes first alternates, so that drift shows in neither.
-                let (before, now) = if round % 2 == 0 {
-                    let before = http_run(old, &o, name, ready, None);
-                    (before, http_run(vm, &o, name, ready, None))
-                } else {
-                    let now = http_run(vm, &o, name, ready, None);
-                    (http_run(old, &o, name, ready, None), now)
-                };
+                let (before, now) = alternate(
+                    round,
+                    || http_run(old, &o, name, ready, None),
+                    || http_run(vm, &o, name, ready, None),
+                );
                 print_http(name, "baseline", before, host, None);
                 print_http(name, "vm user", now, host, before);
                 if let (Some(a), Some(b)) = (rps(&now), rps(&before)) {
@@ -236,13 +233,11 @@ fn main() {
             let qps = |d: &Measured<DnsperfReport>| d.as_ref().map(|d| d.0.queries_per_sec);
             let mut ratios = Vec::new();
             for round in 0..o.rounds {
-                let (before, now) = if round % 2 == 0 {
-                    let before = dns_run(old, &o, &queries, None);
-                    (before, dns_run(vm, &o, &queries, None))
-                } else {
-                    let now = dns_run(vm, &o, &queries, None);
-                    (dns_run(old, &o, &queries, None), now)
-                };
+                let (before, now) = alternate(
+                    round,
+                    || dns_run(old, &o, &queries, None),
+                    || dns_run(vm, &o, &queries, None),
+                );
                 print_dns("baseline", before, host, None);
                 print_dns("vm user", now, host, before);
                 if let (Some(a), Some(b)) = (qps(&now), qps(&before)) {
@@ -438,6 +433,19 @@ fn serve_dnsperf(
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
     report.map(|r| (r, rss))
+}
+
+/// One round of the baseline against this build: (baseline, this). Who
+/// goes first alternates from round to round, so that drift favours
+/// neither.
+fn alternate<T>(round: u64, mut before: impl FnMut() -> T, mut now: impl FnMut() -> T) -> (T, T) {
+    if round.is_multiple_of(2) {
+        let b = before();
+        (b, now())
+    } else {
+        let n = now();
+        (before(), n)
+    }
 }
 
 /// The rounds' ratios this build / baseline and their median.
