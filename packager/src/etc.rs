@@ -62,7 +62,7 @@ pub fn files(net: &NetConfig) -> Vec<(&'static str, Generated)> {
             file(b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
                 .to_vec()),
         ),
-        ("/etc/group", file(b"root:x:0:\nnobody:x:65534:\n".to_vec())),
+        ("/etc/group", file(b"root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n".to_vec())),
         ("/etc/localtime", file(tzif_utc())),
     ]
 }

@@ -1,33 +1,73 @@
-//! Loading the program's ELF file: checks, one region per PT_LOAD with its
-//! own rights (W^X), file bytes paged in from the image, the bss zeroed.
+//! Loading the program's ELF file, and its interpreter (the dynamic loader
+//! named by PT_INTERP) when it has one: checks, one region per PT_LOAD with
+//! its own rights (W^X), file bytes paged in from the image, the bss zeroed.
+//! As Linux: an ET_EXEC program at its addresses, a PIE program at
+//! [`PIE_BASE`], the interpreter wherever mmap would put it (top-down).
 
 use crate::mm::{page_down, page_up, AddressSpace, Backing, Kind, Region, TASK_SIZE};
 use crate::platform::{Platform, Prot, PAGE_SIZE};
 use crate::symbols::Symbols;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use goblin::elf::header::{EM_X86_64, ET_DYN, ET_EXEC};
-use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR};
 use goblin::elf::Elf;
 use kiln_abi::errno::Errno;
 use kiln_abi::BootError;
 
-/// Where a static-PIE program is loaded (as Linux's ELF_ET_DYN_BASE).
+/// Where a position-independent program is loaded (Linux's
+/// `ELF_ET_DYN_BASE` without address randomisation): static-PIE programs,
+/// and PIE programs that have an interpreter.
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 
 /// What the stack builder and the process need to know about the program.
 #[derive(Clone, Debug)]
 pub struct Loaded {
+    /// Where the first thread starts: the interpreter's entry when there
+    /// is one, else the program's.
     pub entry: u64,
+    /// The program's own entry (AT_ENTRY).
+    pub prog_entry: u64,
+    /// Where the interpreter was loaded (AT_BASE); 0 without one.
+    pub interp_base: u64,
     /// Address of the program headers in memory (AT_PHDR).
     pub phdr: u64,
     pub phent: u64,
     pub phnum: u64,
-    /// Load bias: 0 for ET_EXEC, the base for static PIE.
+    /// Load bias: 0 for ET_EXEC, the base for PIE.
     pub bias: u64,
     /// First byte after the highest segment, page-aligned: where brk starts.
     pub brk_start: u64,
     pub symbols: Symbols,
+}
+
+/// An ELF file of the image: its bytes, where its data starts in the
+/// image, and its entry id (for /proc/self/maps).
+pub struct ImageElf<'a> {
+    pub bytes: &'a [u8],
+    pub image_offset: u64,
+    pub file: u32,
+}
+
+/// Where an object goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The program: ET_EXEC at its addresses, ET_DYN at [`PIE_BASE`].
+    Program,
+    /// The interpreter: ET_DYN wherever there is room, top-down as mmap.
+    Interpreter,
+}
+
+/// One object mapped into the address space.
+struct Mapped {
+    entry: u64,
+    bias: u64,
+    phdr: u64,
+    phent: u64,
+    phnum: u64,
+    end: u64,
+    symbols: Symbols,
 }
 
 fn prot_of(flags: u32) -> Prot {
@@ -44,30 +84,82 @@ fn prot_of(flags: u32) -> Prot {
     prot
 }
 
-/// Load the ELF file `bytes`, whose data starts at `image_offset` in the
-/// image, into `space`.
+/// A file of the image read whole: (bytes, image offset of its data, entry).
+pub type ReadFile<'a> =
+    &'a mut dyn FnMut(&mut dyn Platform, &str) -> Result<(Vec<u8>, u64, u32), BootError>;
+
+/// Load the program, and its interpreter (PT_INTERP) when it has one, as
+/// Linux's `load_elf_binary` does. `read` reads the interpreter from the
+/// image by its path.
 pub fn load(
-    bytes: &[u8],
-    image_offset: u64,
+    program: ImageElf<'_>,
     space: &mut AddressSpace,
     p: &mut dyn Platform,
+    read: ReadFile<'_>,
 ) -> Result<Loaded, BootError> {
-    let err = |m: String| BootError(m);
+    let elf = parse(program.bytes, "program")?;
+    let interp = elf.interpreter.map(String::from);
+    let prog = map_object(&elf, &program, space, p, Place::Program, "program")?;
+    let (entry, interp_base, symbols) = match &interp {
+        None => (prog.entry, 0, prog.symbols),
+        Some(path) => {
+            let (bytes, image_offset, file) = read(p, path)?;
+            let ielf = parse(&bytes, "interpreter")?;
+            if ielf.header.e_type != ET_DYN || ielf.interpreter.is_some() {
+                return Err(BootError(format!(
+                    "interpreter {path} is not a shared object without an interpreter"
+                )));
+            }
+            let obj = ImageElf {
+                bytes: &bytes,
+                image_offset,
+                file,
+            };
+            let i = map_object(&ielf, &obj, space, p, Place::Interpreter, "interpreter")?;
+            let mut syms = prog.symbols;
+            syms.merge(i.symbols);
+            (i.entry, i.bias, syms)
+        }
+    };
+    Ok(Loaded {
+        entry,
+        prog_entry: prog.entry,
+        interp_base,
+        phdr: prog.phdr,
+        phent: prog.phent,
+        phnum: prog.phnum,
+        bias: prog.bias,
+        brk_start: prog.end,
+        symbols,
+    })
+}
+
+fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Elf<'a>, BootError> {
     let elf =
-        Elf::parse(bytes).map_err(|e| err(format!("program is not a valid ELF file: {e}")))?;
+        Elf::parse(bytes).map_err(|e| BootError(format!("{what} is not a valid ELF file: {e}")))?;
     if !elf.is_64 || elf.header.e_machine != EM_X86_64 {
-        return Err(err(format!(
-            "program is not an x86_64 ELF64 file (machine {}, {}-bit)",
+        return Err(BootError(format!(
+            "{what} is not an x86_64 ELF64 file (machine {}, {}-bit)",
             elf.header.e_machine,
             if elf.is_64 { 64 } else { 32 }
         )));
     }
-    if elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP) {
-        return Err(err(format!(
-            "program is dynamically linked (interpreter {}); only static programs run",
-            elf.interpreter.unwrap_or("?")
-        )));
-    }
+    Ok(elf)
+}
+
+/// Map one object's PT_LOAD segments: one region per segment with its own
+/// rights (W^X), file bytes paged in now from the copy in memory, the bss
+/// demand-paged.
+fn map_object(
+    elf: &Elf<'_>,
+    obj: &ImageElf<'_>,
+    space: &mut AddressSpace,
+    p: &mut dyn Platform,
+    place: Place,
+    what: &str,
+) -> Result<Mapped, BootError> {
+    let err = |m: String| BootError(m);
+    let bytes = obj.bytes;
     let loads = || {
         elf.program_headers
             .iter()
@@ -76,21 +168,42 @@ pub fn load(
     let min_vaddr = loads()
         .map(|ph| page_down(ph.p_vaddr))
         .min()
-        .ok_or(err("program has no PT_LOAD segment".into()))?;
-    let bias = match elf.header.e_type {
-        ET_EXEC => 0,
-        ET_DYN => PIE_BASE
-            .checked_sub(min_vaddr)
-            .ok_or(err("static-PIE program asks for a very high base".into()))?,
-        t => {
+        .ok_or(err(format!("{what} has no PT_LOAD segment")))?;
+    let max_vend = loads()
+        .map(|ph| ph.p_vaddr.saturating_add(ph.p_memsz))
+        .max()
+        .and_then(page_up)
+        .ok_or(err(format!(
+            "{what} has a segment beyond the address space"
+        )))?;
+    let span = max_vend
+        .checked_sub(min_vaddr)
+        .ok_or(err(format!("{what} has segments in a bad order")))?;
+    let bias = match (elf.header.e_type, place) {
+        (ET_EXEC, Place::Program) => 0,
+        (ET_DYN, Place::Program) => PIE_BASE.checked_sub(min_vaddr).ok_or(err(format!(
+            "position-independent {what} asks for a very high base"
+        )))?,
+        (ET_DYN, Place::Interpreter) => {
+            let at = space
+                .find_free(span, crate::mm::MMAP_MIN, crate::mm::MMAP_TOP)
+                .ok_or(err(format!("no room for the {what} ({span} bytes)")))?;
+            at.wrapping_sub(min_vaddr)
+        }
+        (t, _) => {
             return Err(err(format!(
-                "program is neither an executable nor a static PIE (e_type {t})"
+                "{what} is neither an executable nor a shared object (e_type {t})"
             )))
         }
     };
-    let mut brk_start = 0;
+    let mut end = 0;
     for ph in loads() {
-        let bad = |m: &str| err(format!("bad PT_LOAD at {:#x}: {m}", ph.p_vaddr));
+        let bad = |m: &str| {
+            err(format!(
+                "bad PT_LOAD of the {what} at {:#x}: {m}",
+                ph.p_vaddr
+            ))
+        };
         if ph.p_filesz > ph.p_memsz {
             return Err(bad("file size larger than memory size"));
         }
@@ -108,11 +221,11 @@ pub fn load(
         let vend = vaddr
             .checked_add(ph.p_memsz)
             .ok_or(bad("address overflows"))?;
-        let (start, end) = (
+        let (start, seg_end) = (
             page_down(vaddr),
             page_up(vend).ok_or(bad("address overflows"))?,
         );
-        if start < crate::mm::MMAP_MIN || end > TASK_SIZE {
+        if start < crate::mm::MMAP_MIN || seg_end > TASK_SIZE {
             return Err(bad("outside the user address space"));
         }
         let delta = vaddr - start;
@@ -134,12 +247,13 @@ pub fn load(
         let file_bytes = delta + ph.p_filesz;
         let region = Region {
             start,
-            end,
+            end: seg_end,
             prot,
             kind: Kind::Segment,
             backing: Backing::Image {
-                image_offset: image_offset + ph.p_offset - delta,
+                image_offset: obj.image_offset + ph.p_offset - delta,
                 file_bytes,
+                file: obj.file,
             },
         };
         space
@@ -147,7 +261,7 @@ pub fn load(
             .map_err(|_| bad("overlaps another segment"))?;
         // Page the file bytes in now, from the copy already in memory; the
         // bss beyond them is demand-paged.
-        let file_end = page_up(start + file_bytes).unwrap_or(end);
+        let file_end = page_up(start + file_bytes).unwrap_or(seg_end);
         let seg_file_start = (ph.p_offset - delta) as usize;
         let mut page = start;
         while page < file_end {
@@ -160,23 +274,23 @@ pub fn load(
             p.mmu().write_mapped(page, &bytes[from..from + n]);
             page += PAGE_SIZE;
         }
-        brk_start = brk_start.max(end);
+        end = end.max(seg_end);
     }
     let phoff = elf.header.e_phoff;
     let phdr = match elf.program_headers.iter().find(|ph| ph.p_type == PT_PHDR) {
-        Some(ph) => ph.p_vaddr + bias,
+        Some(ph) => ph.p_vaddr.wrapping_add(bias),
         None => loads()
             .find(|ph| ph.p_offset <= phoff && phoff < ph.p_offset + ph.p_filesz)
-            .map(|ph| ph.p_vaddr + bias + (phoff - ph.p_offset))
-            .unwrap_or(min_vaddr + bias + phoff),
+            .map(|ph| ph.p_vaddr.wrapping_add(bias) + (phoff - ph.p_offset))
+            .unwrap_or(min_vaddr.wrapping_add(bias) + phoff),
     };
-    Ok(Loaded {
-        entry: elf.entry + bias,
+    Ok(Mapped {
+        entry: elf.entry.wrapping_add(bias),
+        bias,
         phdr,
         phent: elf.header.e_phentsize as u64,
         phnum: elf.program_headers.len() as u64,
-        bias,
-        brk_start,
-        symbols: Symbols::from_elf(&elf, bias),
+        end,
+        symbols: Symbols::from_elf(elf, bias),
     })
 }

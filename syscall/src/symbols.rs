@@ -1,4 +1,5 @@
-//! The program's symbol table, kept for crash backtraces.
+//! The symbols of the program (and its interpreter), kept for crash
+//! backtraces.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -20,10 +21,15 @@ pub struct Symbols {
 }
 
 impl Symbols {
-    /// Collect the symbols of `elf`, shifted by the load bias.
+    /// Collect the symbols of `elf`, shifted by the load bias: the symbol
+    /// table, or the dynamic symbols of a stripped shared object.
     pub fn from_elf(elf: &Elf<'_>, bias: u64) -> Symbols {
-        let mut syms: Vec<Sym> = elf
-            .syms
+        let (table, strings) = if elf.syms.is_empty() {
+            (&elf.dynsyms, &elf.dynstrtab)
+        } else {
+            (&elf.syms, &elf.strtab)
+        };
+        let mut syms: Vec<Sym> = table
             .iter()
             .filter(|s| {
                 matches!(s.st_type(), STT_FUNC | STT_OBJECT | STT_NOTYPE)
@@ -31,9 +37,9 @@ impl Symbols {
                     && s.st_value != 0
             })
             .filter_map(|s| {
-                let name = elf.strtab.get_at(s.st_name)?;
+                let name = strings.get_at(s.st_name)?;
                 (!name.is_empty()).then(|| Sym {
-                    start: s.st_value + bias,
+                    start: s.st_value.wrapping_add(bias),
                     size: s.st_size,
                     name: name.into(),
                 })
@@ -41,6 +47,12 @@ impl Symbols {
             .collect();
         syms.sort_by_key(|s| s.start);
         Symbols { syms }
+    }
+
+    /// Add the symbols of another object (the interpreter).
+    pub fn merge(&mut self, other: Symbols) {
+        self.syms.extend(other.syms);
+        self.syms.sort_by_key(|s| s.start);
     }
 
     /// The symbol containing `addr`, with the offset into it.

@@ -36,6 +36,7 @@ pub fn fill_page(
     if let Backing::Image {
         image_offset,
         file_bytes,
+        ..
     } = region.backing
     {
         let rel = page - region.start;

@@ -58,8 +58,13 @@ pub enum Backing {
     Zero,
     /// Private copy of image bytes: the region's first byte corresponds to
     /// image offset `image_offset`, and only the first `file_bytes` bytes of
-    /// the region come from the image; the rest reads as zero.
-    Image { image_offset: u64, file_bytes: u64 },
+    /// the region come from the image; the rest reads as zero. `file` is the
+    /// image file's entry (for /proc/self/maps).
+    Image {
+        image_offset: u64,
+        file_bytes: u64,
+        file: u32,
+    },
 }
 
 impl Backing {
@@ -70,9 +75,11 @@ impl Backing {
             Backing::Image {
                 image_offset,
                 file_bytes,
+                file,
             } => Backing::Image {
                 image_offset: image_offset + delta,
                 file_bytes: file_bytes.saturating_sub(delta),
+                file,
             },
         }
     }
@@ -269,6 +276,7 @@ mod tests {
             backing: Backing::Image {
                 image_offset: 0x100000,
                 file_bytes: 0x2800,
+                file: 3,
             },
         };
         a.insert(r).unwrap();
@@ -281,7 +289,8 @@ mod tests {
             tail.backing,
             Backing::Image {
                 image_offset: 0x102000,
-                file_bytes: 0x800
+                file_bytes: 0x800,
+                file: 3,
             }
         );
         assert_eq!(a.find(0x10000).unwrap().end, 0x11000);

@@ -49,7 +49,7 @@ use crate::thread::futex::Futexes;
 use crate::thread::signal::SignalState;
 use crate::thread::table::Threads;
 use crate::thread::timers::Timers;
-use crate::vfs::{Cx, FileRef, Location, Namespace, ProcessFacts};
+use crate::vfs::{Cx, FileRef, Location, MappedFile, Mapping, Namespace, ProcessFacts};
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::sync::Arc;
@@ -144,21 +144,15 @@ impl Process {
         let fs = ImageFs::open(p.block())?;
         let manifest = fs.manifest.clone();
         let prog = &manifest.program;
-        let id = fs
-            .resolve(prog.as_bytes(), true)
-            .map_err(|e| BootError(format!("program {prog} not found in the image ({e:?})")))?;
-        let entry = *fs
-            .index
-            .entry(id)
-            .ok_or_else(|| BootError(format!("program {prog} not found")))?;
-        if entry.kind != EntryKind::File {
-            return Err(BootError(format!("program {prog} is not a regular file")));
-        }
-        let bytes = fs
-            .read_all(p.block(), id)
-            .map_err(|e| BootError(format!("cannot read program {prog}: {e:?}")))?;
+        let (bytes, data, prog_id) = read_elf(&fs, p, prog, "program")?;
         let mut space = AddressSpace::default();
-        let loaded = crate::loader::load(&bytes, entry.data, &mut space, p)?;
+        let program = crate::loader::ImageElf {
+            bytes: &bytes,
+            image_offset: data,
+            file: prog_id,
+        };
+        let mut read = |p: &mut dyn Platform, path: &str| read_elf(&fs, p, path, "interpreter");
+        let loaded = crate::loader::load(program, &mut space, p, &mut read)?;
         drop(bytes);
         let stack = Region {
             start: STACK_TOP - STACK_SIZE,
@@ -198,6 +192,8 @@ impl Process {
             &spec,
         )
         .map_err(|e| BootError(format!("cannot build the initial stack: {e:?}")))?;
+        // /proc/self/exe names the file itself, symlinks resolved.
+        let fs_path = fs.path_of(prog_id);
         let image = Arc::new(fs);
         let termios = Arc::new(spin::Mutex::new(Termios::default()));
         let ns = crate::vfs::mount::standard(&image, &manifest, termios.clone(), p);
@@ -218,7 +214,7 @@ impl Process {
             missing: options.report_missing_files.then(Vec::new),
             brk_start: loaded.brk_start,
             brk_cur: loaded.brk_start,
-            exe: manifest.program.clone(),
+            exe: fs_path,
             cwd: root.clone(),
             reported: BTreeSet::new(),
             symbols: loaded.symbols,
@@ -534,8 +530,29 @@ impl ProcessFacts for Process {
     fn cwd(&self) -> &Location {
         &self.cwd
     }
-    fn regions(&self) -> Vec<(u64, u64, Prot, Kind)> {
-        Process::regions(self).collect()
+    fn mappings(&self) -> Vec<Mapping> {
+        self.space
+            .iter()
+            .map(|r| {
+                let file = match r.backing {
+                    Backing::Image {
+                        image_offset, file, ..
+                    } => self.image.index.entry(file).map(|e| MappedFile {
+                        path: self.image.path_of(file),
+                        offset: image_offset.saturating_sub(e.data),
+                        ino: file as u64 + 2,
+                    }),
+                    Backing::Zero => None,
+                };
+                Mapping {
+                    start: r.start,
+                    end: r.end,
+                    prot: r.prot,
+                    kind: r.kind,
+                    file,
+                }
+            })
+            .collect()
     }
     fn creds(&self) -> &crate::cred::Creds {
         &self.creds
@@ -552,6 +569,30 @@ impl ProcessFacts for Process {
     fn open_fds(&self) -> Vec<i32> {
         self.fds.open_fds().collect()
     }
+}
+
+/// Read the ELF file at `path` of the image whole: (bytes, image offset of
+/// its data, its entry). `what` names it in errors.
+fn read_elf(
+    fs: &ImageFs,
+    p: &mut dyn Platform,
+    path: &str,
+    what: &str,
+) -> Result<(Vec<u8>, u64, u32), BootError> {
+    let id = fs
+        .resolve(path.as_bytes(), true)
+        .map_err(|e| BootError(format!("{what} {path} not found in the image ({e:?})")))?;
+    let entry = *fs
+        .index
+        .entry(id)
+        .ok_or_else(|| BootError(format!("{what} {path} not found")))?;
+    if entry.kind != EntryKind::File {
+        return Err(BootError(format!("{what} {path} is not a regular file")));
+    }
+    let bytes = fs
+        .read_all(p.block(), id)
+        .map_err(|e| BootError(format!("cannot read {what} {path}: {e:?}")))?;
+    Ok((bytes, entry.data, id))
 }
 
 /// The thread name (`comm`) of a program: its file name, at most 15 bytes.

@@ -165,9 +165,11 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         Some(PageSource::Image {
             image_offset,
             file_bytes,
+            file,
         }) => Backing::Image {
             image_offset: *image_offset,
             file_bytes: (*file_bytes).min(len),
+            file: *file,
         },
         _ => Backing::Zero,
     };

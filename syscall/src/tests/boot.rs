@@ -151,8 +151,9 @@ fn bad_programs_are_refused() {
         ..ElfBuilder::exec()
     }
     .build();
+    // A dynamic program whose interpreter is not in the image.
     let e = boot_elf(&dynamic, &[]).err().unwrap();
-    assert!(e.0.contains("dynamically linked"), "{e}");
+    assert!(e.0.contains("interpreter /lib/ld.so not found"), "{e}");
     let arm = ElfBuilder {
         machine: 183,
         ..ElfBuilder::exec()
@@ -234,4 +235,47 @@ fn real_musl_program_loads() {
         .filter(|r| r.kind == Kind::Segment)
         .count();
     assert!(main >= 2);
+}
+
+#[test]
+fn a_dynamic_program_starts_in_its_interpreter() {
+    let program = ElfBuilder {
+        interp: true,
+        ..ElfBuilder::pie()
+    }
+    .build();
+    let ld = ElfBuilder::pie().build();
+    // The interpreter is reached through a symlink, as /lib64/ld-linux-x86-64.so.2.
+    let mut b = boot_elf(
+        &program,
+        &[
+            Node::Dir("/lib"),
+            Node::File("/lib/ld-real.so", &ld),
+            Node::Symlink("/lib/ld.so", "ld-real.so"),
+        ],
+    )
+    .unwrap();
+    let (_, aux) = auxv(&mut b);
+    let get = |k| aux.iter().find(|(a, _)| *a == k).map(|(_, v)| *v);
+    // The program at Linux's ELF_ET_DYN_BASE, the interpreter below the
+    // mmap top, where the thread starts.
+    let base = get(AT_BASE).unwrap();
+    assert!(base > PIE_BASE && base < crate::mm::MMAP_TOP, "{base:#x}");
+    assert_eq!(get(AT_ENTRY), Some(PIE_BASE + 0x1000));
+    assert_eq!(b.ctx.rip, base + 0x1000);
+    assert_eq!(get(AT_PHDR), Some(PIE_BASE + 64));
+    // Both objects are mapped; the break follows the program.
+    assert_eq!(
+        b.proc.space().find(base + 0x1000).unwrap().kind,
+        Kind::Segment
+    );
+    assert!(b.proc.brk().0 < base);
+    // A non-ELF interpreter is refused with its name.
+    let e = boot_elf(
+        &program,
+        &[Node::Dir("/lib"), Node::File("/lib/ld.so", b"junk")],
+    )
+    .err()
+    .unwrap();
+    assert!(e.0.contains("interpreter is not a valid ELF"), "{e}");
 }

@@ -589,7 +589,13 @@ fn proc_files_read_like_linux() {
     assert_eq!(t.cat("/proc/self/environ").unwrap(), b"HOME=/\0LANG=C\0");
     let maps = String::from_utf8(t.cat("/proc/self/maps").unwrap()).unwrap();
     assert!(
-        maps.contains("r-xp 00000000 00:00 0") && maps.contains("/bin/prog"),
+        maps.contains("r-xp 00000000 00:01 ") && maps.contains("/bin/prog"),
+        "{maps}"
+    );
+    // File mappings name their file and the offset in it, as Linux.
+    assert!(
+        maps.lines()
+            .any(|l| l.contains("rw-p 00002000 00:01 ") && l.ends_with(" /bin/prog")),
         "{maps}"
     );
     assert!(maps.contains("[stack]"), "{maps}");

@@ -8,8 +8,28 @@ use crate::cred::Creds;
 use crate::limits::Limits;
 use crate::mm::Kind;
 use crate::platform::Prot;
+use alloc::string::String;
 use alloc::vec::Vec;
 use kiln_image::Manifest;
+
+/// One mapping of the program, as /proc/self/maps shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    pub kind: Kind,
+    /// The mapped file of the image, and the offset in it of `start`.
+    pub file: Option<MappedFile>,
+}
+
+/// The file behind a mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappedFile {
+    pub path: String,
+    pub offset: u64,
+    pub ino: u64,
+}
 
 /// Read-only facts about the running program.
 pub trait ProcessFacts {
@@ -21,8 +41,8 @@ pub trait ProcessFacts {
     fn namespace(&self) -> &Namespace;
     /// The working directory.
     fn cwd(&self) -> &Location;
-    /// The program's regions as (start, end, rights, kind), in order.
-    fn regions(&self) -> Vec<(u64, u64, Prot, Kind)>;
+    /// The program's mappings, in address order.
+    fn mappings(&self) -> Vec<Mapping>;
     /// User and group ids.
     fn creds(&self) -> &Creds;
     /// The file mode creation mask.

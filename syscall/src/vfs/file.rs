@@ -95,8 +95,12 @@ impl Events {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageSource {
     /// Bytes of the image, read on demand: `file_bytes` bytes from image
-    /// offset `image_offset`, zeros after.
-    Image { image_offset: u64, file_bytes: u64 },
+    /// offset `image_offset`, zeros after; `file` is the image entry.
+    Image {
+        image_offset: u64,
+        file_bytes: u64,
+        file: u32,
+    },
     /// A private copy of these bytes (then zeros), made at mmap time.
     Copy(Vec<u8>),
 }

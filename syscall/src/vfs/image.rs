@@ -215,6 +215,7 @@ impl FileObject for ImageFile {
         Ok(PageSource::Image {
             image_offset: e.data.saturating_add(off),
             file_bytes: e.size.saturating_sub(off),
+            file: self.id,
         })
     }
     fn statfs(&self) -> StatFs {

@@ -20,7 +20,7 @@ pub mod pipe;
 pub mod proc;
 pub mod tmpfs;
 
-pub use facts::ProcessFacts;
+pub use facts::{MappedFile, Mapping, ProcessFacts};
 pub use file::{Cx, Description, Events, FileObject, FileRef, PageSource, Reply, Request};
 pub use kiln_abi::stat::{self, Stat, StatFs};
 pub use node::{DirEntry, Node, NodeKind, NodeRef, SetAttr};

@@ -251,29 +251,30 @@ fn comm(cx: &mut Cx<'_>) -> Vec<u8> {
 
 fn maps(cx: &mut Cx<'_>) -> Vec<u8> {
     let mut s = String::new();
-    let exe = cx.facts.exe();
-    for (start, end, prot, kind) in cx.facts.regions() {
-        let flag = |p, c| if prot.contains(p) { c } else { '-' };
-        let name = match kind {
-            Kind::Segment => exe,
-            Kind::Brk => "[heap]",
-            Kind::Stack => "[stack]",
-            Kind::Mmap => "",
-            Kind::Vvar => "[vvar]",
-            Kind::Vdso => "[vdso]",
+    for m in cx.facts.mappings() {
+        let flag = |p, c| if m.prot.contains(p) { c } else { '-' };
+        let (name, offset, dev, ino) = match (&m.file, m.kind) {
+            (Some(f), _) => (f.path.as_str(), f.offset, "00:01", f.ino),
+            (None, Kind::Brk) => ("[heap]", 0, "00:00", 0),
+            (None, Kind::Stack) => ("[stack]", 0, "00:00", 0),
+            (None, Kind::Vvar) => ("[vvar]", 0, "00:00", 0),
+            (None, Kind::Vdso) => ("[vdso]", 0, "00:00", 0),
+            (None, Kind::Segment | Kind::Mmap) => ("", 0, "00:00", 0),
         };
-        let pad = if name.is_empty() {
-            ""
-        } else {
-            "                          "
-        };
-        let _ = writeln!(
-            s,
-            "{start:08x}-{end:08x} {}{}{}p 00000000 00:00 0{pad}{name}",
+        // Linux pads the name to column 73.
+        let head = format!(
+            "{:08x}-{:08x} {}{}{}p {offset:08x} {dev} {ino}",
+            m.start,
+            m.end,
             flag(Prot::READ, 'r'),
             flag(Prot::WRITE, 'w'),
             flag(Prot::EXEC, 'x'),
         );
+        if name.is_empty() {
+            let _ = writeln!(s, "{head}");
+        } else {
+            let _ = writeln!(s, "{head:<72} {name}");
+        }
     }
     s.into_bytes()
 }
@@ -318,10 +319,10 @@ fn mounts(cx: &mut Cx<'_>) -> Vec<u8> {
 fn vm_kb(cx: &Cx<'_>) -> (u64, u64) {
     let mut size = 0;
     let mut stack = 0;
-    for (start, end, _, kind) in cx.facts.regions() {
-        size += end - start;
-        if kind == Kind::Stack {
-            stack += end - start;
+    for m in cx.facts.mappings() {
+        size += m.end - m.start;
+        if m.kind == Kind::Stack {
+            stack += m.end - m.start;
         }
     }
     (size / 1024, stack / 1024)
