@@ -5,6 +5,8 @@
 #   hello-rust      Rust, x86_64-unknown-linux-musl (static-PIE)
 #   hello-c-musl    musl-gcc -static
 #   hello-c-glibc   gcc -static (glibc)
+#   hello-c-musl-dyn   musl-gcc, dynamically linked (musl's ld.so)
+#   hello-c-glibc-dyn  gcc, dynamically linked PIE (glibc's ld.so)
 #   exit-status     musl-gcc -static
 #   crash           musl-gcc -static
 #   wait            musl-gcc -static
@@ -44,8 +46,18 @@ cc_sample() { # cc_sample COMPILER SOURCE OUTPUT
     fi
 }
 
+cc_dyn_sample() { # cc_dyn_sample COMPILER SOURCE OUTPUT: dynamically linked
+    if stale "$out/$3" "$here/$2" "$0"; then
+        echo "samples: $1 -O2 $2 -> $3 (dynamic)" >&2
+        "$1" -O2 -Wall -o "$out/$3.tmp" "$here/$2"
+        mv "$out/$3.tmp" "$out/$3"
+    fi
+}
+
 cc_sample musl-gcc hello-c.c hello-c-musl
 cc_sample gcc hello-c.c hello-c-glibc
+cc_dyn_sample musl-gcc hello-c.c hello-c-musl-dyn
+cc_dyn_sample gcc hello-c.c hello-c-glibc-dyn
 cc_sample musl-gcc exit-status.c exit-status
 cc_sample musl-gcc crash.c crash
 cc_sample musl-gcc wait.c wait

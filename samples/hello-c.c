@@ -1,4 +1,4 @@
-/* Kiln sample: built with musl (musl-gcc -static) and glibc (gcc -static).
+/* Kiln sample: built with musl and glibc, statically and dynamically linked.
  * Prints a line, its arguments, uname's sysname/machine and a clock check. */
 #include <stdio.h>
 #include <sys/utsname.h>

@@ -3,6 +3,9 @@
 # missing: QEMU, musl-tools, gcc with static glibc, Go (for the Go samples), and Rust with the
 # toolchain, targets and components that rust-toolchain.toml names.
 # Safe to run again. Uses sudo only when not root.
+#   --test-servers  also install the Debian servers and runtimes that the
+#                   tests boot from the host (nginx-light, redis-server,
+#                   dnsmasq-base, python3, nodejs), without starting them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,8 +13,18 @@ as_root() {
     if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+packages=(qemu-system-x86 musl-tools gcc libc6-dev golang-go curl ca-certificates)
+if [[ "${1:-}" == "--test-servers" ]]; then
+    packages+=(nginx-light redis-server dnsmasq-base python3 nodejs)
+    # Installing a server package would start it (and bind its port):
+    # forbid service starts, as Debian's policy-rc.d convention allows.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod +x /usr/sbin/policy-rc.d
+    fi
+fi
 missing=()
-for pkg in qemu-system-x86 musl-tools gcc libc6-dev golang-go curl ca-certificates; do
+for pkg in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi
