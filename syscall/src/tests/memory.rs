@@ -3,6 +3,7 @@ use crate::mm::{MMAP_TOP, STACK_TOP};
 use crate::platform::Prot;
 use crate::process::{Access, Signal};
 use crate::testutil::*;
+use alloc::string::String;
 use kiln_abi::errno::Errno;
 
 const MMAP: u64 = 9;
@@ -496,4 +497,78 @@ fn msync_mincore_and_mlock() {
     assert_eq!(b.sys(152, &[]), 0);
     let lazy = b.sys(MMAP, &[0, 4096, 3, ANON_PRIVATE, NOFD, 0]) as u64;
     assert!(!b.fake.mmu.pages.contains_key(&lazy));
+}
+
+/// What glibc's ld.so does with a library: reserve the whole span with one
+/// read-only file mapping, map the data segment over it (MAP_FIXED, private
+/// and writable: copy on write), zero the bss tail of its last file page,
+/// map the rest of the bss anonymously, and make RELRO read-only again.
+#[test]
+fn shared_library_mappings_as_ld_so_makes_them() {
+    // A "library" of three pages: text, data (half a page of file bytes).
+    let mut lib = alloc::vec![0u8; 2 * 4096 + 2048];
+    lib[..4].copy_from_slice(b"TEXT");
+    lib[4096..4100].copy_from_slice(b"RELR");
+    lib[8192..8196].copy_from_slice(b"DATA");
+    lib[8192 + 2047] = 0x5a;
+    let mut b = boot_elf(
+        &ElfBuilder::exec().build(),
+        &[Node::Dir("/lib"), Node::File("/lib/libx.so", &lib)],
+    )
+    .unwrap();
+    b.scratch(8);
+    let path = SCRATCH + 0x800;
+    b.poke_str(path, "/lib/libx.so");
+    let fd = b.sys(257, &[-100i64 as u64, path, 0, 0]);
+    assert!(fd >= 0);
+    let fd = fd as u64;
+    // The reservation: 4 pages, read-only, from offset 0.
+    let base = b.sys(MMAP, &[0, 4 * 4096, 1, 2, fd, 0]) as u64;
+    assert!(base < MMAP_TOP && base % 4096 == 0);
+    // Data and RELRO: pages 1..3 of the file, private and writable, fixed.
+    let data = base + 4096;
+    assert_eq!(
+        b.sys(MMAP, &[data, 2 * 4096, 3, 0x12, fd, 4096]) as u64,
+        data
+    );
+    // Anonymous bss over the last page, fixed.
+    let bss = base + 3 * 4096;
+    assert_eq!(b.sys(MMAP, &[bss, 4096, 3, 0x32, NOFD, 0]) as u64, bss);
+    assert_eq!(b.peek(base, 4), b"TEXT");
+    assert_eq!(b.peek(data, 4), b"RELR");
+    assert_eq!(b.peek(data + 4096, 4), b"DATA");
+    // The file ends in the middle of the data page: the rest reads zero.
+    assert_eq!(b.peek(data + 4096 + 2047, 2), [0x5a, 0]);
+    assert_eq!(b.peek(bss, 4), [0, 0, 0, 0]);
+    // Writes are private: the image (and a new mapping of it) is unchanged.
+    b.poke(data + 4096, b"data");
+    let again = b.sys(MMAP, &[0, 4096, 1, 2, fd, 8192]) as u64;
+    assert_eq!(b.peek(again, 4), b"DATA");
+    assert_eq!(b.peek(data + 4096, 4), b"data");
+    // RELRO: the first data page becomes read-only; a write then faults.
+    assert_eq!(b.sys(MPROTECT, &[data, 4096, 1]), 0);
+    assert_eq!(b.proc.space().find(data).unwrap().prot, Prot::READ);
+    assert_eq!(
+        b.proc.space().find(data + 4096).unwrap().prot,
+        Prot::READ | Prot::WRITE
+    );
+    let fault = b.proc.page_fault(&mut b.fake, 1, data, Access::Write);
+    assert_eq!(fault.map_err(|f| f.code), Err(SEGV_ACCERR));
+    // /proc/self/maps names the library and each mapping's file offset.
+    let maps_path = SCRATCH + 0x900;
+    b.poke_str(maps_path, "/proc/self/maps");
+    let mfd = b.sys(257, &[-100i64 as u64, maps_path, 0, 0]) as u64;
+    let n = b.sys(0, &[mfd, SCRATCH + 0x1000, 0x3000]);
+    assert!(n > 0);
+    let maps = String::from_utf8(b.peek(SCRATCH + 0x1000, n as usize)).unwrap();
+    let line = |addr: u64| {
+        maps.lines()
+            .find(|l| l.starts_with(&format!("{addr:08x}-")))
+            .unwrap_or_else(|| panic!("no mapping at {addr:#x}:\n{maps}"))
+            .to_string()
+    };
+    assert!(line(base).contains("r--p 00000000 ") && line(base).ends_with(" /lib/libx.so"));
+    assert!(line(data).contains("r--p 00001000 ") && line(data).ends_with(" /lib/libx.so"));
+    assert!(line(data + 4096).contains("rw-p 00002000 "));
+    assert!(!line(bss).contains("/lib/libx.so"), "the bss is anonymous");
 }
