@@ -524,7 +524,7 @@ fn shared_library_mappings_as_ld_so_makes_them() {
     let fd = fd as u64;
     // The reservation: 4 pages, read-only, from offset 0.
     let base = b.sys(MMAP, &[0, 4 * 4096, 1, 2, fd, 0]) as u64;
-    assert!(base < MMAP_TOP && base % 4096 == 0);
+    assert!(base < MMAP_TOP && base.is_multiple_of(4096));
     // Data and RELRO: pages 1..3 of the file, private and writable, fixed.
     let data = base + 4096;
     assert_eq!(
