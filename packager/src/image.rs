@@ -341,6 +341,14 @@ impl Image {
         Ok(buf)
     }
 
+    /// Number of regular files in the image's file system.
+    pub fn file_count(&self) -> usize {
+        (0..self.fs.len() as u32)
+            .filter_map(|id| self.fs.entry(id))
+            .filter(|e| e.kind == kiln_image::EntryKind::File)
+            .count()
+    }
+
     /// Read a byte range of the image without moving the file position.
     pub fn read_at(&self, e: Extent) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; usize::try_from(e.len)?];

@@ -62,7 +62,7 @@ pub fn describe(image: &Image) -> String {
     let _ = writeln!(s, "files");
     tree(&image.fs, ROOT_ID, "", &mut s);
     if let Some(libs) = shared_libraries(image) {
-        s.push_str(&libs);
+        s.push_str(&libs.text);
     }
     s
 }
@@ -122,11 +122,20 @@ impl Fs for ImageFs<'_> {
     }
 }
 
-/// The "shared libraries" section: every shared object the program loads
-/// and who needs it, then the shared objects in the image that nothing
-/// needs (loaded with dlopen), and what is missing. `None` for a static
-/// program in an image without shared objects.
-pub fn shared_libraries(image: &Image) -> Option<String> {
+/// The "shared libraries" section of `kiln inspect`.
+pub struct SharedLibraries {
+    /// Every shared object the program loads and who needs it, the shared
+    /// objects in the image that nothing needs (loaded with dlopen), and
+    /// what is missing.
+    pub text: String,
+    /// Shared objects found (the interpreter included).
+    pub objects: usize,
+    pub missing: usize,
+}
+
+/// The shared libraries of the image's program, resolved in the image.
+/// `None` for a static program in an image without shared objects.
+pub fn shared_libraries(image: &Image) -> Option<SharedLibraries> {
     let fs = ImageFs { image };
     let m = &image.manifest;
     let found = resolve(&fs, &m.program, true).ok()?;
@@ -228,7 +237,11 @@ pub fn shared_libraries(image: &Image) -> Option<String> {
     for miss in &r.missing {
         let _ = writeln!(s, "  missing: {}", miss.message("the image"));
     }
-    Some(s)
+    Some(SharedLibraries {
+        text: s,
+        objects: r.objects.len() - 1,
+        missing: r.missing.len(),
+    })
 }
 
 /// Needers shown per library.

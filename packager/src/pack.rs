@@ -548,7 +548,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("x.img");
         write_image(&s.tree, &s.manifest, b"kernel", &out, false).unwrap();
-        crate::inspect::shared_libraries(&Image::open(&out).unwrap()).unwrap_or_default()
+        crate::inspect::shared_libraries(&Image::open(&out).unwrap())
+            .map(|l| l.text)
+            .unwrap_or_default()
     }
 
     /// What the section says about `path`.
