@@ -324,7 +324,15 @@ fn runtime(
     }
     let before = r.objects.len();
     let (mut files, mut bytes, mut shown) = (0, 0, Vec::new());
+    let mut walked: Vec<String> = Vec::new();
     for d in &dirs {
+        // A directory reached again through a symlink (perl/5.36 ->
+        // 5.36.0) is walked once.
+        match resolve(inp.root, &d.path, true) {
+            Ok(f) if walked.contains(&f.real) => continue,
+            Ok(f) => walked.push(f.real),
+            Err(_) => {}
+        }
         let origin: Rc<str> = format!("{} (runtime {name} of {})", d.path, inp.placed.path).into();
         let walk = add_dir(tree, inp.root, &d.path, &d.exclude, &origin)?;
         files += walk.files;
