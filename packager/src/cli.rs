@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[command(
     name = "kiln",
     version,
-    about = "Pack a static Linux program into a Kiln unikernel image and boot it"
+    about = "Pack a Linux program into a Kiln unikernel image and boot it"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,7 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Pack PROGRAM into a bootable image.
     Build {
-        /// A statically linked x86_64 Linux program [default: the config's "Program"].
+        /// An x86_64 Linux program, static or dynamically linked (with --root, a path
+        /// inside that root) [default: the config's "Program"].
         program: Option<PathBuf>,
         /// Where to write the image [default: <program name>.img in the current directory].
         #[arg(short, long, value_name = "IMAGE")]

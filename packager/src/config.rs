@@ -34,6 +34,9 @@ pub struct Config {
     /// Base of relative paths in Files, Dirs and MapDirs (default: the
     /// config file's directory).
     pub local_files_parent_directory: Option<String>,
+    /// The root file system the program, its interpreter, libraries and
+    /// runtime files come from (as `--root`); Program is a path inside it.
+    pub target_root: Option<String>,
     pub run_config: RunConfig,
 
     // ops fields that have no meaning for Kiln: accepted, noted, ignored.
@@ -164,6 +167,7 @@ impl Config {
             || !self.map_dirs.is_empty()
             || !self.mounts.is_empty()
             || self.cwd.is_some()
+            || self.target_root.is_some()
             || !self.name_servers.is_empty()
             || r.ip_address.is_some()
             || r.net_mask.is_some()
@@ -335,7 +339,7 @@ mod tests {
               "Program": "server", "Args": ["-v"], "Env": {"A": "1"},
               "Files": ["a.txt"], "Dirs": ["static"], "MapDirs": {"data/*": "/srv"},
               "Mounts": {"/var/cache": "64M"}, "Cwd": "/srv", "NameServers": ["1.1.1.1"],
-              "BaseVolumeSz": "100m",
+              "BaseVolumeSz": "100m", "TargetRoot": "rootfs",
               "RunConfig": {"Ports": ["8080"], "UDPPorts": ["53"], "Memory": "512M", "CPUs": 2,
                             "Accel": true, "IPAddress": "10.0.2.15", "NetMask": "255.255.255.0",
                             "Gateway": "10.0.2.2", "NameServers": ["9.9.9.9"], "Verbose": true}
@@ -346,6 +350,7 @@ mod tests {
         assert_eq!(c.program.as_deref(), Some("server"));
         assert_eq!(c.map_dirs["data/*"], "/srv");
         assert_eq!(c.run_config.cpus, Some(2));
+        assert_eq!(c.target_root.as_deref(), Some("rootfs"));
         assert_eq!(c.run_config.udp_ports, ["53"]);
         assert_eq!(c.run_config.ip_address.as_deref(), Some("10.0.2.15"));
         assert!(c.has_build_fields());

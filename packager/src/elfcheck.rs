@@ -1,6 +1,7 @@
 //! Vets the program before anything is written: a 64-bit x86_64 ELF
 //! executable, statically linked (`ET_EXEC`, or static-PIE: `ET_DYN`
-//! without `PT_INTERP` and without needed libraries).
+//! without `PT_INTERP` and without needed libraries) or dynamically linked
+//! (`PT_INTERP` names its loader; [`crate::deps`] finds its libraries).
 
 use goblin::elf::dynamic::DT_NEEDED;
 use goblin::elf::header::{ET_DYN, ET_EXEC};
@@ -11,12 +12,21 @@ use std::fmt;
 const EM_X86_64: u16 = 62;
 
 /// A program Kiln can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ElfKind {
     /// `ET_EXEC`, loaded at its link address.
     Exec,
     /// `ET_DYN` without an interpreter: relocates itself.
     StaticPie,
+    /// Dynamically linked: `PT_INTERP` names the loader that maps it and
+    /// its libraries.
+    Dynamic { interpreter: String },
+}
+
+impl ElfKind {
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, ElfKind::Dynamic { .. })
+    }
 }
 
 /// Why a file is not a program Kiln can run. The messages complete the
@@ -34,8 +44,9 @@ pub enum ElfError {
     NotExecutable {
         kind: u16,
     },
-    Dynamic {
-        interpreter: Option<String>,
+    /// Needs shared libraries but names no loader: a library, not a
+    /// program.
+    NoInterpreter {
         needed: Vec<String>,
     },
     Damaged(String),
@@ -46,7 +57,7 @@ impl fmt::Display for ElfError {
         match self {
             ElfError::NotElf => write!(
                 f,
-                "is not an ELF program (Kiln runs static x86_64 Linux executables)"
+                "is not an ELF program (Kiln runs x86_64 Linux executables)"
             ),
             ElfError::Not64Bit { machine } => {
                 write!(
@@ -71,22 +82,12 @@ impl fmt::Display for ElfError {
                     type_name(*kind)
                 )
             }
-            ElfError::Dynamic {
-                interpreter,
-                needed,
-            } => {
-                write!(f, "is dynamically linked")?;
-                match (interpreter, needed.first()) {
-                    (Some(i), _) => write!(f, " (interpreter {i})")?,
-                    (None, Some(lib)) => write!(f, " (needs {lib})")?,
-                    (None, None) => {}
-                }
-                write!(
-                    f,
-                    "; Kiln needs a static program: build C with `-static`, Rust with \
-                     `--target x86_64-unknown-linux-musl`, Go with CGO_ENABLED=0"
-                )
-            }
+            ElfError::NoInterpreter { needed } => write!(
+                f,
+                "needs shared libraries ({}) but names no interpreter (PT_INTERP): \
+                 it is a shared library, not a program",
+                needed.join(", ")
+            ),
             ElfError::Damaged(why) => write!(f, "is a damaged ELF file: {why}"),
         }
     }
@@ -156,11 +157,7 @@ pub fn check(bytes: &[u8]) -> Result<ElfKind, ElfError> {
         return Err(ElfError::BigEndian);
     }
     let elf = Elf::parse(bytes).map_err(|e| ElfError::Damaged(e.to_string()))?;
-    let interpreter = elf
-        .program_headers
-        .iter()
-        .any(|ph| ph.p_type == PT_INTERP)
-        .then(|| elf.interpreter.unwrap_or("?").to_string());
+    let has_interp = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
     let needed: Vec<String> = elf
         .dynamic
         .as_ref()
@@ -173,11 +170,20 @@ pub fn check(bytes: &[u8]) -> Result<ElfKind, ElfError> {
                 .collect()
         })
         .unwrap_or_default();
-    if interpreter.is_some() || !needed.is_empty() {
-        return Err(ElfError::Dynamic {
-            interpreter,
-            needed,
-        });
+    if has_interp {
+        let interpreter = elf
+            .interpreter
+            .filter(|i| i.starts_with('/'))
+            .ok_or_else(|| ElfError::Damaged("PT_INTERP is not an absolute path".into()))?;
+        return match elf.header.e_type {
+            ET_EXEC | ET_DYN => Ok(ElfKind::Dynamic {
+                interpreter: interpreter.to_string(),
+            }),
+            kind => Err(ElfError::NotExecutable { kind }),
+        };
+    }
+    if !needed.is_empty() {
+        return Err(ElfError::NoInterpreter { needed });
     }
     match elf.header.e_type {
         ET_EXEC => Ok(ElfKind::Exec),
@@ -267,13 +273,24 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn rejects_dynamic_programs_naming_the_interpreter() {
-        let err = check(&elf(2, 62, ET_DYN, &[PT_INTERP, PT_LOAD])).unwrap_err();
-        assert!(matches!(err, ElfError::Dynamic { .. }), "{err:?}");
-        let msg = err.to_string();
+    fn accepts_dynamic_programs_naming_the_interpreter() {
+        assert_eq!(
+            check(&elf(2, 62, ET_DYN, &[PT_INTERP, PT_LOAD])),
+            Ok(ElfKind::Dynamic {
+                interpreter: "/lib64/ld-linux-x86-64.so.2".into()
+            })
+        );
+        // A library that needs others but names no loader is refused.
+        let lib = crate::deps::tests::FakeElf {
+            needed: &["libc.so.6"],
+            ..Default::default()
+        }
+        .bytes();
+        let err = check(&lib).unwrap_err();
         assert!(
-            msg.contains("dynamically linked") && msg.contains("ld-linux-x86-64.so.2"),
-            "{msg}"
+            err.to_string()
+                .contains("needs shared libraries (libc.so.6)"),
+            "{err}"
         );
     }
 
@@ -297,7 +314,7 @@ pub(crate) mod tests {
         // Debian's own tools are dynamically linked; skip where that is not so.
         if let Ok(bytes) = std::fs::read("/bin/ls") {
             if bytes.starts_with(b"\x7fELF") && cfg!(target_arch = "x86_64") {
-                assert!(matches!(check(&bytes), Err(ElfError::Dynamic { .. })));
+                assert!(check(&bytes).is_ok_and(|k| k.is_dynamic()));
             }
         }
     }

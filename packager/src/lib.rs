@@ -3,20 +3,28 @@
 //! One module per job: [`cli`] parses the command line, [`config`] reads
 //! ops-style config.json, [`spec`] merges it with the command line,
 //! [`tree`] gathers host files, [`etc`] generates /etc files, [`elfcheck`]
-//! vets the program, [`image`] writes and reads images, [`qemu`] builds the QEMU
+//! vets the program, [`root`] reads a root file system, [`deps`] (with
+//! [`ldconf`]) finds a dynamically linked program's libraries, [`pack`]
+//! packs them with the dlopen rules and [`runtimes`]' standard libraries,
+//! [`image`] writes and reads images, [`qemu`] builds the QEMU
 //! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image and
 //! [`inspect`] lists one.
 
 pub mod accel;
 pub mod cli;
 pub mod config;
+pub mod deps;
 pub mod elfcheck;
 pub mod etc;
 pub mod image;
 pub mod inspect;
+pub mod ldconf;
 pub mod net;
+pub mod pack;
 pub mod qemu;
+pub mod root;
 pub mod run;
+pub mod runtimes;
 pub mod spec;
 pub mod tree;
 

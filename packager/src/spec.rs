@@ -4,6 +4,8 @@
 
 use crate::config::{self, Config, PortForward};
 use crate::image::{Program, DEFAULT_ENV};
+use crate::pack;
+use crate::root::{basename, HostRoot};
 use crate::tree::{image_path, Kind, Node, Tree};
 use anyhow::{anyhow, bail, Context, Result};
 use kiln_image::{Manifest, NetConfig, TmpfsMount};
@@ -35,6 +37,10 @@ pub struct BuildArgs {
     /// Mount a tmpfs at PATH, limited to SIZE (e.g. 64M) if given.
     #[arg(long = "mount", value_name = "/PATH[:SIZE]")]
     pub mounts: Vec<String>,
+    /// Take the program, its interpreter, libraries and runtime files from
+    /// DIR instead of / (PROGRAM is then a path inside DIR).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -44,7 +50,8 @@ impl BuildArgs {
             && self.dirs.is_empty()
             && self.env.is_empty()
             && self.cwd.is_none()
-            && self.mounts.is_empty())
+            && self.mounts.is_empty()
+            && self.root.is_none())
     }
 }
 
@@ -64,6 +71,19 @@ pub struct Spec {
     pub manifest: Manifest,
     pub tree: Tree,
     pub run: RunSettings,
+    /// The `kiln: note:` lines printed about what was added.
+    pub notes: Vec<String>,
+}
+
+/// The root programs and libraries come from: `--root`, else the config's
+/// `TargetRoot` (relative to the config's directory), else none (`/`).
+fn root_dir(config: &Config, base: &Path, b: &BuildArgs) -> Option<PathBuf> {
+    b.root.clone().or_else(|| {
+        config
+            .target_root
+            .as_deref()
+            .map(|r| config::host_path(base, r))
+    })
 }
 
 /// Read the config (if any) and print its notes.
@@ -124,12 +144,49 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         .unwrap_or_default();
     let in_cfg = |e: anyhow::Error| anyhow!("{cfg_name}: {e:#}");
 
-    let program_path = match (program, &config.program) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(p)) => config::host_path(&base, p),
-        (None, None) => bail!("no program: give PROGRAM, or \"Program\" in a config file (-c)"),
+    let root = root_dir(&config, &base, b)
+        .map(|d| HostRoot::new(&d))
+        .transpose()?;
+    let program_path = match (program, &config.program, &root) {
+        (Some(p), _, _) => p.to_path_buf(),
+        // With a root, the config's Program is a path in that root.
+        (None, Some(p), Some(_)) => PathBuf::from(p),
+        (None, Some(p), None) => config::host_path(&base, p),
+        (None, None, _) => bail!("no program: give PROGRAM, or \"Program\" in a config file (-c)"),
     };
-    let program = Program::load(&program_path)?;
+    // A static program without a root goes in at /<name>, as it always
+    // has; a dynamically linked one, or any program from a root, at its
+    // own path in the root.
+    let (program, placed) = match &root {
+        None => {
+            let program = Program::load(&program_path)?;
+            if program.kind.is_dynamic() {
+                let abs = std::env::current_dir()
+                    .context("cannot read the current directory")?
+                    .join(&program_path);
+                let path = abs.to_str().ok_or_else(|| {
+                    anyhow!("{}: the program's path must be valid UTF-8", abs.display())
+                })?;
+                let placed = pack::locate(&HostRoot::host(), path)?;
+                (program, Some(placed))
+            } else {
+                (program, None)
+            }
+        }
+        Some(r) => {
+            let given = program_path.to_str().ok_or_else(|| {
+                anyhow!(
+                    "{}: the program's path must be valid UTF-8",
+                    program_path.display()
+                )
+            })?;
+            let placed = pack::locate(r, given)?;
+            let mut program = Program::load(&r.host_path(&placed.found.real))?;
+            program.name = basename(&placed.path).to_string();
+            (program, Some(placed))
+        }
+    };
+    let host_root = root.clone().unwrap_or_else(HostRoot::host);
 
     let args = if !cli_args.is_empty() {
         cli_args.to_vec()
@@ -159,16 +216,29 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         }
     }
 
+    let cwd = match (&b.cwd, &config.cwd) {
+        (Some(c), _) => c.clone(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => "/".to_string(),
+    };
+    if !cwd.starts_with('/') {
+        bail!("working directory {cwd:?} must be an absolute path");
+    }
+    let cwd = image_path(&cwd)?;
+
     // The file tree: the program, then the config's sources, then the
-    // command line's.
+    // command line's, then what the program loads.
     let mut tree = Tree::new();
-    tree.add_bytes(
-        &format!("/{}", program.name),
-        program.bytes.clone().into(),
-        program.mode,
-        program.mtime,
-        &format!("the program {}", program_path.display()),
-    )?;
+    match &placed {
+        None => tree.add_bytes(
+            &format!("/{}", program.name),
+            program.bytes.clone().into(),
+            program.mode,
+            program.mtime,
+            &format!("the program {}", program_path.display()),
+        )?,
+        Some(p) => pack::place_program(&mut tree, &host_root, p)?,
+    }
     for f in &config.files {
         let host = config::host_path(&base, f);
         tree.add_host(&host, &image_path(f).map_err(in_cfg)?, "Files")?;
@@ -191,8 +261,40 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
             tree.add_host(Path::new(host), &image, flag)?;
         }
     }
+    let mut packed = pack::Packed::default();
+    if let Some(p) = &placed {
+        if program.kind.is_dynamic() || root.is_some() {
+            packed = pack::pack(
+                &mut tree,
+                &pack::Inputs {
+                    root: &host_root,
+                    placed: p,
+                    bytes: &program.bytes,
+                    env: &env,
+                    cwd: &cwd,
+                },
+            )?;
+        }
+    }
 
     let mounts = mounts(&config, b, &cfg_name)?;
+    // A program kept at its own path must not sit where a tmpfs goes.
+    if let Some(p) = &placed {
+        let tmpfs = BUILTIN_TMPFS
+            .map(|(p, _)| p)
+            .into_iter()
+            .chain(mounts.iter().map(|m| m.path.as_str()));
+        for m in tmpfs {
+            let under = |x: &str| x.starts_with(&format!("{m}/"));
+            if under(&p.path) || under(&p.found.real) {
+                bail!(
+                    "{}: the program goes into the image at its own path, but {m} is a tmpfs in \
+                     the VM; move it out of {m}",
+                    p.path
+                );
+            }
+        }
+    }
     // The kernel always mounts a tmpfs at /tmp and /run, as Linux systems do.
     for path in BUILTIN_TMPFS.map(|(p, _)| p) {
         if tree.get(path).is_some_and(|n| !matches!(n.kind, Kind::Dir)) || tree.has_children(path) {
@@ -241,16 +343,9 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
 
     let net = net_config(&config).map_err(in_cfg)?;
     crate::etc::add_generated(&mut tree, &net)?;
-
-    let cwd = match (&b.cwd, &config.cwd) {
-        (Some(c), _) => c.clone(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => "/".to_string(),
-    };
-    if !cwd.starts_with('/') {
-        bail!("working directory {cwd:?} must be an absolute path");
+    if packed.glibc {
+        crate::etc::add_nsswitch(&mut tree)?;
     }
-    let cwd = image_path(&cwd)?;
     let under_tmpfs = BUILTIN_TMPFS
         .map(|(p, _)| p)
         .into_iter()
@@ -266,20 +361,34 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         None => bail!("working directory {cwd} is not in the image"),
     }
 
+    // argv[0] is the path the program was given by (redis-server picks
+    // its mode from it, even where it is a symlink to redis-check-rdb).
+    let run_as = match &placed {
+        Some(p) => p.path.clone(),
+        None => format!("/{}", program.name),
+    };
+    let argv0 = match &placed {
+        Some(p) => p.path.clone(),
+        None => program.name.clone(),
+    };
     let manifest = Manifest {
-        program: format!("/{}", program.name),
-        args: std::iter::once(program.name.clone()).chain(args).collect(),
+        program: run_as,
+        args: std::iter::once(argv0).chain(args).collect(),
         env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cwd,
         tmpfs: mounts,
         net,
     };
     let run = run_settings(&config).map_err(in_cfg)?;
+    for note in &packed.notes {
+        eprintln!("kiln: note: {note}");
+    }
     Ok(Spec {
         program,
         manifest,
         tree,
         run,
+        notes: packed.notes,
     })
 }
 

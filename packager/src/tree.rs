@@ -265,6 +265,19 @@ impl Tree {
         }
     }
 
+    /// Add `node` at `path` unless something is there already: the same
+    /// thing (the same host file, a symlink with the same target, a
+    /// directory), or something else the user put there, which wins.
+    /// Returns whether it was added. A non-directory where a directory is
+    /// needed is an error, as for [`Tree::insert`].
+    pub fn insert_shared(&mut self, path: &str, node: Node) -> Result<bool> {
+        if self.nodes.contains_key(path) {
+            return Ok(false);
+        }
+        self.insert(path, node)?;
+        Ok(true)
+    }
+
     /// Add in-memory bytes as a file.
     pub fn add_bytes(
         &mut self,

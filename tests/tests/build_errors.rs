@@ -98,12 +98,41 @@ fn wrong_machine() {
     );
 }
 
+/// A root holding the host's /usr/bin/true (dynamically linked on Debian)
+/// and its interpreter, but not libc.so.6.
+fn root_without_libc() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("/usr/bin/true", "usr/bin/true"),
+        ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+    ] {
+        let to = root.path().join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, &to).expect("this test expects Debian's /usr/bin/true and ld.so");
+    }
+    root
+}
+
 #[test]
-fn dynamically_linked_program() {
-    // Debian's /bin/ls is a dynamically linked x86_64 program.
-    let ls = Path::new("/bin/ls");
-    assert!(ls.is_file(), "this test expects /bin/ls");
-    build_fails(ls, "dynamically linked");
+fn dynamically_linked_program_with_a_missing_library() {
+    let root = root_without_libc();
+    let needle = format!(
+        "libc.so.6 (needed by /usr/bin/true) not found in {}; searched /lib/x86_64-linux-gnu, \
+         /usr/lib/x86_64-linux-gnu, /lib, /usr/lib",
+        root.path().display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    for extra in [&[][..], &["-o", "out.img"][..]] {
+        let mut args = vec!["build", "--root", root_arg, "/usr/bin/true"];
+        args.extend(extra);
+        let o = run(kiln(), &args, dir.path(), TIMEOUT);
+        assert_one_error(&o, &needle);
+    }
+    assert!(
+        listing(dir.path()).is_empty(),
+        "kiln build left files behind"
+    );
 }
 
 #[test]
@@ -117,13 +146,22 @@ fn run_reports_bad_input_with_status_125() {
     );
     assert_one_error(&o, "no such file");
     assert_eq!(o.status, Some(125));
+    let root = root_without_libc();
     let o = run(
         kiln(),
-        &["run", "/bin/ls", "--accel", "tcg"],
+        &[
+            "run",
+            "--root",
+            root.path().to_str().unwrap(),
+            "/usr/bin/true",
+            "--accel",
+            "tcg",
+        ],
         dir.path(),
         TIMEOUT,
     );
-    assert_one_error(&o, "dynamically linked");
+    assert_one_error(&o, "libc.so.6 (needed by /usr/bin/true) not found in");
+    assert_eq!(o.status, Some(125));
     assert!(listing(dir.path()).is_empty());
 }
 
