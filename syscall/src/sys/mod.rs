@@ -10,6 +10,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod fdops;
 pub mod futex;
+pub mod ifreq;
 pub mod io;
 pub mod kill;
 pub mod mem;
