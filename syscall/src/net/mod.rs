@@ -178,6 +178,9 @@ pub struct Received {
     pub full_len: usize,
     /// The sender, for datagram sockets (`recvfrom`'s address).
     pub from: Option<SockAddr>,
+    /// For UDP: the address the datagram was sent to and the index of the
+    /// interface it came in on (what IP_PKTINFO and IPV6_PKTINFO report).
+    pub dst: Option<(core::net::IpAddr, u32)>,
 }
 
 impl Received {
@@ -356,6 +359,7 @@ impl Socket {
                 len: n,
                 full_len: n,
                 from: None,
+                dst: None,
             }),
             Socket::Udp(s) => s.recv_from(buf, flags),
             Socket::Unix(s) => s.recv_from(buf, flags),

@@ -740,6 +740,7 @@ impl NetlinkSocket {
             len: n,
             full_len: full,
             from: Some(SockAddr::Netlink { pid: 0, groups: 0 }),
+            dst: None,
         })
     }
 

@@ -4,6 +4,7 @@
 pub mod advice;
 pub mod at;
 pub mod attr;
+pub mod cmsg;
 pub mod cred;
 pub mod dir;
 pub mod epoll;

@@ -45,11 +45,15 @@ pub const IP_TOS: u32 = 1;
 pub const IP_TTL: u32 = 2;
 pub const IP_RECVERR: u32 = 11;
 pub const IP_MTU_DISCOVER: u32 = 10;
+pub const IP_PKTINFO: u32 = 8;
+pub const IPV6_2292PKTINFO: u32 = 2;
+pub const IPV6_RECVPKTINFO: u32 = 49;
 pub const IPV6_UNICAST_HOPS: u32 = 16;
 pub const IPV6_RECVERR: u32 = 25;
 pub const IPV6_TCLASS: u32 = 67;
 
-/// Options accepted without effect: their value is stored and read back.
+/// Options stored and read back: without effect, but for IP_PKTINFO and
+/// IPV6_RECVPKTINFO, which recvmsg reads (see [`super::cmsg`]).
 fn stored(s: &SocketFile, level: u32, name: u32) -> bool {
     let tcp = matches!(s.sock, Socket::Tcp(_));
     let inet = matches!(s.sock, Socket::Tcp(_) | Socket::Udp(_));
@@ -73,10 +77,14 @@ fn stored(s: &SocketFile, level: u32, name: u32) -> bool {
                 | TCP_USER_TIMEOUT
                 | TCP_FASTOPEN
         ),
-        SOL_IP if inet => matches!(name, IP_TOS | IP_TTL | IP_RECVERR | IP_MTU_DISCOVER),
-        SOL_IPV6 if inet && s.sock.domain() == Domain::Inet6 => {
-            matches!(name, IPV6_UNICAST_HOPS | IPV6_RECVERR | IPV6_TCLASS)
-        }
+        SOL_IP if inet => matches!(
+            name,
+            IP_TOS | IP_TTL | IP_RECVERR | IP_MTU_DISCOVER | IP_PKTINFO
+        ),
+        SOL_IPV6 if inet && s.sock.domain() == Domain::Inet6 => matches!(
+            name,
+            IPV6_UNICAST_HOPS | IPV6_RECVERR | IPV6_TCLASS | IPV6_RECVPKTINFO | IPV6_2292PKTINFO
+        ),
         _ => false,
     }
 }

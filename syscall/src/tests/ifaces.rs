@@ -643,3 +643,142 @@ fn io_uring_and_inotify_are_enosys_quietly() {
         String::from_utf8_lossy(&b.fake.console.out)
     );
 }
+
+/// Send `data` from `fd` with `control` (ancillary data) to `to`.
+fn sendmsg_with(b: &mut Booted, fd: u64, data: &[u8], to: &[u8], control: &[u8]) -> i64 {
+    let ctl = SCRATCH + 0x3000;
+    b.poke(REQ, data);
+    b.poke(ADDR, to);
+    b.poke(ctl, control);
+    b.poke(IOV, &REQ.to_le_bytes());
+    b.poke(IOV + 8, &(data.len() as u64).to_le_bytes());
+    let mut hdr = vec![0u8; 56];
+    hdr[..8].copy_from_slice(&ADDR.to_le_bytes());
+    hdr[8..12].copy_from_slice(&(to.len() as u32).to_le_bytes());
+    hdr[16..24].copy_from_slice(&IOV.to_le_bytes());
+    hdr[24..32].copy_from_slice(&1u64.to_le_bytes());
+    hdr[32..40].copy_from_slice(&ctl.to_le_bytes());
+    hdr[40..48].copy_from_slice(&(control.len() as u64).to_le_bytes());
+    b.poke(MSG, &hdr);
+    b.sys(SENDMSG, &[fd, MSG, 0])
+}
+
+/// recvmsg with a control buffer of `room` bytes: (result, control bytes,
+/// msg_flags).
+fn recvmsg_with(b: &mut Booted, fd: u64, room: u64) -> (i64, Vec<u8>, u32) {
+    let ctl = SCRATCH + 0x3000;
+    b.poke(IOV, &BUF.to_le_bytes());
+    b.poke(IOV + 8, &512u64.to_le_bytes());
+    let mut hdr = vec![0u8; 56];
+    hdr[..8].copy_from_slice(&ADDR.to_le_bytes());
+    hdr[8..12].copy_from_slice(&28u32.to_le_bytes());
+    hdr[16..24].copy_from_slice(&IOV.to_le_bytes());
+    hdr[24..32].copy_from_slice(&1u64.to_le_bytes());
+    hdr[32..40].copy_from_slice(&ctl.to_le_bytes());
+    hdr[40..48].copy_from_slice(&room.to_le_bytes());
+    b.poke(MSG, &hdr);
+    let r = b.sys(RECVMSG, &[fd, MSG, 0]);
+    let len = b.peek_u64(MSG + 40) as usize;
+    let flags = u32::from_le_bytes(b.peek(MSG + 48, 4).try_into().unwrap());
+    (r, b.peek(ctl, len), flags)
+}
+
+fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
+    let mut v = vec![2, 0];
+    v.extend_from_slice(&port.to_be_bytes());
+    v.extend_from_slice(&ip);
+    v.extend_from_slice(&[0; 8]);
+    v
+}
+
+fn sin6(ip: [u8; 16], port: u16) -> Vec<u8> {
+    let mut v = vec![10, 0];
+    v.extend_from_slice(&port.to_be_bytes());
+    v.extend_from_slice(&[0; 4]);
+    v.extend_from_slice(&ip);
+    v.extend_from_slice(&[0; 4]);
+    v
+}
+
+#[test]
+fn dnsmasq_style_packet_info_on_udp() {
+    let mut b = boot(Some(([10, 0, 2, 15], 24)));
+    // A wildcard IPv4 socket with IP_PKTINFO, as dnsmasq makes it.
+    let s4 = b.sys(SOCKET, &[AF_INET, DGRAM, 0]) as u64;
+    b.poke(ADDR, &sin([0; 4], 53));
+    assert_eq!(b.sys(BIND, &[s4, ADDR, 16]), 0);
+    b.poke(LEN, &1i32.to_ne_bytes());
+    assert_eq!(b.sys(SETSOCKOPT, &[s4, 0, 8, LEN, 4]), 0, "IP_PKTINFO");
+    b.poke(LEN + 8, &4u32.to_ne_bytes());
+    assert_eq!(b.sys(GETSOCKOPT, &[s4, 0, 8, LEN, LEN + 8]), 0);
+    assert_eq!(b.peek(LEN, 4), 1i32.to_ne_bytes());
+    // An IPv6 one with IPV6_RECVPKTINFO.
+    let s6 = b.sys(SOCKET, &[AF_INET6, DGRAM, 0]) as u64;
+    b.poke(LEN, &1i32.to_ne_bytes());
+    assert_eq!(b.sys(SETSOCKOPT, &[s6, 41, 26, LEN, 4]), 0, "IPV6_V6ONLY");
+    assert_eq!(
+        b.sys(SETSOCKOPT, &[s6, 41, 49, LEN, 4]),
+        0,
+        "IPV6_RECVPKTINFO"
+    );
+    b.poke(ADDR, &sin6([0; 16], 5353));
+    assert_eq!(b.sys(BIND, &[s6, ADDR, 28]), 0);
+
+    // A query to the machine's own address arrives over lo.
+    let client = b.sys(SOCKET, &[AF_INET, DGRAM, 0]) as u64;
+    assert_eq!(
+        sendmsg_with(&mut b, client, b"query", &sin([10, 0, 2, 15], 53), &[]),
+        5
+    );
+    b.run_stack();
+    let (r, ctl, flags) = recvmsg_with(&mut b, s4, 64);
+    assert_eq!((r, flags), (5, 0));
+    assert_eq!(ctl.len(), 32, "CMSG_SPACE(sizeof(struct in_pktinfo))");
+    assert_eq!(&ctl[..8], &28u64.to_ne_bytes());
+    assert_eq!(&ctl[8..16], &[0, 0, 0, 0, 8, 0, 0, 0], "SOL_IP, IP_PKTINFO");
+    assert_eq!(&ctl[16..20], &1i32.to_ne_bytes(), "ipi_ifindex: lo");
+    assert_eq!(&ctl[20..28], &[10, 0, 2, 15, 10, 0, 2, 15]);
+    // The answer carries IP_PKTINFO too (the source to use): accepted.
+    let from = b.peek(ADDR, 16);
+    let mut pkt = 28u64.to_ne_bytes().to_vec();
+    pkt.extend_from_slice(&[0, 0, 0, 0, 8, 0, 0, 0]);
+    pkt.extend_from_slice(&0i32.to_ne_bytes());
+    pkt.extend_from_slice(&[10, 0, 2, 15, 0, 0, 0, 0]);
+    pkt.extend_from_slice(&[0; 4]);
+    assert_eq!(sendmsg_with(&mut b, s4, b"answer", &from, &pkt), 6);
+    b.run_stack();
+    // The client did not ask for packet information: none.
+    let (r, ctl, _) = recvmsg_with(&mut b, client, 64);
+    assert_eq!((r, ctl.len()), (6, 0));
+    // Too little room: MSG_CTRUNC.
+    sendmsg_with(&mut b, client, b"q2", &sin([127, 0, 0, 1], 53), &[]);
+    b.run_stack();
+    let (r, ctl, flags) = recvmsg_with(&mut b, s4, 8);
+    assert_eq!((r, ctl.len(), flags & 8), (2, 0, 8));
+
+    // IPv6: struct in6_pktinfo.
+    let c6 = b.sys(SOCKET, &[AF_INET6, DGRAM, 0]) as u64;
+    let mut lo6 = [0u8; 16];
+    lo6[15] = 1;
+    assert_eq!(sendmsg_with(&mut b, c6, b"q6", &sin6(lo6, 5353), &[]), 2);
+    b.run_stack();
+    let (r, ctl, _) = recvmsg_with(&mut b, s6, 64);
+    assert_eq!(r, 2);
+    assert_eq!(ctl.len(), 40);
+    assert_eq!(&ctl[..8], &36u64.to_ne_bytes());
+    assert_eq!(&ctl[8..16], &[41, 0, 0, 0, 50, 0, 0, 0], "IPV6_PKTINFO");
+    assert_eq!(&ctl[16..32], &lo6);
+    assert_eq!(&ctl[32..36], &1u32.to_ne_bytes());
+
+    // Socket-level records stay unsupported; broken ones are EINVAL.
+    let mut rights = 20u64.to_ne_bytes().to_vec();
+    rights.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        sendmsg_with(&mut b, client, b"x", &sin([127, 0, 0, 1], 53), &rights),
+        E(Errno::EOPNOTSUPP)
+    );
+    assert_eq!(
+        sendmsg_with(&mut b, client, b"x", &sin([127, 0, 0, 1], 53), &pkt[..20]),
+        E(Errno::EINVAL)
+    );
+}
