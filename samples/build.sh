@@ -18,6 +18,8 @@
 #   signals         musl-gcc -static: handlers, sigaltstack, SIGSEGV recovery, timers
 #   remap-glibc     gcc -static: mremap directly and through realloc
 #   identity        musl-gcc -static: dropping root, session, children, mlockall
+#   ifaddrs-musl    musl-gcc -static: getifaddrs, if_nameindex, SIOCGIF*, a fork
+#   ifaddrs-glibc   gcc -static: the same through glibc's netlink code
 #   http-rust       Rust (libc poll) HTTP server       } each its own workspace,
 #   dns-rust        Rust UDP DNS server (zone file)     } x86_64-unknown-linux-musl
 #   threads-rust    Rust std threads                   }
@@ -68,6 +70,8 @@ cc_sample musl-gcc pthreads.c pthreads
 cc_sample musl-gcc signals.c signals
 cc_sample gcc remap.c remap-glibc
 cc_sample musl-gcc identity.c identity
+cc_sample musl-gcc ifaddrs.c ifaddrs-musl
+cc_sample gcc ifaddrs.c ifaddrs-glibc
 
 rust_sample() { # rust_sample NAME: samples/NAME, its own workspace
     local name="$1"

@@ -75,6 +75,23 @@ pub fn kiln_run(
     cmd
 }
 
+/// The arguments of [`kiln_run`], for [`run`].
+pub fn kiln_run_args(
+    machine: &str,
+    options: &[&str],
+    program: &Path,
+    args: &[&str],
+) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = vec!["run".into(), program.into()];
+    for a in ["--machine", machine, "--accel", "tcg", "-m", "256M"] {
+        v.push(a.into());
+    }
+    v.extend(options.iter().map(|o| o.into()));
+    v.push("--".into());
+    v.extend(args.iter().map(|a| a.into()));
+    v
+}
+
 /// What a finished command did.
 #[derive(Debug)]
 pub struct Outcome {

@@ -140,3 +140,83 @@ fn busy_host_port_is_refused() {
     kiln_tests::assert_one_error(&o, &format!("host port {port} is in use"));
     assert!(o.stdout.is_empty(), "the VM started: {}", o.describe());
 }
+
+/// What `samples/ifaddrs.c` prints on the user network (DHCP 10.0.2.15/24,
+/// QEMU's default MAC), in this order.
+const IFADDRS_USER_NET: &[&str] = &[
+    "ifa lo packet 00:00:00:00:00:00 index 1 flags 0x10049",
+    "ifa eth0 packet 52:54:00:12:34:56 index 2 flags 0x11043",
+    "ifa lo inet 127.0.0.1 netmask 255.0.0.0 broadcast -",
+    "ifa eth0 inet 10.0.2.15 netmask 255.255.255.0 broadcast 10.0.2.255",
+    "ifa lo inet6 ::1 netmask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff scope 0",
+    "ifa eth0 inet6 fe80::5054:ff:fe12:3456 netmask ffff:ffff:ffff:ffff:: scope 2",
+    "nameindex 1 lo",
+    "nameindex 2 eth0",
+    "nametoindex eth0 2",
+    "nametoindex nope 0",
+    "indextoname 1 lo",
+    "ifconf lo 127.0.0.1 flags 0x49 hwtype 772",
+    "ifconf eth0 10.0.2.15 flags 0x1043 hwtype 1",
+    "fork: -1 Function not implemented",
+    "done",
+];
+
+/// Without a network card: `lo` alone.
+const IFADDRS_NO_NET: &[&str] = &[
+    "ifa lo packet 00:00:00:00:00:00 index 1 flags 0x10049",
+    "ifa lo inet 127.0.0.1 netmask 255.0.0.0 broadcast -",
+    "ifa lo inet6 ::1 netmask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff scope 0",
+    "nameindex 1 lo",
+    "nametoindex eth0 0",
+    "nametoindex nope 0",
+    "indextoname 1 lo",
+    "ifconf lo 127.0.0.1 flags 0x49 hwtype 772",
+    "fork: -1 Function not implemented",
+    "done",
+];
+
+/// Run the ifaddrs sample `name` and compare its lines (the `ifa`,
+/// `nameindex`, `ifconf`... ones, all of them, in order) with `want`; the
+/// fork is refused with one console line naming the program.
+fn ifaddrs(name: &str, machine: &str, options: &[&str], want: &[&str]) {
+    let o = kiln_tests::run(
+        kiln(),
+        &kiln_tests::kiln_run_args(machine, options, &sample(name), &[]),
+        &root(),
+        TIMEOUT,
+    );
+    assert_eq!(o.status, Some(0), "{name} on {machine}: {}", o.describe());
+    let facts: Vec<&str> = o
+        .stdout
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.starts_with("kiln:"))
+        .collect();
+    assert_eq!(facts, want, "{name} on {machine}: {}", o.describe());
+    let fork_lines = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("kiln: {name} tried to start a new process")))
+        .count();
+    assert_eq!(fork_lines, 1, "{name} on {machine}: {}", o.describe());
+}
+
+#[test]
+fn ifaddrs_musl_microvm() {
+    ifaddrs("ifaddrs-musl", "microvm", &[], IFADDRS_USER_NET);
+}
+
+#[test]
+fn ifaddrs_glibc_q35() {
+    ifaddrs("ifaddrs-glibc", "q35", &[], IFADDRS_USER_NET);
+}
+
+#[test]
+fn ifaddrs_without_a_network_card() {
+    ifaddrs(
+        "ifaddrs-glibc",
+        "microvm",
+        &["--net", "none"],
+        IFADDRS_NO_NET,
+    );
+}

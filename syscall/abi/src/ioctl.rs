@@ -42,3 +42,52 @@ impl Default for Termios {
         Termios(t)
     }
 }
+
+// Network interface requests on any socket (`struct ifreq`, `struct ifconf`).
+pub const SIOCGIFNAME: u32 = 0x8910;
+pub const SIOCSIFLINK: u32 = 0x8911;
+pub const SIOCGIFCONF: u32 = 0x8912;
+pub const SIOCGIFFLAGS: u32 = 0x8913;
+pub const SIOCSIFFLAGS: u32 = 0x8914;
+pub const SIOCGIFADDR: u32 = 0x8915;
+pub const SIOCSIFADDR: u32 = 0x8916;
+pub const SIOCGIFDSTADDR: u32 = 0x8917;
+pub const SIOCSIFDSTADDR: u32 = 0x8918;
+pub const SIOCGIFBRDADDR: u32 = 0x8919;
+pub const SIOCSIFBRDADDR: u32 = 0x891a;
+pub const SIOCGIFNETMASK: u32 = 0x891b;
+pub const SIOCSIFNETMASK: u32 = 0x891c;
+pub const SIOCGIFMETRIC: u32 = 0x891d;
+pub const SIOCSIFMETRIC: u32 = 0x891e;
+pub const SIOCGIFMEM: u32 = 0x891f;
+pub const SIOCSIFMEM: u32 = 0x8920;
+pub const SIOCGIFMTU: u32 = 0x8921;
+pub const SIOCSIFMTU: u32 = 0x8922;
+pub const SIOCSIFNAME: u32 = 0x8923;
+pub const SIOCSIFHWADDR: u32 = 0x8924;
+pub const SIOCGIFHWADDR: u32 = 0x8927;
+pub const SIOCGIFSLAVE: u32 = 0x8929;
+pub const SIOCSIFSLAVE: u32 = 0x8930;
+pub const SIOCADDMULTI: u32 = 0x8931;
+pub const SIOCDELMULTI: u32 = 0x8932;
+pub const SIOCGIFINDEX: u32 = 0x8933;
+pub const SIOCSIFPFLAGS: u32 = 0x8934;
+pub const SIOCGIFPFLAGS: u32 = 0x8935;
+pub const SIOCDIFADDR: u32 = 0x8936;
+pub const SIOCSIFHWBROADCAST: u32 = 0x8937;
+pub const SIOCGIFCOUNT: u32 = 0x8938;
+pub const SIOCGIFTXQLEN: u32 = 0x8942;
+pub const SIOCSIFTXQLEN: u32 = 0x8943;
+pub const SIOCETHTOOL: u32 = 0x8946;
+pub const SIOCGMIIPHY: u32 = 0x8947;
+pub const SIOCGMIIREG: u32 = 0x8948;
+pub const SIOCSMIIREG: u32 = 0x8949;
+pub const SIOCGIFMAP: u32 = 0x8970;
+pub const SIOCSIFMAP: u32 = 0x8971;
+
+/// Longest interface name, its NUL included (`IFNAMSIZ`).
+pub const IFNAMSIZ: usize = 16;
+/// `sizeof(struct ifreq)`: the name, then a 24-byte union.
+pub const IFREQ_SIZE: usize = 40;
+/// `sizeof(struct ifconf)`: `int ifc_len`, padding, then the buffer pointer.
+pub const IFCONF_SIZE: usize = 16;

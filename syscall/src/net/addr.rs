@@ -12,6 +12,7 @@ pub const AF_UNSPEC: u16 = 0;
 pub const AF_UNIX: u16 = 1;
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
+pub const AF_NETLINK: u16 = super::netlink::AF_NETLINK;
 
 /// `sizeof(struct sockaddr_in)`.
 pub const SOCKADDR_IN_LEN: usize = 16;
@@ -42,6 +43,11 @@ pub enum SockAddr {
     Unspec,
     Inet(SocketAddr),
     Unix(UnixAddr),
+    /// A `sockaddr_nl`: port id and multicast groups.
+    Netlink {
+        pid: u32,
+        groups: u32,
+    },
 }
 
 fn family(bytes: &[u8]) -> Result<u16, Errno> {
@@ -95,6 +101,11 @@ pub fn decode(bytes: &[u8]) -> Result<SockAddr, Errno> {
             ))))
         }
         AF_UNIX => decode_unix(bytes).map(SockAddr::Unix),
+        AF_NETLINK if bytes.len() >= super::netlink::SOCKADDR_NL_LEN => Ok(SockAddr::Netlink {
+            pid: u32::from_ne_bytes(arr(&bytes[4..])),
+            groups: u32::from_ne_bytes(arr(&bytes[8..])),
+        }),
+        AF_NETLINK => Err(Errno::EINVAL),
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }
@@ -122,7 +133,7 @@ pub fn decode_inet(domain: Domain, bytes: &[u8]) -> Result<Option<SocketAddr>, E
     let min = match domain {
         Domain::Inet => SOCKADDR_IN_LEN,
         Domain::Inet6 => SOCKADDR_IN6_MIN_LEN,
-        Domain::Unix => return Err(Errno::EAFNOSUPPORT),
+        Domain::Unix | Domain::Netlink => return Err(Errno::EAFNOSUPPORT),
     };
     let fam = family(bytes)?;
     if fam == AF_UNSPEC {
@@ -178,6 +189,9 @@ pub fn encode(addr: &SockAddr) -> Vec<u8> {
                     out.extend_from_slice(n);
                 }
             }
+        }
+        SockAddr::Netlink { pid, groups } => {
+            out.extend_from_slice(&super::netlink::encode_addr(*pid, *groups))
         }
     }
     out

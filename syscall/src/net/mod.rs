@@ -26,7 +26,9 @@ pub mod addr;
 mod cell;
 mod device;
 pub mod file;
+pub mod ifaces;
 mod loopback;
+pub mod netlink;
 pub mod opts;
 mod ports;
 pub mod resolv;
@@ -41,6 +43,7 @@ mod tests;
 
 pub use crate::ready::ReadyKey;
 pub use addr::{SockAddr, UnixAddr};
+pub use netlink::NetlinkSocket;
 pub use opts::{SockOpt, SockOptName};
 pub use stack::{Net, NetEvent, NetStack};
 
@@ -58,6 +61,8 @@ pub enum Domain {
     Unix,
     Inet,
     Inet6,
+    /// AF_NETLINK (NETLINK_ROUTE only).
+    Netlink,
 }
 
 impl Domain {
@@ -67,6 +72,7 @@ impl Domain {
             1 => Ok(Domain::Unix),
             2 => Ok(Domain::Inet),
             10 => Ok(Domain::Inet6),
+            16 => Ok(Domain::Netlink),
             _ => Err(Errno::EAFNOSUPPORT),
         }
     }
@@ -172,6 +178,9 @@ pub struct Received {
     pub full_len: usize,
     /// The sender, for datagram sockets (`recvfrom`'s address).
     pub from: Option<SockAddr>,
+    /// For UDP: the address the datagram was sent to and the index of the
+    /// interface it came in on (what IP_PKTINFO and IPV6_PKTINFO report).
+    pub dst: Option<(core::net::IpAddr, u32)>,
 }
 
 impl Received {
@@ -194,15 +203,27 @@ pub enum Socket {
     Tcp(TcpSocket),
     Udp(UdpSocket),
     Unix(UnixSocket),
+    Netlink(NetlinkSocket),
 }
 
 /// Implements the socket-making part of Linux `socket(2)`: `ty` may carry
 /// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, which the fd layer handles. MPTCP is
 /// refused with `EPROTONOSUPPORT`, as a Linux without MPTCP does, so that
-/// programs fall back to TCP.
+/// programs fall back to TCP. AF_NETLINK takes SOCK_RAW or SOCK_DGRAM and
+/// NETLINK_ROUTE only (other protocols: `EPROTONOSUPPORT`).
 pub fn socket(net: &Net, domain: u32, ty: u32, protocol: u32) -> Result<Socket, Errno> {
     let domain = Domain::from_raw(domain)?;
     let base = ty & !SOCK_FLAGS_MASK;
+    if domain == Domain::Netlink {
+        return match base {
+            SOCK_RAW | SOCK_DGRAM if protocol == netlink::NETLINK_ROUTE => {
+                Ok(Socket::Netlink(NetlinkSocket::new(net, base)))
+            }
+            SOCK_RAW | SOCK_DGRAM => Err(Errno::EPROTONOSUPPORT),
+            _ if base & !0xf != 0 => Err(Errno::EINVAL),
+            _ => Err(Errno::ESOCKTNOSUPPORT),
+        };
+    }
     let ty = match base {
         SOCK_STREAM => SockType::Stream,
         SOCK_DGRAM => SockType::Dgram,
@@ -216,6 +237,7 @@ pub fn socket(net: &Net, domain: u32, ty: u32, protocol: u32) -> Result<Socket, 
             }
             Ok(Socket::Unix(UnixSocket::new(net, ty)))
         }
+        Domain::Netlink => Err(Errno::EPROTONOSUPPORT),
         Domain::Inet | Domain::Inet6 => match (ty, protocol) {
             (SockType::Stream, IPPROTO_IP | IPPROTO_TCP) => {
                 Ok(Socket::Tcp(TcpSocket::new(net, domain)))
@@ -235,6 +257,7 @@ impl Socket {
             Socket::Tcp(s) => s.key(),
             Socket::Udp(s) => s.key(),
             Socket::Unix(s) => s.key(),
+            Socket::Netlink(s) => s.key(),
         }
     }
 
@@ -243,6 +266,7 @@ impl Socket {
             Socket::Tcp(s) => s.domain(),
             Socket::Udp(s) => s.domain(),
             Socket::Unix(_) => Domain::Unix,
+            Socket::Netlink(_) => Domain::Netlink,
         }
     }
 
@@ -251,6 +275,7 @@ impl Socket {
             Socket::Tcp(_) => SockType::Stream,
             Socket::Udp(_) => SockType::Dgram,
             Socket::Unix(s) => s.sock_type(),
+            Socket::Netlink(_) => SockType::Dgram,
         }
     }
 
@@ -260,6 +285,7 @@ impl Socket {
             Socket::Tcp(s) => s.poll(),
             Socket::Udp(s) => s.poll(),
             Socket::Unix(s) => s.poll(),
+            Socket::Netlink(s) => s.poll(),
         }
     }
 
@@ -269,6 +295,7 @@ impl Socket {
             Socket::Tcp(s) => s.bind(inet_addr(s.domain(), addr)?),
             Socket::Udp(s) => s.bind(inet_addr(s.domain(), addr)?),
             Socket::Unix(s) => s.bind(addr::decode_unix_addr(addr)?),
+            Socket::Netlink(s) => s.bind(addr),
         }
     }
 
@@ -278,6 +305,7 @@ impl Socket {
             Socket::Tcp(s) => s.connect(addr::decode_inet(s.domain(), addr)?),
             Socket::Udp(s) => s.connect(addr::decode_inet(s.domain(), addr)?),
             Socket::Unix(s) => s.connect(&addr::decode_unix_addr(addr)?),
+            Socket::Netlink(s) => s.connect(addr),
         }
     }
 
@@ -285,7 +313,7 @@ impl Socket {
     pub fn listen(&self, backlog: i32) -> Result<(), Errno> {
         match self {
             Socket::Tcp(s) => s.listen(backlog),
-            Socket::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Socket::Udp(_) | Socket::Netlink(_) => Err(Errno::EOPNOTSUPP),
             Socket::Unix(s) => s.listen(backlog),
         }
     }
@@ -294,7 +322,7 @@ impl Socket {
     pub fn accept(&self) -> Result<(Socket, SockAddr), Errno> {
         match self {
             Socket::Tcp(s) => s.accept().map(|(c, a)| (Socket::Tcp(c), SockAddr::Inet(a))),
-            Socket::Udp(_) => Err(Errno::EOPNOTSUPP),
+            Socket::Udp(_) | Socket::Netlink(_) => Err(Errno::EOPNOTSUPP),
             Socket::Unix(s) => s
                 .accept()
                 .map(|(c, a)| (Socket::Unix(c), SockAddr::Unix(a))),
@@ -320,6 +348,7 @@ impl Socket {
                 };
                 s.send_to(data, flags, to.as_ref())
             }
+            Socket::Netlink(s) => s.send(data, flags, to),
         }
     }
 
@@ -330,9 +359,11 @@ impl Socket {
                 len: n,
                 full_len: n,
                 from: None,
+                dst: None,
             }),
             Socket::Udp(s) => s.recv_from(buf, flags),
             Socket::Unix(s) => s.recv_from(buf, flags),
+            Socket::Netlink(s) => s.recv(buf, flags),
         }
     }
 
@@ -342,6 +373,7 @@ impl Socket {
             Socket::Tcp(s) => s.shutdown(how),
             Socket::Udp(s) => s.shutdown(how),
             Socket::Unix(s) => s.shutdown(how),
+            Socket::Netlink(_) => Err(Errno::EOPNOTSUPP),
         }
     }
 
@@ -351,6 +383,7 @@ impl Socket {
             Socket::Tcp(s) => SockAddr::Inet(s.local_addr()),
             Socket::Udp(s) => SockAddr::Inet(s.local_addr()),
             Socket::Unix(s) => SockAddr::Unix(s.local_addr()),
+            Socket::Netlink(s) => s.local_addr(),
         }
     }
 
@@ -360,6 +393,7 @@ impl Socket {
             Socket::Tcp(s) => s.peer_addr().map(SockAddr::Inet),
             Socket::Udp(s) => s.peer_addr().map(SockAddr::Inet),
             Socket::Unix(s) => s.peer_addr().map(SockAddr::Unix),
+            Socket::Netlink(s) => Ok(s.peer_addr()),
         }
     }
 
@@ -369,6 +403,7 @@ impl Socket {
             Socket::Tcp(s) => s.set_option(opt),
             Socket::Udp(s) => s.set_option(opt),
             Socket::Unix(s) => s.set_option(opt),
+            Socket::Netlink(s) => s.set_option(opt),
         }
     }
 
@@ -378,6 +413,7 @@ impl Socket {
             Socket::Tcp(s) => s.option(name),
             Socket::Udp(s) => s.option(name),
             Socket::Unix(s) => s.option(name),
+            Socket::Netlink(s) => s.option(name),
         }
     }
 
@@ -387,6 +423,7 @@ impl Socket {
             Socket::Tcp(s) => s.readable_bytes(),
             Socket::Udp(s) => s.readable_bytes(),
             Socket::Unix(s) => s.readable_bytes(),
+            Socket::Netlink(s) => s.readable_bytes(),
         }
     }
 }

@@ -202,6 +202,8 @@ pub struct NetStack {
     dirty: bool,
     /// Unix socket names (see `unix.rs`).
     pub(super) unix_names: super::unix::Names,
+    /// Port ids of bound netlink sockets (see `netlink.rs`).
+    pub(super) netlink_ports: alloc::collections::BTreeSet<u32>,
 }
 
 fn instant(ns: u64) -> Instant {
@@ -283,6 +285,7 @@ impl NetStack {
             link_local: link_local(mac),
             dirty: true,
             unix_names: Default::default(),
+            netlink_ports: Default::default(),
         };
         stack.nameservers = config
             .nameservers
@@ -390,6 +393,11 @@ impl NetStack {
     /// Name servers: from the manifest, or from DHCP.
     pub fn nameservers(&self) -> &[IpAddr] {
         &self.nameservers
+    }
+
+    /// Whether the IPv4 address comes (or is to come) from DHCP.
+    pub fn uses_dhcp(&self) -> bool {
+        self.dhcp.is_some()
     }
 
     /// The interface's IPv6 link-local address.

@@ -589,6 +589,26 @@ fn udp_echo_with_truncation_and_peek() {
 }
 
 #[test]
+fn udp_datagrams_tell_their_destination_and_interface() {
+    let mut w = World::pair();
+    let (a, b) = (w.net(0), w.net(1));
+    let server = UdpSocket::new(&a, Domain::Inet6);
+    server.bind(sa("[::]:53")).unwrap();
+    let client = UdpSocket::new(&b, Domain::Inet);
+    client.send_to(b"q", NONE, Some(sa("10.0.0.1:53"))).unwrap();
+    w.until(|| server.poll().contains(PollMask::IN));
+    let mut buf = [0u8; 8];
+    let r = server.recv_from(&mut buf, NONE).unwrap();
+    assert_eq!(r.dst, Some((sa("10.0.0.1:0").ip(), 2)), "eth0");
+    // From the machine itself: over lo.
+    let own = UdpSocket::new(&a, Domain::Inet6);
+    own.send_to(b"q", NONE, Some(sa("[::1]:53"))).unwrap();
+    w.until(|| server.poll().contains(PollMask::IN));
+    let r = server.recv_from(&mut buf, NONE).unwrap();
+    assert_eq!(r.dst, Some((sa("[::1]:0").ip(), 1)), "lo");
+}
+
+#[test]
 fn udp_connect_filters_peers() {
     let mut w = World::lo();
     let net = w.net(0);

@@ -268,21 +268,26 @@ impl NetStack {
             let domain = u.domain;
             let h = u.handles[lane.index()].expect("checked by udp_front");
             let s = self.lanes.udp(lane, h);
-            let (len, full, from) = {
+            let (len, full, from, local) = {
                 let (data, meta) = s.peek().map_err(|_| Errno::EAGAIN)?;
                 let n = data.len().min(buf.len());
                 buf[..n].copy_from_slice(&data[..n]);
-                (n, data.len(), meta.endpoint)
+                (n, data.len(), meta.endpoint, meta.local_address)
             };
             if !flags.contains(MsgFlags::PEEK) {
                 let _ = s.recv();
             }
             self.refresh(key);
             let from = SocketAddr::new(from_smol(from.addr), from.port);
+            let ifindex = match lane {
+                LaneId::Eth => super::ifaces::ETH_INDEX,
+                LaneId::Lo => super::ifaces::LO_INDEX,
+            };
             return Ok(Received {
                 len,
                 full_len: full,
                 from: Some(SockAddr::Inet(for_domain(domain, from))),
+                dst: local.map(|a| (from_smol(a), ifindex)),
             });
         }
         let u = self.udp(key);
@@ -294,6 +299,7 @@ impl NetStack {
                 len: 0,
                 full_len: 0,
                 from: None,
+                dst: None,
             });
         }
         Err(Errno::EAGAIN)

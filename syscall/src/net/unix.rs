@@ -329,6 +329,7 @@ impl UnixSocket {
                             len: 0,
                             full_len: 0,
                             from: None,
+                            dst: None,
                         });
                     }
                     return Err(Errno::EAGAIN);
@@ -349,6 +350,7 @@ impl UnixSocket {
                     len: n,
                     full_len: n,
                     from: None,
+                    dst: None,
                 })
             }
             SockType::Dgram => {
@@ -362,6 +364,7 @@ impl UnixSocket {
                             len: 0,
                             full_len: 0,
                             from: None,
+                            dst: None,
                         });
                     }
                     return Err(Errno::EAGAIN);
@@ -375,6 +378,7 @@ impl UnixSocket {
                     len: n,
                     full_len: data.len(),
                     from: Some(SockAddr::Unix(from)),
+                    dst: None,
                 })
             }
         }

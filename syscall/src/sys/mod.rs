@@ -4,12 +4,14 @@
 pub mod advice;
 pub mod at;
 pub mod attr;
+pub mod cmsg;
 pub mod cred;
 pub mod dir;
 pub mod epoll;
 pub mod eventfd;
 pub mod fdops;
 pub mod futex;
+pub mod ifreq;
 pub mod io;
 pub mod kill;
 pub mod mem;

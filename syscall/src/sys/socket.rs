@@ -372,6 +372,7 @@ struct MsgHdr {
     name: u64,
     namelen: u32,
     iov: Vec<(u64, u64)>,
+    control: u64,
     controllen: u64,
 }
 
@@ -402,6 +403,7 @@ fn read_msghdr(c: &mut Call<'_>, ptr: u64) -> SysResult<MsgHdr> {
         name: u(0),
         namelen: b[8..12].try_into().map(u32::from_le_bytes).unwrap_or(0),
         iov,
+        control: u(32),
         controllen: u(40),
     })
 }
@@ -436,8 +438,12 @@ fn scatter(c: &mut Call<'_>, iov: &[(u64, u64)], mut data: &[u8]) -> SysResult<(
 fn sendmsg_one(c: &mut Call<'_>, f: &FileRef, hdr: u64, flags: MsgFlags) -> SysResult<Outcome> {
     let m = read_msghdr(c, hdr)?;
     if m.controllen > 0 {
-        // No ancillary data is supported (SCM_RIGHTS, SCM_CREDENTIALS...).
-        return Err(Errno::EOPNOTSUPP);
+        if m.controllen > super::cmsg::MAX_CONTROL {
+            return Err(Errno::ENOBUFS);
+        }
+        let mut control = alloc::vec![0u8; m.controllen as usize];
+        c.mem().read(m.control, &mut control)?;
+        super::cmsg::check_sent(&control)?;
     }
     let to = if m.name != 0 && m.namelen > 0 {
         Some(read_addr(c, m.name, m.namelen.min(i32::MAX as u32) as i32)?)
@@ -468,21 +474,31 @@ fn recvmsg_one(c: &mut Call<'_>, f: &FileRef, hdr: u64, flags: MsgFlags) -> SysR
     } else {
         c.mem().write_u32(hdr + 8, 0)?;
     }
-    // No ancillary data is ever delivered.
-    c.mem().write_u64(hdr + 40, 0)?;
+    let records = super::cmsg::received(sock(f), &r);
+    let room = m.controllen.min(super::cmsg::MAX_CONTROL) as usize;
+    let (control, cut) = super::cmsg::pack(&records, room);
+    if cut {
+        out_flags |= MsgFlags::CTRUNC;
+    }
+    if !control.is_empty() {
+        c.mem().write(m.control, &control)?;
+    }
+    c.mem().write_u64(hdr + 40, control.len() as u64)?;
     c.mem().write_u32(hdr + 48, out_flags.bits())?;
     ok(r.ret(flags) as u64)
 }
 
-/// Implements Linux `sendmsg(2)`: iovecs and msg_name; any ancillary data
-/// (SCM_RIGHTS included) is EOPNOTSUPP.
+/// Implements Linux `sendmsg(2)`: iovecs and msg_name; IP-level ancillary
+/// data (IP_PKTINFO, IPV6_PKTINFO) is accepted, socket-level records
+/// (SCM_RIGHTS, SCM_CREDENTIALS) are EOPNOTSUPP (see [`super::cmsg`]).
 pub fn sendmsg(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let f = sock_file(c, a.fd(0))?;
     sendmsg_one(c, &f, a.u(1), msg_flags(a.uint(2)))
 }
 
-/// Implements Linux `recvmsg(2)`: iovecs, msg_name, msg_flags (MSG_TRUNC);
-/// msg_controllen is always 0 (no ancillary data).
+/// Implements Linux `recvmsg(2)`: iovecs, msg_name, msg_flags (MSG_TRUNC,
+/// MSG_CTRUNC); the only ancillary data is IP_PKTINFO/IPV6_PKTINFO on UDP
+/// sockets that asked for it.
 pub fn recvmsg(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let f = sock_file(c, a.fd(0))?;
     recvmsg_one(c, &f, a.u(1), msg_flags(a.uint(2)))

@@ -2,12 +2,14 @@
 //! The options the stack knows ([`crate::net::SockOptName`]) go to the
 //! socket; timeouts, SO_DOMAIN/SO_PROTOCOL/SO_ACCEPTCONN/SO_PEERCRED are
 //! answered here; a short list of tuning options is accepted and stored
-//! without effect; anything else is ENOPROTOOPT.
+//! without effect; SOL_NETLINK options go to the netlink socket; anything
+//! else is ENOPROTOOPT.
 
 use super::socket::sock_file;
 use crate::call::{ok, Args, Call, Outcome};
 use crate::net::file::SocketFile;
-use crate::net::opts::{SOL_IPV6, SOL_SOCKET, SOL_TCP};
+use crate::net::netlink::SOL_NETLINK;
+use crate::net::opts::{SOL_IPV6, SOL_SOCKET, SOL_TCP, SO_TYPE};
 use crate::net::{Domain, SockOpt, SockOptName, Socket};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -24,6 +26,8 @@ pub const SO_RCVLOWAT: u32 = 18;
 pub const SO_SNDLOWAT: u32 = 19;
 pub const SO_RCVTIMEO_OLD: u32 = 20;
 pub const SO_SNDTIMEO_OLD: u32 = 21;
+pub const SO_SNDBUFFORCE: u32 = 32;
+pub const SO_RCVBUFFORCE: u32 = 33;
 pub const SO_TIMESTAMP: u32 = 29;
 pub const SO_ACCEPTCONN: u32 = 30;
 pub const SO_PROTOCOL: u32 = 38;
@@ -41,14 +45,18 @@ pub const IP_TOS: u32 = 1;
 pub const IP_TTL: u32 = 2;
 pub const IP_RECVERR: u32 = 11;
 pub const IP_MTU_DISCOVER: u32 = 10;
+pub const IP_PKTINFO: u32 = 8;
+pub const IPV6_2292PKTINFO: u32 = 2;
+pub const IPV6_RECVPKTINFO: u32 = 49;
 pub const IPV6_UNICAST_HOPS: u32 = 16;
 pub const IPV6_RECVERR: u32 = 25;
 pub const IPV6_TCLASS: u32 = 67;
 
-/// Options accepted without effect: their value is stored and read back.
+/// Options stored and read back: without effect, but for IP_PKTINFO and
+/// IPV6_RECVPKTINFO, which recvmsg reads (see [`super::cmsg`]).
 fn stored(s: &SocketFile, level: u32, name: u32) -> bool {
     let tcp = matches!(s.sock, Socket::Tcp(_));
-    let inet = !matches!(s.sock, Socket::Unix(_));
+    let inet = matches!(s.sock, Socket::Tcp(_) | Socket::Udp(_));
     match level {
         SOL_SOCKET => matches!(
             name,
@@ -69,10 +77,14 @@ fn stored(s: &SocketFile, level: u32, name: u32) -> bool {
                 | TCP_USER_TIMEOUT
                 | TCP_FASTOPEN
         ),
-        SOL_IP if inet => matches!(name, IP_TOS | IP_TTL | IP_RECVERR | IP_MTU_DISCOVER),
-        SOL_IPV6 if inet && s.sock.domain() == Domain::Inet6 => {
-            matches!(name, IPV6_UNICAST_HOPS | IPV6_RECVERR | IPV6_TCLASS)
-        }
+        SOL_IP if inet => matches!(
+            name,
+            IP_TOS | IP_TTL | IP_RECVERR | IP_MTU_DISCOVER | IP_PKTINFO
+        ),
+        SOL_IPV6 if inet && s.sock.domain() == Domain::Inet6 => matches!(
+            name,
+            IPV6_UNICAST_HOPS | IPV6_RECVERR | IPV6_TCLASS | IPV6_RECVPKTINFO | IPV6_2292PKTINFO
+        ),
         _ => false,
     }
 }
@@ -124,7 +136,8 @@ fn timeval(ns: u64) -> Vec<u8> {
 
 /// Implements Linux `setsockopt(2)`: SO_REUSEADDR, SO_REUSEPORT,
 /// SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, SO_LINGER, SO_RCVTIMEO,
-/// SO_SNDTIMEO, TCP_NODELAY, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, IPV6_V6ONLY;
+/// SO_SNDTIMEO, SO_RCVBUFFORCE/SNDBUFFORCE (root may), TCP_NODELAY,
+/// TCP_KEEPIDLE/KEEPINTVL/KEEPCNT, IPV6_V6ONLY, the SOL_NETLINK options;
 /// some tuning options are stored without effect; others ENOPROTOOPT.
 pub fn setsockopt(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let f = sock_file(c, a.fd(0))?;
@@ -145,6 +158,22 @@ pub fn setsockopt(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         return ok(0);
     }
     match (level, name) {
+        (SOL_NETLINK, n) => match &s.sock {
+            Socket::Netlink(nl) => {
+                nl.set_netlink_option(n, &v)?;
+                ok(0)
+            }
+            _ => Err(Errno::ENOPROTOOPT),
+        },
+        (SOL_SOCKET, n @ (SO_RCVBUFFORCE | SO_SNDBUFFORCE)) => {
+            let opt = if n == SO_RCVBUFFORCE {
+                SockOptName::RcvBuf
+            } else {
+                SockOptName::SndBuf
+            };
+            s.sock.set_option(SockOpt::decode(opt, &v)?)?;
+            ok(0)
+        }
         (
             SOL_SOCKET,
             n @ (SO_RCVTIMEO_OLD | SO_RCVTIMEO_NEW | SO_SNDTIMEO_OLD | SO_SNDTIMEO_NEW),
@@ -165,8 +194,15 @@ pub fn setsockopt(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 }
 
 /// The value bytes of option `(level, name)`.
-fn value(s: &SocketFile, level: u32, name: u32) -> SysResult<Vec<u8>> {
+fn value(s: &SocketFile, level: u32, name: u32, have: usize) -> SysResult<Vec<u8>> {
     let int = |v: i32| v.to_ne_bytes().to_vec();
+    if let Socket::Netlink(nl) = &s.sock {
+        match (level, name) {
+            (SOL_NETLINK, n) => return nl.netlink_option(n, have),
+            (SOL_SOCKET, SO_TYPE) => return Ok(int(nl.raw_type() as i32)),
+            _ => {}
+        }
+    }
     if let Some(opt) = SockOptName::from_raw(level, name) {
         return Ok(s.sock.option(opt)?.encode());
     }
@@ -182,11 +218,13 @@ fn value(s: &SocketFile, level: u32, name: u32) -> SysResult<Vec<u8>> {
             Domain::Unix => 1,
             Domain::Inet => 2,
             Domain::Inet6 => 10,
+            Domain::Netlink => 16,
         }),
         (SOL_SOCKET, SO_PROTOCOL) => int(match &s.sock {
             Socket::Tcp(_) => 6,
             Socket::Udp(_) => 17,
             Socket::Unix(_) => 0,
+            Socket::Netlink(_) => s.protocol as i32,
         }),
         (SOL_SOCKET, SO_ACCEPTCONN) => int(s.listening.load(Ordering::Relaxed) as i32),
         (SOL_SOCKET, SO_PEERCRED) if matches!(s.sock, Socket::Unix(_)) => {
@@ -209,7 +247,8 @@ fn value(s: &SocketFile, level: u32, name: u32) -> SysResult<Vec<u8>> {
 
 /// Implements Linux `getsockopt(2)`: the options of `setsockopt`, plus
 /// SO_ERROR (read and cleared), SO_TYPE, SO_DOMAIN, SO_PROTOCOL,
-/// SO_ACCEPTCONN, SO_PEERCRED (AF_UNIX). A short buffer gets the first
+/// SO_ACCEPTCONN, SO_PEERCRED (AF_UNIX), the SOL_NETLINK options (a
+/// buffer shorter than an int is EINVAL there). A short buffer gets the first
 /// bytes of the value, as Linux does; TCP_INFO is ENOPROTOOPT.
 pub fn getsockopt(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let f = sock_file(c, a.fd(0))?;
@@ -225,7 +264,7 @@ pub fn getsockopt(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if (level, name) == (SOL_SOCKET, crate::net::opts::SO_ERROR) && have > 0 {
         c.mem().read_array::<1>(ptr)?;
     }
-    let v = value(s, level, name)?;
+    let v = value(s, level, name, have as usize)?;
     let n = v.len().min(have as usize);
     c.mem().write(ptr, &v[..n])?;
     c.mem().write_u32(len_ptr, n as u32)?;

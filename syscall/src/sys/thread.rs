@@ -52,17 +52,90 @@ struct CloneArgs {
     tls: u64,
 }
 
-/// The message for a request of a new process.
-const NO_FORK: &[u8] = b"kiln: a program runs as one process; fork is not supported\n";
+/// What to tell the user of a known server that asked for a new process:
+/// the options that keep it in one process, by program name.
+const FORK_HINTS: &[(&str, &str)] = &[
+    (
+        "nginx",
+        "-g 'daemon off; master_process off;' (or both in nginx.conf)",
+    ),
+    (
+        "dnsmasq",
+        "-k (--keep-in-foreground); -d also answers DNS over TCP without a fork",
+    ),
+    (
+        "busybox httpd",
+        "-f (it still forks for each connection: use another server)",
+    ),
+    (
+        "redis-server",
+        "--daemonize no --save '' --appendonly no (background saves fork)",
+    ),
+    ("haproxy", "-db"),
+    ("lighttpd", "-D"),
+    ("memcached", "no -d"),
+    ("unbound", "-d (or do-daemonize: no in unbound.conf)"),
+    ("apache2", "-X (one process)"),
+    ("httpd", "-X (one process)"),
+    ("named", "-f"),
+    ("squid", "-N"),
+];
+
+/// The name a program goes by for [`FORK_HINTS`]: its file name, or
+/// "busybox APPLET" for a busybox applet (called by name, or as the first
+/// argument).
+fn program_name(exe: &str, args: &[alloc::string::String]) -> alloc::string::String {
+    let base = |p: &str| -> alloc::string::String {
+        alloc::string::String::from(p.rsplit('/').next().unwrap_or(p))
+    };
+    let name = base(exe);
+    if name != "busybox" {
+        return name;
+    }
+    let argv0 = args.first().map(|a| base(a)).unwrap_or_default();
+    let applet = if !argv0.is_empty() && argv0 != "busybox" {
+        Some(argv0)
+    } else {
+        args.get(1).map(|a| base(a))
+    };
+    match applet {
+        Some(a) => alloc::format!("busybox {a}"),
+        None => name,
+    }
+}
+
+/// The one console line said when the program first asks for a new
+/// process.
+pub fn fork_message(exe: &str, args: &[alloc::string::String]) -> alloc::string::String {
+    let name = program_name(exe, args);
+    let advice = match FORK_HINTS.iter().find(|(n, _)| *n == name) {
+        Some((_, hint)) => alloc::format!("run it with {hint}"),
+        None => alloc::string::String::from(
+            "run it in the foreground, without daemon mode or worker processes",
+        ),
+    };
+    alloc::format!(
+        "kiln: {name} tried to start a new process, but Kiln runs one program as one \
+         process (fork fails with ENOSYS); {advice}\n"
+    )
+}
 
 /// ENOSYS for a new process (fork, vfork, posix_spawn, clone without
-/// CLONE_THREAD), said once on the console. ENOSYS (not EAGAIN) so that
-/// nothing retries, and glibc's clone3 -> clone fallback ends in the same
-/// answer; posix_spawn and fork report "Function not implemented".
+/// CLONE_THREAD), said once on the console with the option that avoids
+/// it for known servers. ENOSYS rather than EAGAIN: EAGAIN says "not now,
+/// try again" (process limits), and some programs retry it (bash sleeps
+/// and retries a failed fork); ENOSYS is permanent, as fork on a Linux
+/// without an MMU, it makes glibc's clone3 -> clone fallback end in the
+/// same answer, and its text ("Function not implemented") says what
+/// happened in the program's own error message.
 fn no_fork(c: &mut Call<'_>) -> SysResult<Outcome> {
     if !c.proc.threads().fork_reported {
         c.proc.threads_mut().fork_reported = true;
-        c.p.console().write(NO_FORK);
+        let msg = {
+            use crate::vfs::ProcessFacts;
+            fork_message(c.proc.exe(), &c.proc.manifest().args)
+        };
+        c.p.console().write(msg.as_bytes());
     }
     Err(Errno::ENOSYS)
 }

@@ -1,4 +1,5 @@
-//! ioctl: the console's terminal requests, and the generic FIO* requests.
+//! ioctl: the console's terminal requests, the generic FIO* requests, and
+//! (in [`super::ifreq`]) the network interface requests on sockets.
 
 use crate::call::{ok, Args, Call, Outcome};
 use crate::fd::O_NONBLOCK;
@@ -9,7 +10,8 @@ pub use kiln_abi::ioctl::*;
 
 /// Implements Linux `ioctl(2)`: FIONBIO, FIOCLEX, FIONCLEX on any
 /// descriptor; the rest goes to the file object (the console: TCGETS,
-/// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes and sockets: FIONREAD); ENOTTY otherwise.
+/// TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ; pipes and sockets: FIONREAD); the
+/// SIOCGIF*/SIOCSIF* interface requests on sockets; ENOTTY otherwise.
 pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let fd = a.fd(0);
     let file = c.proc.fds().get(fd)?.clone();
@@ -30,6 +32,7 @@ pub fn ioctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             ok(0)
         }
         _ if file.is_path() => Err(Errno::EBADF),
+        cmd if super::ifreq::handles(cmd) => super::ifreq::ioctl(c, &file, cmd, arg),
         cmd => {
             let req = match cmd {
                 FIONREAD => Request::ReadableBytes,

@@ -629,6 +629,48 @@ fn proc_files_read_like_linux() {
 }
 
 #[test]
+fn proc_memory_figures_count_resident_pages() {
+    let mut t = T::new();
+    let statm = |t: &mut T| -> Vec<u64> {
+        let s = String::from_utf8(t.cat("/proc/self/statm").unwrap()).unwrap();
+        assert!(s.ends_with('\n'));
+        s.split_whitespace().map(|n| n.parse().unwrap()).collect()
+    };
+    statm(&mut t);
+    let before = statm(&mut t);
+    assert_eq!(before.len(), 7);
+    assert!(before[0] > before[1] && before[1] > 0, "{before:?}");
+    assert!(before[3] > 0, "text");
+    // 16 pages, none touched yet, then 3 touched.
+    let addr = t.sys(9, &[0, 16 * 4096, 3, 0x22, u64::MAX, 0]) as u64;
+    let mid = statm(&mut t);
+    assert_eq!(mid[0] - before[0], 16, "size");
+    assert_eq!(mid[5] - before[5], 16, "data");
+    assert_eq!(mid[1], before[1], "resident");
+    for i in 0..3 {
+        t.b.poke(addr + i * 5 * 4096, &[1]);
+    }
+    let after = statm(&mut t);
+    assert_eq!(after[1] - mid[1], 3);
+    // An inaccessible reservation is size only.
+    t.sys(9, &[0, 1 << 30, 0, 0x22, u64::MAX, 0]);
+    let reserved = statm(&mut t);
+    assert_eq!(reserved[0] - after[0], (1 << 30) / 4096);
+    assert_eq!(reserved[1], after[1]);
+    // status and stat agree.
+    let status = String::from_utf8(t.cat("/proc/self/status").unwrap()).unwrap();
+    assert!(
+        status.contains(&format!("\nVmRSS:\t{} kB\n", reserved[1] * 4)),
+        "{status}"
+    );
+    assert!(status.contains(&format!("\nVmSize:\t{} kB\n", reserved[0] * 4)));
+    let stat = String::from_utf8(t.cat("/proc/self/stat").unwrap()).unwrap();
+    let f: Vec<&str> = stat.split_whitespace().collect();
+    assert_eq!(f[22], format!("{}", reserved[0] * 4096), "vsize");
+    assert_eq!(f[23], format!("{}", reserved[1]), "rss");
+}
+
+#[test]
 fn dup_shares_position_and_flags_cloexec_is_per_descriptor() {
     let mut t = T::new();
     let fd = t.open("/etc/hosts", O_CLOEXEC, 0);

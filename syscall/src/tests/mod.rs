@@ -3,6 +3,7 @@
 mod boot;
 mod files;
 mod identity;
+mod ifaces;
 mod io;
 mod memory;
 mod misc;

@@ -83,11 +83,65 @@ fn fork_and_vfork_are_enosys_and_said_once() {
         b.sys(56, &[0x100 | 0x4000 | 17, 0, 0, 0, 0]),
         E(Errno::ENOSYS)
     );
+    let args = clone3_fork(&mut b);
+    assert_eq!(b.sys(435, &[args, 88]), E(Errno::ENOSYS));
     let out = alloc::string::String::from_utf8(b.fake.console.out.clone()).unwrap();
-    assert_eq!(
-        out.matches("kiln: a program runs as one process; fork is not supported\n")
-            .count(),
-        1
+    let line = "kiln: prog tried to start a new process, but Kiln runs one program as one \
+                process (fork fails with ENOSYS); run it in the foreground, without daemon \
+                mode or worker processes\n";
+    assert_eq!(out.matches(line).count(), 1, "{out}");
+    assert_eq!(out.matches("kiln:").count(), 1, "{out}");
+}
+
+/// A clone3 argument block asking for a new process (SIGCHLD only).
+fn clone3_fork(b: &mut Booted) -> u64 {
+    let a = b.scratch(1);
+    let mut v = [0u8; 88];
+    v[32..40].copy_from_slice(&17u64.to_le_bytes());
+    b.poke(a, &v);
+    a
+}
+
+#[test]
+fn the_fork_line_names_the_option_of_known_servers() {
+    use crate::sys::thread::fork_message;
+    let s = |v: &[&str]| -> Vec<alloc::string::String> { v.iter().map(|x| (*x).into()).collect() };
+    let m = fork_message(
+        "/usr/sbin/nginx",
+        &s(&["nginx", "-c", "/etc/nginx/nginx.conf"]),
+    );
+    assert!(
+        m.starts_with("kiln: nginx tried to start a new process"),
+        "{m}"
+    );
+    assert!(
+        m.ends_with("run it with -g 'daemon off; master_process off;' (or both in nginx.conf)\n"),
+        "{m}"
+    );
+    assert_eq!(m.matches('\n').count(), 1);
+    let m = fork_message("/usr/sbin/dnsmasq", &s(&["dnsmasq"]));
+    assert!(m.contains("run it with -k (--keep-in-foreground)"), "{m}");
+    let m = fork_message("/bin/busybox", &s(&["busybox", "httpd", "-p", "80"]));
+    assert!(
+        m.contains("kiln: busybox httpd tried") && m.contains("run it with -f"),
+        "{m}"
+    );
+    let m = fork_message("/bin/busybox", &s(&["httpd", "-p", "80"]));
+    assert!(m.contains("run it with -f"), "{m}");
+    for (exe, opt) in [
+        ("/usr/bin/redis-server", "--daemonize no"),
+        ("/usr/sbin/haproxy", "-db"),
+        ("/usr/sbin/lighttpd", "-D"),
+        ("/usr/bin/memcached", "no -d"),
+        ("/usr/sbin/unbound", "do-daemonize: no"),
+    ] {
+        let m = fork_message(exe, &s(&["x"]));
+        assert!(m.contains(opt), "{exe}: {m}");
+    }
+    let m = fork_message("/srv/app", &[]);
+    assert!(
+        m.contains("kiln: app tried") && m.contains("in the foreground"),
+        "{m}"
     );
 }
 

@@ -78,7 +78,7 @@ pub fn procfs() -> NodeRef {
             ("mounts", file(PROC, 110, mounts)),
             ("root", link(111, |_| text("/"))),
             ("stat", file(PROC, 112, pid_stat)),
-            ("statm", file(PROC, 113, |_| text("0 0 0 0 0 0 0\n"))),
+            ("statm", file(PROC, 113, statm)),
             ("status", file(PROC, 114, status)),
         ],
     );
@@ -316,20 +316,84 @@ fn mounts(cx: &mut Cx<'_>) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn vm_kb(cx: &Cx<'_>) -> (u64, u64) {
-    let mut size = 0;
-    let mut stack = 0;
+/// Most pages one reading of the memory figures asks the MMU about;
+/// regions past it count as resident in full.
+const RESIDENT_PROBES: u64 = 1 << 20;
+
+/// The program's memory, in pages, as /proc/self/{statm,status,stat}
+/// report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    /// Every mapped region (VmSize).
+    size: u64,
+    /// Pages backed by a frame now (VmRSS).
+    resident: u64,
+    /// Resident pages of the program's file (RssFile).
+    file: u64,
+    /// The program's executable segments (VmExe).
+    text: u64,
+    /// Private writable memory but the stack (VmData).
+    data: u64,
+    /// The stack (VmStk).
+    stack: u64,
+}
+
+fn usage(cx: &mut Cx<'_>) -> Usage {
+    let page = crate::platform::PAGE_SIZE;
+    let mut u = Usage::default();
+    let mut probes = RESIDENT_PROBES;
     for m in cx.facts.mappings() {
-        size += m.end - m.start;
-        if m.kind == Kind::Stack {
-            stack += m.end - m.start;
+        let (start, end, prot, kind) = (m.start, m.end, m.prot, m.kind);
+        let pages = (end - start) / page;
+        u.size += pages;
+        match kind {
+            Kind::Stack => u.stack += pages,
+            Kind::Segment if prot.contains(Prot::EXEC) => u.text += pages,
+            Kind::Vvar | Kind::Vdso => {}
+            _ if prot.contains(Prot::WRITE) => u.data += pages,
+            _ => {}
+        }
+        // Inaccessible reservations are never touched: not resident.
+        if prot.is_empty() {
+            continue;
+        }
+        let here = if pages <= probes {
+            probes -= pages;
+            let mmu = cx.p.mmu();
+            (0..pages)
+                .filter(|i| mmu.is_mapped(start + i * page))
+                .count() as u64
+        } else {
+            pages
+        };
+        u.resident += here;
+        if kind == Kind::Segment {
+            u.file += here;
         }
     }
-    (size / 1024, stack / 1024)
+    u
+}
+
+/// /proc/self/statm: size resident shared text lib data dt, in pages.
+fn statm(cx: &mut Cx<'_>) -> Vec<u8> {
+    let u = usage(cx);
+    format!(
+        "{} {} {} {} 0 {} 0\n",
+        u.size,
+        u.resident,
+        u.file,
+        u.text,
+        u.data + u.stack
+    )
+    .into_bytes()
 }
 
 fn status(cx: &mut Cx<'_>) -> Vec<u8> {
-    let (vm, stack) = vm_kb(cx);
+    let u = usage(cx);
+    let kb = |pages: u64| pages * (crate::platform::PAGE_SIZE / 1024);
+    let (vm, rss, stack) = (kb(u.size), kb(u.resident), kb(u.stack));
+    let (data, exe, file) = (kb(u.data), kb(u.text), kb(u.file));
+    let anon = rss - file;
     let cpus = cx.p.info().cpus.max(1);
     let mask = if cpus >= 64 {
         u64::MAX
@@ -350,7 +414,10 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n\
          TracerPid:\t0\nUid:\t{uid}\nGid:\t{gid}\nFDSize:\t64\nGroups:\t{groups}\n\
-         VmPeak:\t{vm} kB\nVmSize:\t{vm} kB\nVmRSS:\t{vm} kB\nVmStk:\t{stack} kB\nThreads:\t1\n\
+         VmPeak:\t{vm} kB\nVmSize:\t{vm} kB\nVmLck:\t0 kB\nVmPin:\t0 kB\nVmHWM:\t{rss} kB\n\
+         VmRSS:\t{rss} kB\nRssAnon:\t{anon} kB\nRssFile:\t{file} kB\nRssShmem:\t0 kB\n\
+         VmData:\t{data} kB\nVmStk:\t{stack} kB\nVmExe:\t{exe} kB\nVmLib:\t0 kB\n\
+         VmSwap:\t0 kB\nThreads:\t1\n\
          SigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n\
          SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n\
          CapInh:\t0000000000000000\nCapPrm:\t{cap_prm:016x}\nCapEff:\t{cap_eff:016x}\n\
@@ -364,15 +431,15 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
 }
 
 fn pid_stat(cx: &mut Cx<'_>) -> Vec<u8> {
-    let (vm, _) = vm_kb(cx);
+    let u = usage(cx);
     // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
     // majflt cmajflt utime stime cutime cstime priority nice threads
     // itrealvalue starttime vsize rss rsslim ... (52 fields)
     let mut s = format!(
         "1 ({}) R 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 0 {} {} 18446744073709551615",
         comm_name(cx),
-        vm * 1024,
-        vm / 4
+        u.size * crate::platform::PAGE_SIZE,
+        u.resident
     );
     for _ in 0..27 {
         s.push_str(" 0");
