@@ -65,6 +65,9 @@ pub fn files(net: &NetConfig) -> Vec<(&'static str, Generated)> {
         ),
         ("/etc/group", file(b"root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n".to_vec())),
         ("/etc/localtime", file(tzif_utc())),
+        // As on Linux systems since /run: programs still write pid files
+        // and sockets under /var/run.
+        ("/var/run", Generated::Symlink("/run")),
     ]
 }
 

@@ -492,7 +492,12 @@ mod tests {
             crate::etc::tzif_utc()
         );
         let names: Vec<&[u8]> = img.fs.children(0).map(|c| img.fs.name(c)).collect();
-        assert_eq!(names, [&b"data"[..], b"etc", b"hello", b"run", b"tmp"]);
+        assert_eq!(
+            names,
+            [&b"data"[..], b"etc", b"hello", b"run", b"tmp", b"var"]
+        );
+        let var_run = img.fs.lookup("/var/run").unwrap();
+        assert_eq!(img.fs.symlink_target(var_run), Some(&b"/run"[..]));
         let resolv = img.fs.lookup("/etc/resolv.conf").unwrap();
         assert_eq!(
             img.fs.symlink_target(resolv),

@@ -81,6 +81,8 @@ pub struct Packed {
     pub notes: Vec<String>,
     /// glibc's libc is packed (so the image gets an `/etc/nsswitch.conf`).
     pub glibc: bool,
+    /// Directories the recognised program writes to: tmpfs mounts.
+    pub writable: Vec<String>,
 }
 
 /// Resolve what the placed program loads and add it to `tree`. A library
@@ -114,6 +116,7 @@ pub fn pack(tree: &mut Tree, inp: &Inputs) -> Result<Packed> {
     }
     if let Some(rt) = runtimes::recognise(basename(&inp.placed.found.real)) {
         runtime(tree, &mut r, rt, main, inp, &mut out.notes)?;
+        out.writable = rt.writable.iter().map(|s| s.to_string()).collect();
     }
     for m in &r.missing[reported..] {
         out.notes.push(format!(

@@ -9,6 +9,10 @@
 //! | `node`, `nodejs` | nothing: the standard library is inside the program |
 //! | `php`, `phpX.Y`, `php-fpmX.Y`, `php-cgiX.Y` | `/etc/php/X.Y/<cli, fpm or cgi>` and the extension directory `/usr/lib/php/<API>` (the API number read from the program) |
 //! | `perl`, `perl5.X.Y` | `/etc/perl`, `/usr/lib/x86_64-linux-gnu/perl-base`, `/usr/lib/x86_64-linux-gnu/perl/5.*`, `/usr/share/perl/5.*` (Debian's core @INC) |
+//! | `nginx` | `/etc/nginx` (mime.types, fastcgi_params, ... that configurations include; a user's file there wins); tmpfs at `/var/lib/nginx` and `/var/log/nginx`, where Debian's build keeps its temporary files and default logs |
+//!
+//! A row may also name directories the program writes to at start-up: they
+//! become tmpfs mounts (unless the configuration mounts them itself).
 
 use crate::ldconf::glob;
 use crate::root::{dirname, join, resolve, Fs, Stat};
@@ -32,6 +36,8 @@ pub struct Runtime {
     plan: fn(&dyn Fs, &Program) -> Vec<RuntimeDir>,
     /// Why nothing is packed, when that is the rule.
     pub nothing_because: Option<&'static str>,
+    /// Directories the program writes to at start-up: tmpfs mounts.
+    pub writable: &'static [&'static str],
 }
 
 /// What a plan looks at.
@@ -48,24 +54,45 @@ pub static RUNTIMES: &[Runtime] = &[
         matches: |n| python_version(n).is_some(),
         plan: python,
         nothing_because: None,
+        writable: &[],
     },
     Runtime {
         name: "node",
         matches: |n| n == "node" || n == "nodejs",
         plan: |_, _| Vec::new(),
         nothing_because: Some("its standard library is inside the program"),
+        writable: &[],
     },
     Runtime {
         name: "php",
         matches: |n| php_sapi(n).is_some(),
         plan: php,
         nothing_because: None,
+        writable: &[],
     },
     Runtime {
         name: "perl",
         matches: |n| n == "perl" || wildcard("perl5.*.*", n),
         plan: perl,
         nothing_because: None,
+        writable: &[],
+    },
+    Runtime {
+        name: "nginx",
+        matches: |n| n == "nginx",
+        plan: |fs, _| {
+            let conf = "/etc/nginx";
+            if is_dir(fs, conf) {
+                vec![RuntimeDir {
+                    path: conf.into(),
+                    exclude: Vec::new(),
+                }]
+            } else {
+                Vec::new()
+            }
+        },
+        nothing_because: None,
+        writable: &["/var/lib/nginx", "/var/log/nginx"],
     },
 ];
 
@@ -230,7 +257,9 @@ mod tests {
         assert_eq!(php_sapi("php"), Some(("", "cli")));
         assert!(recognise("phpize8.2").is_none());
         assert_eq!(recognise("perl5.36.0").unwrap().name, "perl");
-        assert!(recognise("nginx").is_none());
+        let nginx = recognise("nginx").unwrap();
+        assert_eq!(nginx.writable, ["/var/lib/nginx", "/var/log/nginx"]);
+        assert!(recognise("nginx-debug").is_none());
         assert_eq!(find_api(b"xx\0API20220829,NTS\0"), Some("20220829".into()));
     }
 

@@ -277,7 +277,18 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         }
     }
 
-    let mounts = mounts(&config, b, &cfg_name)?;
+    let mut mounts = mounts(&config, b, &cfg_name)?;
+    for w in &packed.writable {
+        if !mounts.iter().any(|m| &m.path == w) {
+            packed.notes.push(format!(
+                "{w} is a tmpfs: the program writes there at start-up"
+            ));
+            mounts.push(TmpfsMount {
+                path: w.clone(),
+                size: 0,
+            });
+        }
+    }
     // A program kept at its own path must not sit where a tmpfs goes.
     if let Some(p) = &placed {
         let tmpfs = BUILTIN_TMPFS

@@ -115,29 +115,103 @@ impl Ids {
     }
 }
 
+/// CAP_SETGID, CAP_SETUID and CAP_SETPCAP.
+pub const CAP_SETGID: u64 = 1 << 6;
+pub const CAP_SETUID: u64 = 1 << 7;
+pub const CAP_SETPCAP: u64 = 1 << 8;
+
+/// The capability sets of the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Caps {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
 /// The process's credentials.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
     pub uid: Ids,
     pub gid: Ids,
     pub groups: Vec<u32>,
+    pub caps: Caps,
+    /// PR_SET_KEEPCAPS: leaving root keeps the permitted set.
+    pub keep_caps: bool,
+}
+
+impl Default for Creds {
+    /// Root, with every capability.
+    fn default() -> Self {
+        Creds {
+            uid: Ids::default(),
+            gid: Ids::default(),
+            groups: Vec::new(),
+            caps: Caps {
+                effective: CAP_FULL,
+                permitted: CAP_FULL,
+                inheritable: 0,
+            },
+            keep_caps: false,
+        }
+    }
 }
 
 impl Creds {
-    /// CAP_SETUID/CAP_SETGID and the rest: root's effective uid has them.
+    /// CAP_SETUID: may set any user id.
     pub fn privileged(&self) -> bool {
-        self.uid.effective == 0
+        self.caps.effective & CAP_SETUID != 0
     }
 
-    /// (effective, permitted) capability sets, as Linux derives them for
-    /// a process without file capabilities: a root effective uid has all;
-    /// a root real or saved uid keeps them permitted (seteuid(0) brings
-    /// them back); otherwise none.
+    /// CAP_SETGID: may set any group id and the groups.
+    pub fn group_privileged(&self) -> bool {
+        self.caps.effective & CAP_SETGID != 0
+    }
+
+    /// (effective, permitted) capability sets.
     pub fn capabilities(&self) -> (u64, u64) {
-        let u = &self.uid;
-        let permitted = if u.is(0) { CAP_FULL } else { 0 };
-        let effective = if u.effective == 0 { permitted } else { 0 };
-        (effective, permitted)
+        (self.caps.effective, self.caps.permitted)
+    }
+
+    /// The user ids changed from `old` to `self.uid`: adjust the
+    /// capabilities as Linux does for a process without file capabilities
+    /// (`cap_emulate_setxuid`): leaving root for good clears the permitted
+    /// and effective sets (unless KEEPCAPS); an effective uid leaving 0
+    /// clears the effective set, one returning to 0 restores it.
+    pub fn user_ids_changed(&mut self, old: Ids) {
+        let new = self.uid;
+        let was_root = old.real == 0 || old.effective == 0 || old.saved == 0;
+        let left_root = new.real != 0 && new.effective != 0 && new.saved != 0;
+        if was_root && left_root && !self.keep_caps {
+            self.caps.permitted = 0;
+            self.caps.effective = 0;
+        }
+        if old.effective == 0 && new.effective != 0 {
+            self.caps.effective = 0;
+        }
+        if old.effective != 0 && new.effective == 0 {
+            self.caps.effective = self.caps.permitted;
+        }
+    }
+
+    /// capset(2)'s rules: no new permitted capability, effective within
+    /// permitted, inheritable within the old inheritable and permitted
+    /// sets (or anything bounded, with CAP_SETPCAP). EPERM otherwise.
+    pub fn set_caps(&mut self, new: Caps) -> SysResult<()> {
+        let old = self.caps;
+        let inheritable_room = if old.effective & CAP_SETPCAP != 0 {
+            CAP_FULL
+        } else {
+            old.inheritable | old.permitted
+        };
+        if new.permitted & !old.permitted != 0
+            || new.effective & !new.permitted != 0
+            || new.inheritable & !inheritable_room != 0
+            || (new.permitted | new.effective | new.inheritable) & !CAP_FULL != 0
+        {
+            return Err(Errno::EPERM);
+        }
+        self.caps = new;
+        Ok(())
     }
 }
 
@@ -224,10 +298,55 @@ mod tests {
     fn capabilities_follow_the_uids() {
         let mut c = Creds::default();
         assert_eq!(c.capabilities(), (CAP_FULL, CAP_FULL));
+        let old = c.uid;
         c.uid.set_res(KEEP, 1000, KEEP, true).unwrap();
+        c.user_ids_changed(old);
         assert_eq!(c.capabilities(), (0, CAP_FULL));
+        let old = c.uid;
         c.uid.set(0, false).unwrap();
+        c.user_ids_changed(old);
+        assert_eq!(
+            c.capabilities(),
+            (CAP_FULL, CAP_FULL),
+            "seteuid(0) restores"
+        );
+        let old = c.uid;
         c.uid.set(1000, true).unwrap();
+        c.user_ids_changed(old);
         assert_eq!(c.capabilities(), (0, 0));
+    }
+
+    #[test]
+    fn keepcaps_and_capset() {
+        let mut c = Creds {
+            keep_caps: true,
+            ..Creds::default()
+        };
+        let old = c.uid;
+        c.uid.set(65534, true).unwrap();
+        c.user_ids_changed(old);
+        // KEEPCAPS: the permitted set survives leaving root, the effective
+        // one does not; capset brings back what is permitted, no more.
+        assert_eq!(c.capabilities(), (0, CAP_FULL));
+        let net_admin = 1 << 12;
+        let keep = Caps {
+            effective: net_admin,
+            permitted: net_admin,
+            inheritable: 0,
+        };
+        assert_eq!(c.set_caps(keep), Ok(()));
+        assert_eq!(c.capabilities(), (net_admin, net_admin));
+        let more = Caps {
+            effective: net_admin | CAP_SETUID,
+            permitted: net_admin | CAP_SETUID,
+            inheritable: 0,
+        };
+        assert_eq!(c.set_caps(more), Err(Errno::EPERM));
+        let eff_beyond = Caps {
+            effective: CAP_SETUID,
+            ..keep
+        };
+        assert_eq!(c.set_caps(eff_beyond), Err(Errno::EPERM));
+        assert!(!c.privileged(), "no CAP_SETUID left");
     }
 }

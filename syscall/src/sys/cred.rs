@@ -43,12 +43,20 @@ fn change(
     kind: Kind,
     change: impl FnOnce(&mut Ids, bool) -> SysResult<u32>,
 ) -> SysResult<Outcome> {
-    let privileged = c.proc.creds().privileged();
-    let ids = match kind {
-        Kind::User => &mut c.proc.creds_mut().uid,
-        Kind::Group => &mut c.proc.creds_mut().gid,
-    };
-    ok(change(ids, privileged)?.into())
+    let creds = c.proc.creds_mut();
+    match kind {
+        Kind::User => {
+            let old = creds.uid;
+            let privileged = creds.privileged();
+            let r = change(&mut creds.uid, privileged)?;
+            creds.user_ids_changed(old);
+            ok(r.into())
+        }
+        Kind::Group => {
+            let privileged = creds.group_privileged();
+            ok(change(&mut creds.gid, privileged)?.into())
+        }
+    }
 }
 
 /// Implements Linux `setuid(2)`.
@@ -141,7 +149,7 @@ pub fn setgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if size < 0 || size as usize > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if !c.proc.creds().privileged() {
+    if !c.proc.creds().group_privileged() {
         return Err(Errno::EPERM);
     }
     let mut bytes = alloc::vec![0u8; size as usize * 4];
@@ -183,14 +191,50 @@ pub fn capget(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if !matches!(pid, 0 | 1) {
         return Err(Errno::ESRCH);
     }
-    let (effective, permitted) = c.proc.creds().capabilities();
+    let caps = c.proc.creds().caps;
     let mut out = Vec::with_capacity(words * 12);
     for w in 0..words {
         let half = |set: u64| ((set >> (32 * w)) as u32).to_le_bytes();
-        out.extend_from_slice(&half(effective));
-        out.extend_from_slice(&half(permitted));
-        out.extend_from_slice(&0u32.to_le_bytes()); // inheritable
+        out.extend_from_slice(&half(caps.effective));
+        out.extend_from_slice(&half(caps.permitted));
+        out.extend_from_slice(&half(caps.inheritable));
     }
     c.mem().write(data, &out)?;
+    ok(0)
+}
+
+/// Implements Linux `capset(2)` for the program itself (pid 0 or 1; another
+/// pid is EPERM): the sets may shrink, never grow beyond the permitted set
+/// (see [`crate::cred::Creds::set_caps`]). An unknown version writes the
+/// preferred one back and is EINVAL.
+pub fn capset(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
+    let (header, data) = (a.u(0), a.u(1));
+    let hdr = c.mem().read_array::<8>(header)?;
+    let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    let words = match version {
+        LINUX_CAPABILITY_VERSION_1 => 1,
+        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
+        _ => {
+            c.mem().write_u32(header, LINUX_CAPABILITY_VERSION_3)?;
+            return Err(Errno::EINVAL);
+        }
+    };
+    if !matches!(pid, 0 | 1) {
+        return Err(Errno::EPERM);
+    }
+    let mut raw = alloc::vec![0u8; words * 12];
+    c.mem().read(data, &mut raw)?;
+    let word = |w: usize, i: usize| {
+        let o = w * 12 + i * 4;
+        (u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]) as u64) << (32 * w)
+    };
+    let set = |i: usize| (0..words).fold(0u64, |acc, w| acc | word(w, i));
+    let new = crate::cred::Caps {
+        effective: set(0),
+        permitted: set(1),
+        inheritable: set(2),
+    };
+    c.proc.creds_mut().set_caps(new)?;
     ok(0)
 }

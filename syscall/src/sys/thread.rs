@@ -537,6 +537,8 @@ pub const PR_GET_NAME: i32 = 16;
 pub const PR_CAPBSET_READ: i32 = 23;
 pub const PR_SET_TIMERSLACK: i32 = 29;
 pub const PR_GET_TIMERSLACK: i32 = 30;
+pub const PR_GET_KEEPCAPS: i32 = 7;
+pub const PR_SET_KEEPCAPS: i32 = 8;
 pub const PR_SET_NO_NEW_PRIVS: i32 = 38;
 pub const PR_GET_NO_NEW_PRIVS: i32 = 39;
 pub const PR_GET_TID_ADDRESS: i32 = 40;
@@ -548,7 +550,7 @@ const CAP_LAST_CAP: u64 = 40;
 /// Default timer slack (ns).
 const TIMER_SLACK: u64 = 50_000;
 
-/// Implements Linux `prctl(2)`: thread names, dumpable, no_new_privs,
+/// Implements Linux `prctl(2)`: thread names, dumpable, no_new_privs, keepcaps,
 /// parent-death signal (recorded; the program has no parent), capability
 /// bounding set (all), timer slack (fixed), THP (recorded). PR_SET_VMA
 /// and other options are EINVAL.
@@ -591,6 +593,11 @@ pub fn prctl(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             ok(0)
         }
         PR_CAPBSET_READ if arg <= CAP_LAST_CAP => ok(1),
+        PR_GET_KEEPCAPS if a.0[1..5].iter().all(|&v| v == 0) => ok(c.proc.creds().keep_caps as u64),
+        PR_SET_KEEPCAPS if arg <= 1 && a.0[2..5].iter().all(|&v| v == 0) => {
+            c.proc.creds_mut().keep_caps = arg == 1;
+            ok(0)
+        }
         PR_SET_TIMERSLACK => ok(0),
         PR_GET_TIMERSLACK => ok(TIMER_SLACK),
         PR_SET_NO_NEW_PRIVS if arg == 1 && a.0[2..5].iter().all(|&v| v == 0) => {
