@@ -48,6 +48,29 @@ fn resolv_conf(net: &NetConfig) -> Generated {
     Generated::File(resolv.into_bytes())
 }
 
+/// The users every Debian system has (base-passwd's fixed ids) that
+/// servers name in their default configurations (nginx `user www-data`,
+/// daemons dropping to `daemon` or `nobody`).
+pub const PASSWD: &str = "\
+root:x:0:0:root:/root:/sbin/nologin
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+bin:x:2:2:bin:/bin:/usr/sbin/nologin
+sys:x:3:3:sys:/dev:/usr/sbin/nologin
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+";
+
+/// The groups of [`PASSWD`]'s users, and Debian's `nogroup`.
+pub const GROUP: &str = "\
+root:x:0:
+daemon:x:1:
+bin:x:2:
+sys:x:3:
+www-data:x:33:
+nobody:x:65534:
+nogroup:x:65534:
+";
+
 /// The generated entries: (path, contents).
 pub fn files(net: &NetConfig) -> Vec<(&'static str, Generated)> {
     let hosts = format!(
@@ -60,10 +83,9 @@ pub fn files(net: &NetConfig) -> Vec<(&'static str, Generated)> {
         ("/etc/resolv.conf", resolv_conf(net)),
         (
             "/etc/passwd",
-            file(b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
-                .to_vec()),
+            file(PASSWD.as_bytes().to_vec()),
         ),
-        ("/etc/group", file(b"root:x:0:\nnobody:x:65534:\nnogroup:x:65534:\n".to_vec())),
+        ("/etc/group", file(GROUP.as_bytes().to_vec())),
         ("/etc/localtime", file(tzif_utc())),
         // As on Linux systems since /run: programs still write pid files
         // and sockets under /var/run.

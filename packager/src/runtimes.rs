@@ -9,7 +9,7 @@
 //! | `node`, `nodejs` | nothing: the standard library is inside the program |
 //! | `php`, `phpX.Y`, `php-fpmX.Y`, `php-cgiX.Y` | `/etc/php/X.Y/<cli, fpm or cgi>` and the extension directory `/usr/lib/php/<API>` (the API number read from the program) |
 //! | `perl`, `perl5.X.Y` | `/etc/perl`, `/usr/lib/x86_64-linux-gnu/perl-base`, `/usr/lib/x86_64-linux-gnu/perl/5.*`, `/usr/share/perl/5.*` (Debian's core @INC) |
-//! | `nginx` | `/etc/nginx` (mime.types, fastcgi_params, ... that configurations include; a user's file there wins); tmpfs at `/var/lib/nginx` and `/var/log/nginx`, where Debian's build keeps its temporary files and default logs |
+//! | `nginx` | `/etc/nginx` (mime.types, fastcgi_params, ... that configurations include; a user's file there wins), `/usr/share/nginx` and `/usr/lib/nginx/modules` (the dynamic modules that `modules-enabled/` loads, with their libraries); tmpfs at `/var/lib/nginx` and `/var/log/nginx`, where Debian's build keeps its temporary files and default logs |
 //!
 //! A row may also name directories the program writes to at start-up: they
 //! become tmpfs mounts (unless the configuration mounts them itself).
@@ -81,15 +81,14 @@ pub static RUNTIMES: &[Runtime] = &[
         name: "nginx",
         matches: |n| n == "nginx",
         plan: |fs, _| {
-            let conf = "/etc/nginx";
-            if is_dir(fs, conf) {
-                vec![RuntimeDir {
-                    path: conf.into(),
+            ["/etc/nginx", "/usr/share/nginx", "/usr/lib/nginx/modules"]
+                .into_iter()
+                .filter(|d| is_dir(fs, d))
+                .map(|d| RuntimeDir {
+                    path: d.into(),
                     exclude: Vec::new(),
-                }]
-            } else {
-                Vec::new()
-            }
+                })
+                .collect()
         },
         nothing_because: None,
         writable: &["/var/lib/nginx", "/var/log/nginx"],
