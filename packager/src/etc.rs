@@ -81,10 +81,7 @@ pub fn files(net: &NetConfig) -> Vec<(&'static str, Generated)> {
         ("/etc/hosts", file(hosts.into_bytes())),
         ("/etc/hostname", file(format!("{HOSTNAME}\n").into_bytes())),
         ("/etc/resolv.conf", resolv_conf(net)),
-        (
-            "/etc/passwd",
-            file(PASSWD.as_bytes().to_vec()),
-        ),
+        ("/etc/passwd", file(PASSWD.as_bytes().to_vec())),
         ("/etc/group", file(GROUP.as_bytes().to_vec())),
         ("/etc/localtime", file(tzif_utc())),
         // As on Linux systems since /run: programs still write pid files
