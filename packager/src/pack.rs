@@ -839,4 +839,29 @@ mod tests {
         assert!(libc.starts_with("needed by /usr/bin/true"), "{libs}");
         assert!(!libs.contains("missing"), "{libs}");
     }
+
+    #[test]
+    fn a_host_program_under_tmp_goes_in_at_its_name() {
+        // /tmp is a tmpfs in the VM: a dynamic program there would be
+        // hidden, so it goes in at /<name> (with its libraries as ever).
+        let Ok(bytes) = std::fs::read("/usr/bin/true") else {
+            return;
+        };
+        if !crate::elfcheck::check(&bytes).is_ok_and(|k| k.is_dynamic()) {
+            return;
+        }
+        let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        let prog = dir.path().join("mytrue");
+        std::fs::write(&prog, &bytes).unwrap();
+        let s = spec_resolve(Some(&prog), &[], &BuildArgs::default()).unwrap();
+        assert_eq!(s.manifest.program, "/mytrue");
+        assert_eq!(s.manifest.args, ["/mytrue"]);
+        assert!(s.tree.get("/mytrue").is_some());
+        assert!(
+            s.notes.iter().any(|n| n.contains("is under /tmp")),
+            "{:?}",
+            s.notes
+        );
+        assert!(in_image(&s).contains("/lib/x86_64-linux-gnu/libc.so.6"));
+    }
 }

@@ -157,6 +157,8 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
     // A static program without a root goes in at /<name>, as it always
     // has; a dynamically linked one, or any program from a root, at its
     // own path in the root.
+    // A note when the program cannot keep its own path.
+    let mut moved: Option<String> = None;
     let (program, placed) = match &root {
         None => {
             let program = Program::load(&program_path)?;
@@ -167,7 +169,20 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
                 let path = abs.to_str().ok_or_else(|| {
                     anyhow!("{}: the program's path must be valid UTF-8", abs.display())
                 })?;
-                let placed = pack::locate(&HostRoot::host(), path)?;
+                let mut placed = pack::locate(&HostRoot::host(), path)?;
+                // Under /tmp or /run the program would be hidden by the
+                // tmpfs there: it goes in at /<name>, as a static one.
+                let tmpfs = BUILTIN_TMPFS.iter().map(|(m, _)| *m).find(|m| {
+                    let under = |x: &str| x.starts_with(&format!("{m}/"));
+                    under(&placed.path) || under(&placed.found.real)
+                });
+                if let Some(m) = tmpfs {
+                    moved = Some(format!(
+                        "{} is under {m}, a tmpfs in the VM: the program goes into the image at /{}",
+                        placed.path, program.name
+                    ));
+                    placed.path = format!("/{}", program.name);
+                }
                 (program, Some(placed))
             } else {
                 (program, None)
@@ -229,7 +244,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
     // The file tree: the program, then the config's sources, then the
     // command line's, then what the program loads.
     let mut tree = Tree::new();
-    match &placed {
+    match placed.as_ref().filter(|_| moved.is_none()) {
         None => tree.add_bytes(
             &format!("/{}", program.name),
             program.bytes.clone().into(),
@@ -277,6 +292,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         }
     }
 
+    packed.notes.extend(moved.clone());
     let mut mounts = mounts(&config, b, &cfg_name)?;
     for w in &packed.writable {
         if !mounts.iter().any(|m| &m.path == w) {
@@ -290,7 +306,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         }
     }
     // A program kept at its own path must not sit where a tmpfs goes.
-    if let Some(p) = &placed {
+    if let Some(p) = placed.as_ref().filter(|_| moved.is_none()) {
         let tmpfs = BUILTIN_TMPFS
             .map(|(p, _)| p)
             .into_iter()
