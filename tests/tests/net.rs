@@ -220,3 +220,59 @@ fn ifaddrs_without_a_network_card() {
         IFADDRS_NO_NET,
     );
 }
+
+/// A connection to a forwarded port that nothing in the VM listens on is
+/// reset at once, as Linux does (QEMU accepts it on the host, then the
+/// guest's RST ends it), not left hanging until the client gives up.
+fn closed_port_is_refused(machine: &str) {
+    use std::io::{Read, Write};
+    let port = kiln_tests::net::free_tcp_port();
+    let closed = kiln_tests::net::free_tcp_port();
+    with_server(
+        vm(machine),
+        "http-poll",
+        &[
+            "-p",
+            &format!("{port}:8080"),
+            "-p",
+            &format!("{closed}:9999"),
+        ],
+        &["8080"],
+        "listening on",
+        || {
+            for attempt in 0..3 {
+                let outcome = match std::net::TcpStream::connect(local(closed)) {
+                    Err(e) => Ok(e.kind()),
+                    Ok(mut s) => {
+                        // QEMU accepted for the VM: the reset follows.
+                        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+                        let mut buf = [0u8; 64];
+                        match s.read(&mut buf) {
+                            Ok(0) => Ok(std::io::ErrorKind::UnexpectedEof),
+                            Ok(n) => Err(format!("{n} bytes from a closed port")),
+                            Err(e) => Ok(e.kind()),
+                        }
+                    }
+                };
+                match outcome {
+                    Ok(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        panic!("attempt {attempt}: the closed port did not answer within 2 s")
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("attempt {attempt}: {e}"),
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn closed_port_is_refused_microvm() {
+    closed_port_is_refused("microvm");
+}
+
+#[test]
+fn closed_port_is_refused_q35() {
+    closed_port_is_refused("q35");
+}

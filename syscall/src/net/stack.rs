@@ -23,7 +23,10 @@ use smoltcp::iface::{
 use smoltcp::phy::{Loopback, Medium};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr};
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr,
+};
 
 pub use crate::ready::ReadyKey;
 
@@ -196,6 +199,9 @@ pub struct NetStack {
     dhcp: Option<SocketHandle>,
     ipv4: Option<Ipv4Cidr>,
     gateway: Option<Ipv4Addr>,
+    /// Ask the gateway for its MAC address at the next poll (see
+    /// [`arp_request`]).
+    arp_probe: Option<(Ipv4Addr, Ipv4Addr)>,
     nameservers: Vec<IpAddr>,
     link_local: Ipv6Addr,
     /// A socket call changed something the next poll must send.
@@ -212,6 +218,27 @@ fn instant(ns: u64) -> Instant {
 
 fn nanos(i: Instant) -> u64 {
     (i.total_micros().max(0) as u64).saturating_mul(1000)
+}
+
+/// An ARP request (broadcast) from `mac`/`ours` for `target`'s MAC.
+pub(super) fn arp_request(mac: EthernetAddress, ours: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: ours,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    };
+    let eth = EthernetRepr {
+        src_addr: mac,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = alloc::vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    frame
 }
 
 /// The EUI-64 link-local address of a MAC (fe80::/64).
@@ -281,6 +308,7 @@ impl NetStack {
             dhcp: None,
             ipv4: None,
             gateway: None,
+            arp_probe: None,
             nameservers: Vec::new(),
             link_local: link_local(mac),
             dirty: true,
@@ -348,6 +376,14 @@ impl NetStack {
                 let _ = a.push(IpCidr::new(IpAddress::Ipv6(ll), 128));
             }
         });
+        // smoltcp learns a neighbour's MAC only from ARP and drops the
+        // packet that needed it: the first reply to the gateway (a SYN-ACK,
+        // or the RST for a closed port) would be lost and the peer would
+        // retry only seconds later. Ask for the gateway's MAC at once.
+        self.arp_probe = match (cidr, gateway) {
+            (Some(c), Some(g)) if eth_present => Some((c.address(), g)),
+            _ => None,
+        };
         if let Some(c) = cidr {
             self.events.push(NetEvent::Configured {
                 addr: c.address(),
@@ -502,6 +538,13 @@ impl NetStack {
 
         // The Ethernet lane.
         if let Some(dev) = dev {
+            if let Some((ours, gateway)) = self.arp_probe {
+                if dev.can_transmit() {
+                    let mac = EthernetAddress(dev.mac());
+                    let _ = dev.transmit(&arp_request(mac, ours, gateway));
+                    self.arp_probe = None;
+                }
+            }
             let mut d = EthDevice::new(dev);
             d.fill();
             self.lanes.eth.iface.poll_maintenance(now);
@@ -524,7 +567,7 @@ impl NetStack {
         self.poll_dhcp();
         self.after_poll();
 
-        if again || self.dirty {
+        if again || self.dirty || self.arp_probe.is_some() {
             return Some(now_ns);
         }
         let lanes = &mut self.lanes;

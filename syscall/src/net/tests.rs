@@ -1193,3 +1193,48 @@ fn dhcp_configures_the_interface() {
     let (_s, peer) = accept(&mut w, &l);
     assert_eq!(peer, c.local_addr());
 }
+
+#[test]
+fn the_gateways_mac_is_asked_for_as_soon_as_an_address_is_set() {
+    // smoltcp drops a packet whose next hop's MAC it does not know yet: a
+    // SYN-ACK or RST to the gateway would be lost. An ARP request for the
+    // gateway goes out with the first poll after configuration.
+    use smoltcp::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol};
+    let from_vm: Queue = Default::default();
+    let mut nic = FakeNic {
+        mac: [2, 0, 0, 0, 0, 0x43],
+        rx: Default::default(),
+        tx: from_vm.clone(),
+    };
+    let cfg = NetConfig {
+        ipv4: Some(([10, 0, 2, 15], 24)),
+        gateway: Some([10, 0, 2, 2]),
+        nameservers: Vec::new(),
+    };
+    let net = NetStack::new(&cfg, Some(&mut nic), 0, 9).into_shared();
+    net.poll(1_000, Some(&mut nic));
+    let frames: Vec<Vec<u8>> = from_vm.borrow_mut().drain(..).collect();
+    let asks = frames
+        .iter()
+        .filter_map(|f| {
+            let eth = EthernetFrame::new_checked(&f[..]).ok()?;
+            (eth.ethertype() == EthernetProtocol::Arp).then_some(())?;
+            ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()
+        })
+        .find(|a| {
+            matches!(a, ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Request,
+                source_protocol_addr,
+                target_protocol_addr,
+                ..
+            } if source_protocol_addr.octets() == [10, 0, 2, 15]
+                && target_protocol_addr.octets() == [10, 0, 2, 2])
+        });
+    assert!(asks.is_some(), "no ARP request for the gateway: {frames:?}");
+    // Asked once: the next poll sends no second request.
+    net.poll(2_000, Some(&mut nic));
+    assert!(from_vm
+        .borrow()
+        .iter()
+        .all(|f| f.get(12..14) != Some(&[8, 6][..])));
+}
