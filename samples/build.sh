@@ -18,6 +18,7 @@
 #   signals         musl-gcc -static: handlers, sigaltstack, SIGSEGV recovery, timers
 #   remap-glibc     gcc -static: mremap directly and through realloc
 #   identity        musl-gcc -static: dropping root, session, children, mlockall
+#   spin            musl-gcc -static: named CPU-bound functions for --profile
 #   ifaddrs-musl    musl-gcc -static: getifaddrs, if_nameindex, SIOCGIF*, a fork
 #   ifaddrs-glibc   gcc -static: the same through glibc's netlink code
 #   http-rust       Rust (libc poll) HTTP server       } each its own workspace,
@@ -70,6 +71,7 @@ cc_sample musl-gcc pthreads.c pthreads
 cc_sample musl-gcc signals.c signals
 cc_sample gcc remap.c remap-glibc
 cc_sample musl-gcc identity.c identity
+cc_sample musl-gcc spin.c spin
 cc_sample musl-gcc ifaddrs.c ifaddrs-musl
 cc_sample gcc ifaddrs.c ifaddrs-glibc
 

@@ -14,6 +14,7 @@ mod exit;
 mod kvmclock;
 mod mem;
 mod platform;
+mod profile;
 mod pvh;
 mod run;
 mod sched;

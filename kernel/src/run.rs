@@ -7,6 +7,7 @@ use crate::arch::lapic;
 use crate::arch::trap::last_trap;
 use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
+use crate::profile::{self, Counter};
 use crate::sched::Scheduler;
 use crate::{exit, print, println};
 use kiln_abi::context::UserContext;
@@ -36,17 +37,23 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
             exit::exit(126);
         }
     };
+    if let Some(hz) = profile::from_cmdline(cmdline) {
+        profile::start(hz);
+    }
     let mut k = Kernel {
         machine,
         process,
         sched: Scheduler::default(),
         next_poll: None,
         poll_now: true,
+        tick_ns: profile::period_ns().unwrap_or(TICK_NS),
+        slice_ns: 0,
+        resumed_at: 0,
     };
     k.wait_for_lease();
     let main = k.process.main_tid();
     k.sched.add(main, ctx, FpuState::new());
-    lapic::start_periodic(TICK_NS);
+    lapic::start_periodic(k.tick_ns);
     loop {
         k.step();
     }
@@ -60,6 +67,26 @@ struct Kernel<'m> {
     next_poll: Option<u64>,
     /// `poll` is due now (device work, or a call left work).
     poll_now: bool,
+    /// The period of the running tick: [`TICK_NS`], or the sampling period
+    /// under `--profile`.
+    tick_ns: u64,
+    /// Ticks of the current time slice, in ns (preemption after TICK_NS).
+    slice_ns: u64,
+    /// Where the program was resumed last (a tick that lands there was
+    /// held back while the kernel ran, and is not the program's).
+    resumed_at: u64,
+}
+
+/// Stands for system calls without a handler in kernel profiles.
+#[inline(never)]
+fn syscall_without_handler() {}
+
+/// The kernel function a system call's time is booked to.
+fn handler_address(nr: u64) -> u64 {
+    match kiln_syscall::table::lookup(nr).and_then(|d| d.handler) {
+        Some(h) => h as usize as u64,
+        None => syscall_without_handler as *const () as usize as u64,
+    }
 }
 
 impl Kernel<'_> {
@@ -86,6 +113,7 @@ impl Kernel<'_> {
                 return;
             }
         }
+        self.resumed_at = ctx.rip;
         match user::run(ctx) {
             None => {
                 let addr = ctx.rip;
@@ -108,7 +136,13 @@ impl Kernel<'_> {
     fn syscall(&mut self, tid: Tid) {
         let ctx = &mut self.sched.thread(tid).ctx;
         let nr = ctx.rax;
+        profile::count(Counter::Syscalls);
+        let start = crate::time::monotonic_ns();
         let flow = self.process.syscall(self.machine, tid, ctx);
+        if profile::active() {
+            let spent = crate::time::monotonic_ns().saturating_sub(start);
+            profile::kernel_time(handler_address(nr), spent);
+        }
         if nr == SYS_SCHED_YIELD && flow == Flow::Continue {
             // Let the others run first.
             self.sched.requeue(tid, false);
@@ -123,13 +157,17 @@ impl Kernel<'_> {
         match flow {
             Flow::Continue => self.sched.requeue(tid, true),
             Flow::Block(w) => self.sched.block(tid, w),
-            Flow::Exit(status) => exit::exit(status),
+            Flow::Exit(status) => {
+                dump_profile(&self.process);
+                exit::exit(status)
+            }
             Flow::Kill(signal) => {
                 println!(
                     "kiln: program terminated by {} (signal {})",
                     signal.name(),
                     signal.number()
                 );
+                dump_profile(&self.process);
                 exit::exit(128 + signal.number())
             }
             Flow::Spawn { tid: child, ctx } => {
@@ -166,7 +204,13 @@ impl Kernel<'_> {
         });
         if self.poll_now || self.next_poll.is_some_and(|d| d <= now) {
             self.poll_now = false;
+            profile::count(Counter::NetPoll);
             self.next_poll = self.process.poll(self.machine, now);
+            if profile::active() {
+                let spent = crate::time::monotonic_ns().saturating_sub(now);
+                let poll: fn(&mut Process, &mut dyn Platform, u64) -> Option<u64> = Process::poll;
+                profile::kernel_time(poll as usize as u64, spent);
+            }
             self.apply_wakeups();
         }
     }
@@ -213,8 +257,12 @@ impl Kernel<'_> {
         }
         if until > now {
             lapic::arm_oneshot(until - now);
+            profile::count(Counter::TimerArm);
+            profile::count(Counter::Halts);
             crate::arch::idle();
-            lapic::start_periodic(TICK_NS);
+            profile::idle_time(self.machine.clock().monotonic_ns().saturating_sub(now));
+            lapic::start_periodic(self.tick_ns);
+            profile::count(Counter::TimerArm);
         }
         self.service_devices();
         self.check_control();
@@ -236,7 +284,22 @@ impl Kernel<'_> {
                 } else {
                     Access::Read
                 };
-                self.process.page_fault(self.machine, tid, t.cr2, access)
+                profile::count(Counter::Faults);
+                let start = crate::time::monotonic_ns();
+                let r = self.process.page_fault(self.machine, tid, t.cr2, access);
+                if profile::active() {
+                    let spent = crate::time::monotonic_ns().saturating_sub(start);
+                    type PageFault = fn(
+                        &mut Process,
+                        &mut dyn Platform,
+                        Tid,
+                        u64,
+                        Access,
+                    ) -> Result<(), FaultSignal>;
+                    let f: PageFault = Process::page_fault;
+                    profile::kernel_time(f as usize as u64, spent);
+                }
+                r
             }
             0 => Err(fault(Signal::SIGFPE, 1, rip)), // FPE_INTDIV
             16 | 19 => Err(fault(Signal::SIGFPE, 0, rip)),
@@ -246,8 +309,18 @@ impl Kernel<'_> {
             v if v >= 32 => {
                 crate::arch::trap::irq(v);
                 self.service_devices();
-                let preempt = v == lapic::TIMER_VECTOR && self.sched.others_ready();
+                let mut preempt = false;
                 if v == lapic::TIMER_VECTOR {
+                    profile::count(Counter::IrqTimer);
+                    if rip != self.resumed_at {
+                        profile::sample_user(rip);
+                    }
+                    // Under --profile the tick is faster than the slice.
+                    self.slice_ns += self.tick_ns;
+                    if self.slice_ns >= TICK_NS {
+                        self.slice_ns = 0;
+                        preempt = self.sched.others_ready();
+                    }
                     self.check_control();
                 }
                 self.sched.requeue(tid, !preempt);
@@ -276,6 +349,7 @@ impl Kernel<'_> {
     /// interrupt again, and have the personality poll.
     fn service_devices(&mut self) {
         if crate::arch::trap::take_device_work() {
+            profile::count(Counter::IrqDevice);
             if let Some(nic) = self.machine.nic.as_mut() {
                 nic.ack_interrupt();
             }
@@ -294,6 +368,19 @@ impl Kernel<'_> {
             self.apply_wakeups();
         }
     }
+}
+
+/// Send the profile, if one was taken, with the program's file mappings.
+fn dump_profile(process: &Process) {
+    if !profile::active() {
+        return;
+    }
+    use kiln_syscall::vfs::ProcessFacts;
+    let maps = process.mappings().into_iter().filter_map(|m| {
+        let f = m.file?;
+        Some((m.start, m.end, f.offset, f.path))
+    });
+    profile::dump(maps);
 }
 
 /// The program dies of a fault: report it and end the VM with 128+signal.
@@ -335,6 +422,7 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
         ctx.rflags, ctx.fs_base
     );
     backtrace(process, ctx);
+    dump_profile(process);
     exit::exit(128 + f.signal.number())
 }
 

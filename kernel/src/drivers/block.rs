@@ -34,6 +34,7 @@ impl BlockDevice for Disk {
             return Err(Errno::EINVAL);
         }
         for (i, chunk) in buf.chunks_mut(MAX_REQUEST).enumerate() {
+            crate::profile::count(crate::profile::Counter::BlockRead);
             let at = sector + (i * MAX_REQUEST / SECTOR_SIZE) as u64;
             self.dev
                 .read_blocks(at as usize, chunk)

@@ -87,6 +87,7 @@ impl Nic {
             // until the device reports the token done.
             match unsafe { self.dev.transmit_begin(&buf[..len]) } {
                 Ok(token) => {
+                    crate::profile::count(crate::profile::Counter::NetTx);
                     self.tx_inflight.insert(token, buf);
                 }
                 Err(_) => {
@@ -119,6 +120,7 @@ impl NetDevice for Nic {
         };
         // SAFETY: `buf` is the buffer that was posted under `token`.
         if let Ok((hdr, len)) = unsafe { self.dev.receive_complete(token, &mut buf) } {
+            crate::profile::count(crate::profile::Counter::NetRx);
             f(&buf[hdr..hdr + len]);
         }
         self.post_rx(buf);
