@@ -44,7 +44,7 @@ pub const MAX_LINES: usize = 1_000_000;
 pub const TOP: usize = 25;
 /// Longest path or counter name taken from the VM.
 const MAX_NAME: usize = 4096;
-/// Longest function name shown in the summary (the flame graph has all).
+/// Longest function name shown in the summary (the flame graph has it all).
 const MAX_SHOWN: usize = 120;
 
 /// What `--profile[=HZ]` and `--profile-out` asked for.
@@ -460,9 +460,14 @@ impl Frame {
     /// As the summary shows it: `function [file]`, `function [kernel]`,
     /// `[idle]`, `[unknown]`.
     pub fn label(&self) -> String {
+        self.label_within(usize::MAX)
+    }
+
+    /// [`Frame::label`] with the function name cut to `max` characters.
+    fn label_within(&self, max: usize) -> String {
         match self {
-            Frame::Program { file, function } => format!("{function} [{file}]"),
-            Frame::Kernel { function } => format!("{function} [kernel]"),
+            Frame::Program { file, function } => format!("{} [{file}]", shorten(function, max)),
+            Frame::Kernel { function } => format!("{} [kernel]", shorten(function, max)),
             Frame::Idle => "[idle]".into(),
             Frame::Unknown => "[unknown]".into(),
         }
@@ -603,11 +608,11 @@ fn rate(x: f64) -> String {
     }
 }
 
-fn shorten(s: &str) -> String {
-    if s.chars().count() <= MAX_SHOWN {
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         s.to_string()
     } else {
-        let mut t: String = s.chars().take(MAX_SHOWN - 3).collect();
+        let mut t: String = s.chars().take(max.saturating_sub(3)).collect();
         t.push_str("...");
         t
     }
@@ -637,7 +642,7 @@ pub fn summary(profile: &Profile, frames: &[(Frame, u64)], hz: u32, run_time: Du
             s,
             "{:>6.1}%  {n:>width$}  {}",
             percent(*n, total),
-            shorten(&f.label())
+            f.label_within(MAX_SHOWN)
         );
     }
     let secs = run_time.as_secs_f64();
@@ -1147,6 +1152,20 @@ profile sample i 0 4
             empty,
             "kiln: profile: 0 samples at 1000 Hz (0.0% program, 0.0% kernel, 0.0% idle)\n\
              kiln: profile: counters: none reported\n"
+        );
+        // Long names are cut, the file stays.
+        let long = [(
+            Frame::Program {
+                file: "spin".into(),
+                function: "x".repeat(500),
+            },
+            1,
+        )];
+        let s = summary(&Profile::default(), &long, 1000, Duration::ZERO);
+        let line = s.lines().nth(1).unwrap();
+        assert!(
+            line.ends_with(&format!("{}... [spin]", "x".repeat(MAX_SHOWN - 3))),
+            "{line}"
         );
         // At most TOP functions.
         let many: Vec<(Frame, u64)> = (0..40)
