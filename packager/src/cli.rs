@@ -52,6 +52,15 @@ pub enum Command {
         /// At exit, list every path the program tried to open that does not exist.
         #[arg(long)]
         missing_files: bool,
+        /// Sample where the VM's time goes, HZ times a second (10 to 10000)
+        /// [default: 1000]; at exit print the top functions and the kernel's
+        /// counters, and write a flame graph (see --profile-out).
+        #[arg(long, value_name = "HZ", num_args = 0..=1, require_equals = true, default_missing_value = "1000")]
+        profile: Option<String>,
+        /// Where --profile writes its flame graph (SVG) [default: ./kiln-profile.svg];
+        /// implies --profile.
+        #[arg(long, value_name = "PATH")]
+        profile_out: Option<PathBuf>,
         /// Forward a host TCP port to the program (repeatable): PORT, HOST:GUEST
         /// or LOW-HIGH. Host ports listen on 127.0.0.1; put ADDR: first to listen
         /// elsewhere (e.g. 0.0.0.0:8080:80).
@@ -76,6 +85,9 @@ pub enum Command {
         image: PathBuf,
     },
 }
+
+/// Exit status for a command line kiln cannot use (as clap's).
+pub const EXIT_USAGE: i32 = 2;
 
 /// Parse `args` and run the command; returns the exit status.
 pub fn main<I, T>(args: I) -> i32
@@ -107,17 +119,28 @@ where
             machine,
             accel,
             missing_files,
+            profile,
+            profile_out,
             ports,
             udp_ports,
             net,
             build,
             args,
         } => {
+            let profile = match crate::profile::settings(profile.as_deref(), profile_out.as_deref())
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("kiln: error: {e}");
+                    return EXIT_USAGE;
+                }
+            };
             let opts = crate::run::RunOptions {
                 memory,
                 machine,
                 accel,
                 missing_files,
+                profile,
                 ports,
                 udp_ports,
                 net,
@@ -148,6 +171,7 @@ fn report(result: anyhow::Result<()>, failure: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn run_args(args: &[&str]) -> (Vec<String>, Vec<String>, NetMode) {
         let argv = ["kiln", "run", "prog"].iter().chain(args);
@@ -160,6 +184,57 @@ mod tests {
             } => (ports, udp_ports, net),
             other => panic!("not run: {other:?}"),
         }
+    }
+
+    fn profile_args(args: &[&str]) -> (Option<String>, Option<PathBuf>, Vec<String>) {
+        let argv = ["kiln", "run", "prog"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run {
+                profile,
+                profile_out,
+                args,
+                ..
+            } => (profile, profile_out, args),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn profile_options() {
+        use crate::profile::{settings, DEFAULT_HZ};
+        assert_eq!(profile_args(&[]), (None, None, vec![]));
+        // Without a value: the default rate, which the kernel gets.
+        let (p, o, _) = profile_args(&["--profile"]);
+        assert_eq!(p.as_deref(), Some(DEFAULT_HZ.to_string().as_str()));
+        let s = settings(p.as_deref(), o.as_deref()).unwrap().unwrap();
+        assert_eq!(
+            (s.hz, s.out),
+            (DEFAULT_HZ, PathBuf::from("kiln-profile.svg"))
+        );
+        let (p, o, a) = profile_args(&[
+            "--profile=250",
+            "--profile-out",
+            "/tmp/x.svg",
+            "--",
+            "--profile=9",
+        ]);
+        assert_eq!(
+            (p.as_deref(), o.as_deref()),
+            (Some("250"), Some(Path::new("/tmp/x.svg")))
+        );
+        assert_eq!(a, ["--profile=9"]);
+        // The value needs `=`: a word after --profile is not its rate.
+        assert!(Cli::try_parse_from(["kiln", "run", "prog", "--profile", "250"]).is_err());
+        // A bad rate is one `kiln: error:` line and a usage status, before
+        // anything runs.
+        assert_eq!(
+            main(["kiln", "run", "/nonexistent", "--profile=5"]),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            main(["kiln", "run", "/nonexistent", "--profile=lots"]),
+            EXIT_USAGE
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! [`ldconf`]) finds a dynamically linked program's libraries, [`pack`]
 //! packs them with the dlopen rules and [`runtimes`]' standard libraries,
 //! [`image`] writes and reads images, [`qemu`] builds the QEMU
-//! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image and
-//! [`inspect`] lists one.
+//! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image,
+//! [`profile`] reads and symbolizes `--profile`'s samples and [`inspect`]
+//! lists an image.
 
 pub mod accel;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod inspect;
 pub mod ldconf;
 pub mod net;
 pub mod pack;
+pub mod profile;
 pub mod qemu;
 pub mod root;
 pub mod run;

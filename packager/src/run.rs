@@ -3,8 +3,11 @@
 
 use crate::accel::{self, AccelChoice};
 use crate::image::{is_image, write_image, Image};
+use crate::inspect::ImageFs;
 use crate::net::{self, NetMode, Network, Proto};
+use crate::profile;
 use crate::qemu::{self, Launch, Machine, Verdict};
+use crate::root::Fs;
 use crate::spec::{load_config, resolve, run_settings, BuildArgs, RunSettings};
 use crate::EXIT_VM_FAILURE;
 use anyhow::{bail, Context, Result};
@@ -15,7 +18,7 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, Once};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -29,6 +32,8 @@ pub struct RunOptions {
     pub accel: Option<AccelChoice>,
     /// Ask the kernel to list the paths the program missed.
     pub missing_files: bool,
+    /// `--profile[=HZ]` / `--profile-out`: sample the VM and report at exit.
+    pub profile: Option<profile::Settings>,
     /// `-p`: TCP forwards as given ([`net::parse_forward`]).
     pub ports: Vec<String>,
     /// `--udp`: UDP forwards as given.
@@ -51,6 +56,15 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     // A bad -m, -p or --udp is reported before any work.
     if let Some(m) = &opts.memory {
         qemu::check_memory(m)?;
+    }
+    if let Some(p) = &opts.profile {
+        let dir = p.out.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            bail!(
+                "--profile-out {}: no such directory for the flame graph",
+                p.out.display()
+            );
+        }
     }
     let mut cli_forwards = Vec::new();
     for (proto, specs) in [(Proto::Tcp, &opts.ports), (Proto::Udp, &opts.udp_ports)] {
@@ -144,9 +158,11 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     cmd.args(qemu::args(&launch)).stderr(Stdio::piped());
     set_request_socket(Some(requests));
     let mut stderr = None;
+    let started = Instant::now();
     let status = supervise_with(&mut cmd, None, |child| {
         stderr = child.stderr.take().map(relay_stderr);
     });
+    let run_time = started.elapsed();
     set_request_socket(None);
     let failure = stderr.and_then(|t| t.join().ok().flatten());
     let status = status?;
@@ -156,8 +172,12 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
-    let report = std::fs::read_to_string(&ctl).unwrap_or_default();
-    Ok(match qemu::parse_ctl(&report) {
+    // Lossy: bytes that are not UTF-8 (the VM is untrusted) must not cost
+    // the lines around them.
+    let report = std::fs::read(&ctl)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let status = match qemu::parse_ctl(&report) {
         Verdict::Exit(n) => n as i32,
         Verdict::Panic => {
             eprintln!("kiln: error: the kernel panicked (see the console output above)");
@@ -170,7 +190,35 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             eprintln!("kiln: error: the VM {how} without reporting an exit status: kernel or hypervisor failure");
             EXIT_VM_FAILURE
         }
-    })
+    };
+    if let Some(settings) = &opts.profile {
+        report_profile(&report, settings, &image, &kernel, run_time);
+    }
+    Ok(status)
+}
+
+/// Print `--profile`'s report on standard error and write its flame graph.
+/// Whatever happens in there, the program's exit status stays kiln's.
+fn report_profile(
+    ctl: &str,
+    settings: &profile::Settings,
+    image: &Image,
+    kernel: &[u8],
+    run_time: Duration,
+) {
+    let fs = ImageFs { image };
+    // Map paths are the program's view: follow symlinks inside the image.
+    let read = |path: &str| {
+        let found = crate::root::resolve(&fs, path, true).ok()?;
+        fs.read(&found.real).ok()
+    };
+    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        profile::finish(ctl, settings, kernel, read, run_time)
+    }));
+    match text {
+        Ok(text) => eprint!("{text}"),
+        Err(_) => eprintln!("kiln: profile: the report failed (a bug in kiln)"),
+    }
 }
 
 /// Copy QEMU's standard error to kiln's, except a host forwarding failure,
@@ -194,8 +242,14 @@ fn relay_stderr(from: ChildStderr) -> std::thread::JoinHandle<Option<String>> {
 
 /// The kernel command line for these options (`-append`).
 pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
-    opts.missing_files
-        .then(|| MISSING_FILES_CMDLINE.to_string())
+    let mut words = Vec::new();
+    if opts.missing_files {
+        words.push(MISSING_FILES_CMDLINE.to_string());
+    }
+    if let Some(p) = &opts.profile {
+        words.push(p.cmdline());
+    }
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -333,6 +387,7 @@ mod tests {
             machine: Machine::Microvm,
             accel: None,
             missing_files: false,
+            profile: None,
             ports: vec![],
             udp_ports: vec![],
             net: NetMode::User,
@@ -342,5 +397,12 @@ mod tests {
         assert_eq!(kernel_cmdline(&opts), None);
         opts.missing_files = true;
         assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.missing-files"));
+        opts.profile = profile::settings(Some("250"), None).unwrap();
+        assert_eq!(
+            kernel_cmdline(&opts).as_deref(),
+            Some("kiln.missing-files kiln.profile=250")
+        );
+        opts.missing_files = false;
+        assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.profile=250"));
     }
 }
