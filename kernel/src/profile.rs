@@ -1,7 +1,10 @@
 //! `kiln run --profile`: where the time goes, and what costs exits.
 //!
 //! - Program code is sampled: the timer ticks at the asked rate while the
-//!   program runs, and each tick that interrupts it records its `rip`.
+//!   program runs, and each tick that interrupts it records its `rip`. A
+//!   tick that fell due while the kernel ran is taken as soon as the
+//!   program resumes; it is dropped (that time is the kernel's, booked
+//!   below), so that system call return sites are not overcounted.
 //! - Kernel work is timed, not sampled (the kernel runs with interrupts
 //!   off, so a tick would land on the program's next instruction): each
 //!   system call, fault, interrupt and network turn is measured with the

@@ -48,7 +48,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         poll_now: true,
         tick_ns: profile::period_ns().unwrap_or(TICK_NS),
         slice_ns: 0,
-        resumed_at: 0,
+        resumed_ns: 0,
     };
     k.wait_for_lease();
     let main = k.process.main_tid();
@@ -72,9 +72,9 @@ struct Kernel<'m> {
     tick_ns: u64,
     /// Ticks of the current time slice, in ns (preemption after TICK_NS).
     slice_ns: u64,
-    /// Where the program was resumed last (a tick that lands there was
-    /// held back while the kernel ran, and is not the program's).
-    resumed_at: u64,
+    /// When the program was last resumed (a tick taken right after it was
+    /// held back while the kernel ran: not a sample of the program).
+    resumed_ns: u64,
 }
 
 /// Stands for system calls without a handler in kernel profiles.
@@ -113,7 +113,9 @@ impl Kernel<'_> {
                 return;
             }
         }
-        self.resumed_at = ctx.rip;
+        if profile::active() {
+            self.resumed_ns = crate::time::monotonic_ns();
+        }
         match user::run(ctx) {
             None => {
                 let addr = ctx.rip;
@@ -312,8 +314,11 @@ impl Kernel<'_> {
                 let mut preempt = false;
                 if v == lapic::TIMER_VECTOR {
                     profile::count(Counter::IrqTimer);
-                    if rip != self.resumed_at {
-                        profile::sample_user(rip);
+                    if profile::active() {
+                        let ran = crate::time::monotonic_ns().saturating_sub(self.resumed_ns);
+                        if ran >= self.tick_ns / 8 {
+                            profile::sample_user(rip);
+                        }
                     }
                     // Under --profile the tick is faster than the slice.
                     self.slice_ns += self.tick_ns;
