@@ -13,7 +13,7 @@ use crate::{exit, print, println};
 use kiln_abi::context::UserContext;
 use kiln_abi::{Access, FaultSignal, Signal, Tid, WaitFor};
 use kiln_syscall::platform::{Console, Platform};
-use kiln_syscall::process::{BootOptions, Flow, Process};
+use kiln_syscall::process::{BootOptions, Flow, PollNeed, Process};
 
 const SEGV_MAPERR: i32 = 1;
 /// Console input is polled this often while a thread waits for it (the
@@ -25,6 +25,9 @@ pub const TICK_NS: u64 = kiln_abi::TIME_SLICE_NS;
 const SYS_SCHED_YIELD: u64 = 24;
 /// How long the program's start waits for a DHCP lease.
 const LEASE_WAIT_NS: u64 = 3_000_000_000;
+/// System calls a thread may make, after one left segments to send, before
+/// the network stack runs anyway (it runs at once when the thread blocks).
+const FLUSH_AFTER_SYSCALLS: u32 = 16;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
@@ -46,6 +49,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         sched: Scheduler::default(),
         next_poll: None,
         poll_now: true,
+        egress_pending: 0,
         tick_ns: profile::period_ns().unwrap_or(TICK_NS),
         slice_ns: 0,
         resumed_ns: 0,
@@ -67,6 +71,8 @@ struct Kernel<'m> {
     next_poll: Option<u64>,
     /// `poll` is due now (device work, or a call left work).
     poll_now: bool,
+    /// System calls since one left segments to send (0: none pending).
+    egress_pending: u32,
     /// The period of the running tick: [`TICK_NS`], or the sampling period
     /// under `--profile`.
     tick_ns: u64,
@@ -94,6 +100,11 @@ impl Kernel<'_> {
     fn step(&mut self) {
         self.housekeeping();
         let Some(tid) = self.sched.next() else {
+            if self.egress_pending > 0 {
+                // Nothing runs: send what the calls left first.
+                self.poll_now = true;
+                return;
+            }
             self.sleep();
             return;
         };
@@ -145,13 +156,21 @@ impl Kernel<'_> {
             let spent = crate::time::monotonic_ns().saturating_sub(start);
             profile::kernel_time(handler_address(nr), spent);
         }
+        let blocks = !matches!(flow, Flow::Continue | Flow::Spawn { .. });
         if nr == SYS_SCHED_YIELD && flow == Flow::Continue {
             // Let the others run first.
             self.sched.requeue(tid, false);
         } else {
             self.act(tid, flow);
         }
-        self.poll_now |= self.process.needs_poll();
+        match self.process.poll_need() {
+            PollNeed::Now => self.poll_now = true,
+            PollNeed::Soon => self.egress_pending += 1,
+            PollNeed::No => {}
+        }
+        if self.egress_pending > 0 && (blocks || self.egress_pending >= FLUSH_AFTER_SYSCALLS) {
+            self.poll_now = true;
+        }
     }
 
     /// Do what the personality asked after `tid`'s call or fault.
@@ -206,6 +225,7 @@ impl Kernel<'_> {
         });
         if self.poll_now || self.next_poll.is_some_and(|d| d <= now) {
             self.poll_now = false;
+            self.egress_pending = 0;
             profile::count(Counter::NetPoll);
             self.next_poll = self.process.poll(self.machine, now);
             if profile::active() {
@@ -314,6 +334,8 @@ impl Kernel<'_> {
                 let mut preempt = false;
                 if v == lapic::TIMER_VECTOR {
                     profile::count(Counter::IrqTimer);
+                    // A thread that computes sends what it left at the tick.
+                    self.poll_now |= self.egress_pending > 0;
                     if profile::active() {
                         let ran = crate::time::monotonic_ns().saturating_sub(self.resumed_ns);
                         if ran >= self.tick_ns / 8 {

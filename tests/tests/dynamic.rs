@@ -209,12 +209,15 @@ fn nginx_q35() {
 }
 
 /// Send one RESP command line, read the reply.
-fn redis(conn: &mut TcpStream, cmd: &str) -> String {
-    conn.write_all(format!("{cmd}\r\n").as_bytes())
-        .expect("send to redis");
+fn try_redis(conn: &mut TcpStream, cmd: &str) -> std::io::Result<String> {
+    conn.write_all(format!("{cmd}\r\n").as_bytes())?;
     let mut buf = [0u8; 512];
-    let n = conn.read(&mut buf).expect("read from redis");
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    let n = conn.read(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn redis(conn: &mut TcpStream, cmd: &str) -> String {
+    try_redis(conn, cmd).unwrap_or_else(|e| panic!("redis {cmd}: {e}"))
 }
 
 fn redis_server(machine: &str) {
@@ -239,9 +242,13 @@ fn redis_server(machine: &str) {
                     Ok(s) => {
                         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
                         let mut s = s;
-                        if redis(&mut s, "PING").starts_with("+PONG") {
-                            c = Some(s);
-                            break;
+                        // Reset until redis listens (QEMU accepts first).
+                        match try_redis(&mut s, "PING") {
+                            Ok(r) if r.starts_with("+PONG") => {
+                                c = Some(s);
+                                break;
+                            }
+                            _ => std::thread::sleep(Duration::from_millis(200)),
                         }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(500)),

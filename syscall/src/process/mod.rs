@@ -57,6 +57,14 @@ use alloc::vec::Vec;
 use kiln_abi::ioctl::Termios;
 use kiln_image::EntryKind;
 
+/// See [`Process::poll_need`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollNeed {
+    No,
+    Soon,
+    Now,
+}
+
 /// How the kernel was asked to run the program (from its command line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BootOptions {
@@ -323,6 +331,20 @@ impl Process {
     /// armed): the kernel then polls before running the program again.
     pub fn needs_poll(&self) -> bool {
         network::needs_poll(self) || self.timers.needs_poll()
+    }
+
+    /// How soon the work a system call left for `poll` must be done: a
+    /// timer armed must be known now; segments to send may wait for the
+    /// thread to block, so that the replies to several connections leave
+    /// in one turn of the network stack (the kernel bounds the wait).
+    pub fn poll_need(&self) -> PollNeed {
+        if self.timers.needs_poll() {
+            PollNeed::Now
+        } else if network::needs_poll(self) {
+            PollNeed::Soon
+        } else {
+            PollNeed::No
+        }
     }
 
     /// The host asked the VM to shut down: the program gets SIGTERM.

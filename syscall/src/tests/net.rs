@@ -812,3 +812,28 @@ fn the_network_configuration_writes_run_resolv_conf() {
         E(Errno::ENOENT)
     );
 }
+
+#[test]
+fn a_send_leaves_work_that_may_wait_a_timer_leaves_work_that_may_not() {
+    use crate::process::PollNeed;
+    let mut b = setup();
+    b.settle();
+    assert_eq!(b.proc.poll_need(), PollNeed::No);
+    // A datagram to send: the kernel may let the thread make a few more
+    // calls before the stack runs (it runs at once when the thread blocks).
+    let s = b.sys(SOCKET, &[AF_INET, 2, 0]);
+    let a = sin([127, 0, 0, 1], 9);
+    let n = b.put_addr(&a);
+    b.poke(BUF, b"hello");
+    assert_eq!(b.sys(SENDTO, &[s as u64, BUF, 5, 0, ADDR, n]), 5);
+    assert_eq!(b.proc.poll_need(), PollNeed::Soon);
+    b.settle();
+    assert_eq!(b.proc.poll_need(), PollNeed::No);
+    // An armed timer must be known to the kernel now.
+    let it = ADDR + 0x100;
+    b.poke(it, &[0u8; 16]);
+    b.poke(it + 16, &1u64.to_le_bytes());
+    b.poke(it + 24, &0u64.to_le_bytes());
+    assert_eq!(b.sys(38, &[0, it, 0]), 0); // setitimer(ITIMER_REAL, 1 s)
+    assert_eq!(b.proc.poll_need(), PollNeed::Now);
+}
