@@ -9,7 +9,11 @@
 //!     cargo run -p kiln-tests --release --bin bench-net -- [--seconds N]
 //!         [--connections N] [--machine microvm|q35] [--only NAME]
 //!         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]]
-//!         [--soak MINUTES]
+//!         [--soak MINUTES] [--first-response RUNS]
+//!
+//! `--first-response RUNS` measures instead the time from QEMU's start to
+//! the first answered request of http-poll (with `--baseline`, both builds
+//! taking turns).
 //!
 //! `--linux DIR` (with `--machine q35`) adds the fair peer: the same binary
 //! as the only program of a Linux VM under the same QEMU (DIR from
@@ -55,6 +59,8 @@ struct Options {
     only: Option<String>,
     tap: Option<(String, Ipv4Addr)>,
     soak_minutes: Option<u64>,
+    /// Runs of the first-response measurement (`--first-response N`).
+    first_response: Option<u64>,
     /// Kernel and modules for the Linux guest (scripts/linux-guest.sh).
     linux: Option<std::path::PathBuf>,
     /// An earlier build of kiln to compare with.
@@ -66,7 +72,8 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: bench-net [--seconds N] [--connections N] [--machine microvm|q35] [--only NAME] \
-         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]] [--soak MINUTES]"
+         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]] [--soak MINUTES] \
+         [--first-response RUNS]"
     );
     std::process::exit(2);
 }
@@ -79,6 +86,7 @@ fn parse_options(args: &[String]) -> Options {
         only: None,
         tap: None,
         soak_minutes: None,
+        first_response: None,
         linux: None,
         baseline: None,
         rounds: 1,
@@ -101,6 +109,7 @@ fn parse_options(args: &[String]) -> Options {
             "--tap" => tap = Some(v.clone()),
             "--tap-ip" => tap_ip = Some(v.parse::<Ipv4Addr>().unwrap_or_else(|_| usage())),
             "--soak" => o.soak_minutes = Some(num()),
+            "--first-response" => o.first_response = Some(num().min(100)),
             "--linux" => o.linux = Some(v.into()),
             "--baseline" => o.baseline = Some(v.into()),
             "--rounds" => o.rounds = num().min(100),
@@ -130,6 +139,10 @@ fn main() {
     let work = tempfile::tempdir().expect("temporary directory");
     let me = kiln_script(work.path());
 
+    if let Some(runs) = o.first_response {
+        first_response(&me, &o, runs);
+        return;
+    }
     if let Some(minutes) = o.soak_minutes {
         let mut failed = false;
         for &(name, ready) in HTTP.iter().filter(|(n, _)| wanted(n)) {
@@ -433,6 +446,69 @@ fn serve_dnsperf(
     }
     server.stop(libc::SIGINT, Duration::from_secs(15));
     report.map(|r| (r, rss))
+}
+
+/// QEMU start to the first answered request: `kiln run` of http-poll is
+/// started and asked for `/` every 5 ms (each try given 100 ms) until the
+/// answer is a 200, `runs` times; with `--baseline`, the two builds take
+/// turns. Prints the medians (DHCP included: the default network).
+fn first_response(kiln: &Path, o: &Options, runs: u64) {
+    use std::time::Instant;
+    let once = |kiln: &Path| -> Option<Duration> {
+        let port = free_tcp_port();
+        let start = Instant::now();
+        let server = Server::start(kiln_run(
+            kiln,
+            &o.machine,
+            &["-p", &format!("{port}:8080")],
+            &sample("http-poll"),
+            &["8080"],
+        ));
+        let mut took = None;
+        while start.elapsed() < BOOT_LIMIT {
+            let answered =
+                kiln_tests::net::HttpConn::connect(local(port), Duration::from_millis(100))
+                    .and_then(|mut c| c.get("/", true))
+                    .is_ok_and(|r| r.status == 200);
+            if answered {
+                took = Some(start.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.stop(libc::SIGINT, Duration::from_secs(15));
+        took
+    };
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..runs {
+        match &o.baseline {
+            Some(base) => {
+                let (b, n) = alternate(round, || once(base), || once(kiln));
+                theirs.extend(b);
+                mine.extend(n);
+            }
+            None => mine.extend(once(kiln)),
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v.get(v.len() / 2).map(|d| d.as_secs_f64() * 1000.0)
+    };
+    let show = |m: Option<f64>| m.map_or_else(|| "failed".to_string(), |m| format!("{m:.0} ms"));
+    let (m, t) = (median(&mut mine), median(&mut theirs));
+    println!(
+        "http-poll, {} runs, machine {}: QEMU start to first HTTP 200, median {}",
+        runs,
+        o.machine,
+        show(m)
+    );
+    if o.baseline.is_some() {
+        println!(
+            "baseline: median {}; this / baseline {}",
+            show(t),
+            ratio(m.unwrap_or(0.0), t)
+        );
+    }
 }
 
 /// One round of the baseline against this build: (baseline, this). Who
