@@ -165,22 +165,30 @@ pub fn setgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     ok(0)
 }
 
+/// Read a `cap_user_header_t`: (32-bit words per set, pid), or `None` for
+/// a version Kiln does not know, after writing the preferred one back.
+fn cap_header(c: &mut Call<'_>, header: u64) -> SysResult<Option<(usize, i32)>> {
+    let hdr = c.mem().read_array::<8>(header)?;
+    let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    match version {
+        LINUX_CAPABILITY_VERSION_1 => Ok(Some((1, pid))),
+        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => Ok(Some((2, pid))),
+        _ => {
+            c.mem().write_u32(header, LINUX_CAPABILITY_VERSION_3)?;
+            Ok(None)
+        }
+    }
+}
+
 /// Implements Linux `capget(2)` for the program itself: version 1 gives
 /// one 32-bit set, versions 2 and 3 two; an unknown version is answered
 /// with version 3 in the header and EINVAL (0 when `data` is NULL, as
 /// Linux does for programs probing the version).
 pub fn capget(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (header, data) = (a.u(0), a.u(1));
-    let hdr = c.mem().read_array::<8>(header)?;
-    let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    let words = match version {
-        LINUX_CAPABILITY_VERSION_1 => 1,
-        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
-        _ => {
-            c.mem().write_u32(header, LINUX_CAPABILITY_VERSION_3)?;
-            return if data == 0 { ok(0) } else { Err(Errno::EINVAL) };
-        }
+    let Some((words, pid)) = cap_header(c, header)? else {
+        return if data == 0 { ok(0) } else { Err(Errno::EINVAL) };
     };
     if data == 0 {
         return ok(0);
@@ -209,16 +217,8 @@ pub fn capget(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 /// preferred one back and is EINVAL.
 pub fn capset(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (header, data) = (a.u(0), a.u(1));
-    let hdr = c.mem().read_array::<8>(header)?;
-    let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    let words = match version {
-        LINUX_CAPABILITY_VERSION_1 => 1,
-        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
-        _ => {
-            c.mem().write_u32(header, LINUX_CAPABILITY_VERSION_3)?;
-            return Err(Errno::EINVAL);
-        }
+    let Some((words, pid)) = cap_header(c, header)? else {
+        return Err(Errno::EINVAL);
     };
     if !matches!(pid, 0 | 1) {
         return Err(Errno::EPERM);

@@ -683,22 +683,7 @@ fn recvmsg_with(b: &mut Booted, fd: u64, room: u64) -> (i64, Vec<u8>, u32) {
     (r, b.peek(ctl, len), flags)
 }
 
-fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
-    let mut v = vec![2, 0];
-    v.extend_from_slice(&port.to_be_bytes());
-    v.extend_from_slice(&ip);
-    v.extend_from_slice(&[0; 8]);
-    v
-}
-
-fn sin6(ip: [u8; 16], port: u16) -> Vec<u8> {
-    let mut v = vec![10, 0];
-    v.extend_from_slice(&port.to_be_bytes());
-    v.extend_from_slice(&[0; 4]);
-    v.extend_from_slice(&ip);
-    v.extend_from_slice(&[0; 4]);
-    v
-}
+use super::net::{sin, sin6};
 
 #[test]
 fn dnsmasq_style_packet_info_on_udp() {

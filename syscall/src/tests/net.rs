@@ -47,7 +47,7 @@ const LEN: u64 = SCRATCH + 0x400;
 const BUF: u64 = SCRATCH + 0x1000;
 const EV: u64 = SCRATCH + 0x3000;
 
-fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
+pub(super) fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
     let mut v = vec![2, 0];
     v.extend_from_slice(&port.to_be_bytes());
     v.extend_from_slice(&ip);
@@ -55,7 +55,7 @@ fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
     v
 }
 
-fn sin6(ip: [u8; 16], port: u16) -> Vec<u8> {
+pub(super) fn sin6(ip: [u8; 16], port: u16) -> Vec<u8> {
     let mut v = vec![10, 0];
     v.extend_from_slice(&port.to_be_bytes());
     v.extend_from_slice(&[0; 4]);
