@@ -591,6 +591,9 @@ impl ProcessFacts for Process {
     fn open_fds(&self) -> Vec<i32> {
         self.fds.open_fds().collect()
     }
+    fn thread_count(&self) -> usize {
+        self.threads.tids().count()
+    }
 }
 
 /// Read the ELF file at `path` of the image whole: (bytes, image offset of

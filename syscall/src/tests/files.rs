@@ -618,7 +618,7 @@ fn proc_files_read_like_linux() {
     let cpu = String::from_utf8(t.cat("/proc/cpuinfo").unwrap()).unwrap();
     assert_eq!(cpu.matches("processor\t:").count(), 2);
     assert_eq!(t.cat("/proc/sys/net/core/somaxconn").unwrap(), b"128\n");
-    assert_eq!(t.cat("/proc/sys/vm/overcommit_memory").unwrap(), b"0\n");
+    assert_eq!(t.cat("/proc/sys/vm/overcommit_memory").unwrap(), b"1\n");
     assert_eq!(t.cat("/proc/sys/kernel/hostname").unwrap(), b"kiln\n");
     assert_eq!(t.cat("/proc/uptime").unwrap(), b"5.00 5.00\n");
     assert_eq!(t.cat("/sys/devices/system/cpu/online").unwrap(), b"0-1\n");

@@ -52,6 +52,14 @@ fn clone_makes_threads_as_libcs_ask() {
     assert_eq!(b.call_as(2, 186, &[]).1, 2);
     assert_eq!(b.call_as(2, 39, &[]).1, 1);
     assert_eq!(b.proc.thread_ids().collect::<alloc::vec::Vec<_>>(), [1, 2]);
+    // /proc/self/status counts them (runtimes size their pools by it).
+    let path = a + 0x3800;
+    b.poke_str(path, "/proc/self/status");
+    let fd = b.sys(257, &[-100i64 as u64, path, 0, 0]) as u64;
+    let n = b.sys(0, &[fd, a + 0x1000, 0x800]);
+    let status = alloc::string::String::from_utf8(b.peek(a + 0x1000, n as usize)).unwrap();
+    assert!(status.contains("\nThreads:\t2\n"), "{status}");
+    b.sys(3, &[fd]);
     // Go: no SETTLS, no tid pointers.
     let (flow, rax) = b.call(56, &[THREAD_FLAGS, a + 0x3000, 0, 0, 0]);
     assert!(matches!(flow, Flow::Spawn { tid: 3, .. }) && rax == 3);

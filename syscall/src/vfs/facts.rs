@@ -53,4 +53,6 @@ pub trait ProcessFacts {
     fn file(&self, fd: i32) -> Option<FileRef>;
     /// The open descriptors, in order.
     fn open_fds(&self) -> Vec<i32>;
+    /// How many threads the program has.
+    fn thread_count(&self) -> usize;
 }

@@ -155,7 +155,9 @@ pub fn procfs() -> NodeRef {
                     PROC,
                     230,
                     alloc::vec![
-                        ("overcommit_memory", file(PROC, 231, |_| text("0\n"))),
+                        // 1, "always": mmap reserves and pages arrive on
+                        // first touch, whatever the size (Redis checks).
+                        ("overcommit_memory", file(PROC, 231, |_| text("1\n"))),
                         ("max_map_count", file(PROC, 232, |_| text("65530\n"))),
                     ]
                 )
@@ -411,13 +413,14 @@ fn status(cx: &mut Cx<'_>) -> Vec<u8> {
     let groups: Vec<String> = creds.groups.iter().map(|g| format!("{g}")).collect();
     let groups = groups.join(" ");
     let (cap_eff, cap_prm) = creds.capabilities();
+    let threads = cx.facts.thread_count();
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n\
          TracerPid:\t0\nUid:\t{uid}\nGid:\t{gid}\nFDSize:\t64\nGroups:\t{groups}\n\
          VmPeak:\t{vm} kB\nVmSize:\t{vm} kB\nVmLck:\t0 kB\nVmPin:\t0 kB\nVmHWM:\t{rss} kB\n\
          VmRSS:\t{rss} kB\nRssAnon:\t{anon} kB\nRssFile:\t{file} kB\nRssShmem:\t0 kB\n\
          VmData:\t{data} kB\nVmStk:\t{stack} kB\nVmExe:\t{exe} kB\nVmLib:\t0 kB\n\
-         VmSwap:\t0 kB\nThreads:\t1\n\
+         VmSwap:\t0 kB\nThreads:\t{threads}\n\
          SigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n\
          SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n\
          CapInh:\t0000000000000000\nCapPrm:\t{cap_prm:016x}\nCapEff:\t{cap_eff:016x}\n\
@@ -436,8 +439,9 @@ fn pid_stat(cx: &mut Cx<'_>) -> Vec<u8> {
     // majflt cmajflt utime stime cutime cstime priority nice threads
     // itrealvalue starttime vsize rss rsslim ... (52 fields)
     let mut s = format!(
-        "1 ({}) R 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 0 {} {} 18446744073709551615",
+        "1 ({}) R 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 0 {} {} 18446744073709551615",
         comm_name(cx),
+        cx.facts.thread_count(),
         u.size * crate::platform::PAGE_SIZE,
         u.resident
     );
