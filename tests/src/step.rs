@@ -612,8 +612,10 @@ impl Report {
             }
             for p in &ratios {
                 let r = match (knee_of(KILN), knee_of(p)) {
-                    (Some(Knee { rate: Some(a), .. }), Some(Knee { rate: Some(b), .. })) => {
-                        format!("{:.3}", a as f64 / b as f64)
+                    (Some(k), Some(b)) if k.rate.is_some() && b.rate.is_some() => {
+                        let r = k.rate.unwrap_or(1) as f64 / b.rate.unwrap_or(1) as f64;
+                        let bound = k.why.is_none() || b.why.is_none();
+                        format!("{r:.3}{}", if bound { " (bound)" } else { "" })
                     }
                     _ => "-".into(),
                 };
@@ -628,7 +630,7 @@ impl Report {
         {
             md.push_str(
                 "\n(≥: no step was past the knee up to the highest rate tried; a ratio with \
-                 such a knee is a bound, not a measure.)\n",
+                 such a knee is a bound, marked so.)\n",
             );
         }
         for (server, kind) in self.servers() {
@@ -1290,7 +1292,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| dns-rust (queries/s) | 100 | ≥ 200 | - | 0.500 | - |"),
+            md.contains("| dns-rust (queries/s) | 100 | ≥ 200 | - | 0.500 (bound) | - |"),
             "{md}"
         );
         assert!(
