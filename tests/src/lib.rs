@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod linux_guest;
 pub mod net;
+pub mod step;
 
 use std::ffi::OsStr;
 use std::io::Read;
