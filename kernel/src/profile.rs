@@ -21,7 +21,7 @@
 
 use crate::exit::control_line;
 use alloc::collections::BTreeMap;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::Mutex;
 
 /// What is counted.
@@ -80,6 +80,8 @@ struct Profile {
 }
 
 static PROFILE: Mutex<Option<Profile>> = Mutex::new(None);
+/// Whether a profile is being taken (read on every system call: no lock).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// The rate asked for on the command line (`kiln.profile=HZ`), if any.
 pub fn from_cmdline(cmdline: &str) -> Option<u64> {
@@ -98,6 +100,7 @@ pub fn start(hz: u64) {
         kernel_ns: BTreeMap::new(),
         idle_ns: 0,
     });
+    ACTIVE.store(true, Ordering::Relaxed);
 }
 
 /// The sampling period, when profiling.
@@ -144,8 +147,9 @@ pub fn idle_time(ns: u64) {
 }
 
 /// Whether a profile is being taken.
+#[inline]
 pub fn active() -> bool {
-    PROFILE.lock().is_some()
+    ACTIVE.load(Ordering::Relaxed)
 }
 
 /// Send the profile and the counters to `kiln run`, with the program's
@@ -154,6 +158,7 @@ pub fn dump(maps: impl Iterator<Item = (u64, u64, u64, alloc::string::String)>) 
     let Some(p) = PROFILE.lock().take() else {
         return;
     };
+    ACTIVE.store(false, Ordering::Relaxed);
     control_line(format_args!("profile hz {}", p.hz));
     for ((w, addr), n) in &p.samples {
         let tag = match w {

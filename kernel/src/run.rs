@@ -150,9 +150,9 @@ impl Kernel<'_> {
         let ctx = &mut self.sched.thread(tid).ctx;
         let nr = ctx.rax;
         profile::count(Counter::Syscalls);
-        let start = crate::time::monotonic_ns();
+        let start = profile::active().then(crate::time::monotonic_ns);
         let flow = self.process.syscall(self.machine, tid, ctx);
-        if profile::active() {
+        if let Some(start) = start {
             let spent = crate::time::monotonic_ns().saturating_sub(start);
             profile::kernel_time(handler_address(nr), spent);
         }
@@ -307,9 +307,9 @@ impl Kernel<'_> {
                     Access::Read
                 };
                 profile::count(Counter::Faults);
-                let start = crate::time::monotonic_ns();
+                let start = profile::active().then(crate::time::monotonic_ns);
                 let r = self.process.page_fault(self.machine, tid, t.cr2, access);
-                if profile::active() {
+                if let Some(start) = start {
                     let spent = crate::time::monotonic_ns().saturating_sub(start);
                     type PageFault = fn(
                         &mut Process,
