@@ -194,3 +194,29 @@ pub fn assert_one_error(o: &Outcome, needle: &str) {
         o.describe()
     );
 }
+
+/// First argument that turns a benchmark binary into `kiln` (so that a
+/// benchmark times the real command line, and uses the kiln it was built
+/// with).
+pub const AS_KILN: &str = "__as-kiln";
+
+/// When this binary was started as `kiln` (first argument [`AS_KILN`]),
+/// run kiln with the rest of the arguments and exit with its status.
+pub fn run_as_kiln_if_asked() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(AS_KILN) {
+        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
+        std::process::exit(kiln::main_with_args(kiln_args));
+    }
+}
+
+/// A `kiln` in `dir` for VM runs: a script that calls this binary as kiln.
+pub fn kiln_script(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let me = std::env::current_exe().expect("own path");
+    let path = dir.join("kiln");
+    let script = format!("#!/bin/sh\nexec '{}' {AS_KILN} \"$@\"\n", me.display());
+    std::fs::write(&path, script).expect("write the kiln script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}

@@ -15,21 +15,16 @@ use kiln::image::{human_size, write_image};
 use kiln::qemu::{self, Accel, Launch, Machine};
 use kiln::spec::{resolve, BuildArgs};
 use kiln_tests::linux_guest::LinuxGuest;
+use kiln_tests::AS_KILN;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SAMPLES: &[&str] = &["hello-rust", "hello-c-musl", "hello-c-glibc"];
-/// First argument that turns this binary into `kiln` (so that the
-/// benchmark times the real command line, process start included).
-const AS_KILN: &str = "__as-kiln";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(AS_KILN) {
-        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
-        std::process::exit(kiln::main_with_args(kiln_args));
-    }
+    kiln_tests::run_as_kiln_if_asked();
     let mut runs = 5usize;
     let mut machines = vec![Machine::Microvm, Machine::Q35];
     let mut linux_dir = None;

@@ -7,6 +7,7 @@
 //!     cargo run -p kiln-tests --release --bin bench-build -- [--runs N] [PROGRAM...]
 
 use kiln::image::{human_size, Image};
+use kiln_tests::AS_KILN;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,15 +21,10 @@ const PROGRAMS: &[&str] = &[
     "/usr/bin/redis-server",
     "/usr/sbin/dnsmasq",
 ];
-/// First argument that turns this binary into `kiln`.
-const AS_KILN: &str = "__as-kiln";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(AS_KILN) {
-        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
-        std::process::exit(kiln::main_with_args(kiln_args));
-    }
+    kiln_tests::run_as_kiln_if_asked();
     let mut runs = 5usize;
     let mut programs: Vec<String> = Vec::new();
     let mut it = args[1..].iter();

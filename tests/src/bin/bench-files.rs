@@ -7,6 +7,7 @@
 //!     cargo run -p kiln-tests --release --bin bench-files -- [--runs N] [--machine microvm|q35]
 
 use kiln::image::human_size;
+use kiln_tests::AS_KILN;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,15 +15,10 @@ use std::time::{Duration, Instant};
 const SIZES: &[usize] = &[10, 1000, 10_000];
 /// Files per directory of the generated trees.
 const PER_DIR: usize = 100;
-/// First argument that turns this binary into `kiln`.
-const AS_KILN: &str = "__as-kiln";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(AS_KILN) {
-        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
-        std::process::exit(kiln::main_with_args(kiln_args));
-    }
+    kiln_tests::run_as_kiln_if_asked();
     let mut runs = 3usize;
     let mut machine = "microvm".to_string();
     let mut it = args[1..].iter();

@@ -27,8 +27,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// First argument that turns this binary into `kiln`.
-const AS_KILN: &str = "__as-kiln";
 /// The HTTP servers and their "ready" lines.
 const HTTP: &[(&str, &str)] = &[
     ("http-poll", "listening on"),
@@ -119,13 +117,10 @@ fn parse_options(args: &[String]) -> Options {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(AS_KILN) {
-        let kiln_args = std::iter::once("kiln".to_string()).chain(args[2..].iter().cloned());
-        std::process::exit(kiln::main_with_args(kiln_args));
-    }
+    kiln_tests::run_as_kiln_if_asked();
     let o = parse_options(&args[1..]);
     let work = tempfile::tempdir().expect("temporary directory");
-    let me = kiln_script(work.path());
+    let me = kiln_tests::kiln_script(work.path());
     let linux = o.linux.as_ref().map(|dir| {
         LinuxGuest::new(dir, work.path()).unwrap_or_else(|e| {
             eprintln!(
@@ -249,18 +244,6 @@ fn context(o: &Options, args: &[String]) -> Vec<String> {
         ),
         "knee: the last offered rate before the first step past it".into(),
     ]
-}
-
-/// A `kiln` for the VM runs: a script that calls this binary as kiln (so
-/// that the benchmark uses the kiln it was built with).
-fn kiln_script(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let me = std::env::current_exe().expect("own path");
-    let path = dir.join("kiln");
-    let script = format!("#!/bin/sh\nexec '{}' {AS_KILN} \"$@\"\n", me.display());
-    std::fs::write(&path, script).expect("write the kiln script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
 }
 
 /// Where a server runs: the host or a Kiln VM, or a Linux VM.
