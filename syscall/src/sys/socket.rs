@@ -62,7 +62,9 @@ pub(crate) fn read_addr(c: &mut Call<'_>, ptr: u64, len: i32) -> SysResult<Vec<u
 /// Hand an address back through `(ptr, *len_ptr)`, as Linux's
 /// `move_addr_to_user`: the bytes that fit, and the full length.
 pub(crate) fn write_addr(c: &mut Call<'_>, ptr: u64, len_ptr: u64, a: &[u8]) -> SysResult<()> {
-    if ptr == 0 || len_ptr == 0 {
+    // No address wanted; an address without a length pointer is EFAULT,
+    // as Linux reads the length through it.
+    if ptr == 0 {
         return Ok(());
     }
     let have = i32::from_le_bytes(c.mem().read_array::<4>(len_ptr)?);

@@ -837,3 +837,26 @@ fn a_send_leaves_work_that_may_wait_a_timer_leaves_work_that_may_not() {
     assert_eq!(b.sys(38, &[0, it, 0]), 0); // setitimer(ITIMER_REAL, 1 s)
     assert_eq!(b.proc.poll_need(), PollNeed::Now);
 }
+
+#[test]
+fn recvfrom_with_an_address_but_no_length_is_efault() {
+    // Linux reads the address length through the pointer: NULL is EFAULT
+    // (the datagram is consumed, as there).
+    let mut b = setup();
+    let s = b.sys(SOCKET, &[AF_INET, DGRAM, 0]);
+    let n = b.put_addr(&sin([127, 0, 0, 1], 5454));
+    assert_eq!(b.sys(BIND, &[s as u64, ADDR, n]), 0);
+    let c = b.sys(SOCKET, &[AF_INET, DGRAM, 0]);
+    b.poke(BUF, b"ping");
+    assert_eq!(b.sys(SENDTO, &[c as u64, BUF, 4, 0, ADDR, n]), 4);
+    b.settle();
+    let from = ADDR + 0x100;
+    assert_eq!(
+        b.sys(RECVFROM, &[s as u64, BUF, 64, 0, from, 0]),
+        E(Errno::EFAULT)
+    );
+    // No address asked for: fine.
+    assert_eq!(b.sys(SENDTO, &[c as u64, BUF, 4, 0, ADDR, n]), 4);
+    b.settle();
+    assert_eq!(b.sys(RECVFROM, &[s as u64, BUF, 64, 0, 0, 0]), 4);
+}
