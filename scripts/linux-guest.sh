@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 dpkg-deb -x "$work"/*.deb "$work/x"
 mkdir -p "$dir/modules"
 cp "$work"/x/boot/vmlinuz-* "$dir/vmlinuz"
-for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+for m in virtio virtio_ring virtio_mmio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
     ko="$(find "$work/x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" | head -1)"
     [[ -n "$ko" ]] || { echo "linux-guest: $m.ko is not in $pkg" >&2; exit 1; }
     case "$ko" in

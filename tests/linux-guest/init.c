@@ -62,8 +62,9 @@ int main(int argc, char **argv) {
         perror("/server");
         return 1;
     }
-    const char *mods[] = {"virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
-                          "virtio_pci", "failover", "net_failover", "virtio_net"};
+    const char *mods[] = {"virtio", "virtio_ring", "virtio_mmio", "virtio_pci_legacy_dev",
+                          "virtio_pci_modern_dev", "virtio_pci", "failover", "net_failover",
+                          "virtio_net"};
     enum { N = sizeof mods / sizeof *mods };
     int done[N] = {0};
     for (int pass = 0; pass < N; pass++)

@@ -15,7 +15,7 @@
 //! the first answered request of http-poll (with `--baseline`, both builds
 //! taking turns).
 //!
-//! `--linux DIR` (with `--machine q35`) adds the fair peer: the same binary
+//! `--linux DIR` (q35 or microvm) adds the fair peer: the same binary
 //! as the only program of a Linux VM under the same QEMU (DIR from
 //! scripts/linux-guest.sh), and the ratio Kiln / Linux.
 //!
@@ -119,10 +119,6 @@ fn parse_options(args: &[String]) -> Options {
         (None, None) => None,
         _ => usage(),
     };
-    if o.linux.is_some() && o.machine != "q35" {
-        eprintln!("bench-net: the Linux guest boots on q35: add --machine q35");
-        std::process::exit(2);
-    }
     o
 }
 
@@ -300,7 +296,7 @@ fn http_run(
     serve_wrk(server, o, name, ready, addr, &place.label())
 }
 
-/// The same server as the only program of a Linux VM (q35, TCG).
+/// The same server as the only program of a Linux VM (TCG).
 fn linux_http_run(g: &LinuxGuest, o: &Options, name: &str, ready: &str) -> Measured<WrkReport> {
     let port = free_tcp_port();
     let fwd = [format!("tcp:127.0.0.1:{port}-:8080")];
@@ -378,7 +374,7 @@ fn dns_run(
     )
 }
 
-/// dns-rust as the only program of a Linux VM (q35, TCG).
+/// dns-rust as the only program of a Linux VM (TCG).
 fn linux_dns_run(g: &LinuxGuest, o: &Options, queries: &Path) -> Measured<DnsperfReport> {
     let port = free_udp_port();
     let zone = root().join("samples/dns-rust/zone.txt");
