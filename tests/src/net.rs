@@ -252,18 +252,13 @@ pub fn with_server(
 ) {
     let at = place.label();
     let server = Server::start(place.command(name, options, args));
-    if let Err(e) = server.wait_for(ready, crate::TIMEOUT) {
-        panic!("{name} {at}: {e}");
-    }
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        panic!("{name} {at}: {msg}\n{}", server.describe());
-    }
-    let ended = server.stop(libc::SIGINT, Duration::from_secs(20));
+    let ended = serve_checked(
+        server,
+        &format!("{name} {at}"),
+        ready,
+        crate::TIMEOUT,
+        check,
+    );
     let expected = match place {
         Place::Vm { .. } => Some(143),
         Place::Host => None,
@@ -272,6 +267,29 @@ pub fn with_server(
         ended.status, expected,
         "{name} {at}: after Ctrl-C\n{ended:?}"
     );
+}
+
+/// Wait for `server`'s `ready` line (up to `limit`), run `check`, then stop
+/// it with SIGINT. A failure names `what` and shows the console.
+pub fn serve_checked(
+    server: Server,
+    what: &str,
+    ready: &str,
+    limit: Duration,
+    check: impl FnOnce(),
+) -> Ended {
+    if let Err(e) = server.wait_for(ready, limit) {
+        panic!("{what}: {e}");
+    }
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        panic!("{what}: {msg}\n{}", server.describe());
+    }
+    server.stop(libc::SIGINT, Duration::from_secs(20))
 }
 
 /// Start an HTTP server sample with a free host port forwarded to its port

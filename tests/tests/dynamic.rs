@@ -7,7 +7,8 @@
 //! once and shared by the tests of both machines.
 
 use kiln_tests::net::{
-    big_body, dns_query, free_tcp_port, free_udp_port, local, HttpConn, Server, TYPE_A,
+    big_body, dns_query, free_tcp_port, free_udp_port, local, serve_checked, HttpConn, Server,
+    TYPE_A,
 };
 use kiln_tests::{root, run, sample, TIMEOUT};
 use std::collections::HashMap;
@@ -127,22 +128,8 @@ fn check_site(addr: SocketAddr, page: &str, keep_alive: bool) {
 /// Boot `img`, wait for `ready` on the console, run `check`, stop it.
 fn serve(img: &Path, machine: &str, options: &[String], ready: &str, check: impl FnOnce()) {
     let server = start(img, machine, options);
-    if let Err(e) = server.wait_for(ready, READY) {
-        panic!("{} on {machine}: {e}", img.display());
-    }
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        panic!(
-            "{} on {machine}: {msg}\n{}",
-            img.display(),
-            server.describe()
-        );
-    }
-    server.stop(libc::SIGINT, Duration::from_secs(20));
+    let what = format!("{} on {machine}", img.display());
+    serve_checked(server, &what, ready, READY, check);
 }
 
 fn nginx(machine: &str) {

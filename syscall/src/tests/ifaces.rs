@@ -142,17 +142,6 @@ fn attr(a: &[(u16, Vec<u8>)], ty: u16) -> Option<Vec<u8>> {
 }
 
 impl Booted {
-    fn run_stack(&mut self) -> Vec<crate::process::Tid> {
-        let mut woken = Vec::new();
-        for _ in 0..4 {
-            let now = self.fake.clock.mono;
-            self.proc.poll(&mut self.fake, now);
-            woken.extend(self.proc.take_wakeups());
-            self.fake.clock.mono += 1_000_000;
-        }
-        woken
-    }
-
     fn nl_socket(&mut self) -> u64 {
         let fd = self.sys(SOCKET, &[AF_NETLINK, RAW | CLOEXEC, 0]);
         assert!(fd >= 0, "socket: {fd}");
@@ -486,12 +475,12 @@ fn musl_sends_unbound_and_reads_at_once_and_poll_follows() {
     // A blocking read with nothing asked waits on the socket.
     let (flow, _) = b.call_as(2, READ, &[fd, BUF, 4096]);
     assert_eq!(flow, Flow::Block(WaitFor::Wakeup { deadline: None }));
-    assert!(b.run_stack().is_empty());
+    assert!(b.settle().is_empty());
     // musl: send without bind (the socket binds itself), then recv with
     // MSG_DONTWAIT at once.
     b.poke(REQ, &request(RTM_GETLINK, F_REQUEST | F_DUMP, 1, 0));
     assert_eq!(b.sys(SENDTO, &[fd, REQ, 20, 0, 0, 0]), 20);
-    assert_eq!(b.run_stack(), vec![2], "the reader wakes");
+    assert_eq!(b.settle(), vec![2], "the reader wakes");
     assert_eq!(b.sys(EPOLL_WAIT, &[ep, LEN + 64, 4, 0]), 1);
     let n = b.sys(RECVFROM, &[fd, BUF, 8192, MSG_DONTWAIT, 0, 0]);
     let links = parse(&b.peek(BUF, n as usize));
@@ -509,7 +498,7 @@ fn musl_sends_unbound_and_reads_at_once_and_poll_follows() {
     assert!(addrs.iter().all(|m| m.body[0] == 10));
     let n = b.sys(READ, &[fd, BUF, 8192]);
     assert_eq!(parse(&b.peek(BUF, n as usize))[0].ty, NLMSG_DONE);
-    b.run_stack();
+    b.settle();
     assert_eq!(b.sys(EPOLL_WAIT, &[ep, LEN + 64, 4, 0]), 0, "drained");
     // sendmsg works as sendto.
     let mut hdr = vec![0u8; 56];
@@ -715,7 +704,7 @@ fn dnsmasq_style_packet_info_on_udp() {
         sendmsg_with(&mut b, client, b"query", &sin([10, 0, 2, 15], 53), &[]),
         5
     );
-    b.run_stack();
+    b.settle();
     let (r, ctl, flags) = recvmsg_with(&mut b, s4, 64);
     assert_eq!((r, flags), (5, 0));
     assert_eq!(ctl.len(), 32, "CMSG_SPACE(sizeof(struct in_pktinfo))");
@@ -731,13 +720,13 @@ fn dnsmasq_style_packet_info_on_udp() {
     pkt.extend_from_slice(&[10, 0, 2, 15, 0, 0, 0, 0]);
     pkt.extend_from_slice(&[0; 4]);
     assert_eq!(sendmsg_with(&mut b, s4, b"answer", &from, &pkt), 6);
-    b.run_stack();
+    b.settle();
     // The client did not ask for packet information: none.
     let (r, ctl, _) = recvmsg_with(&mut b, client, 64);
     assert_eq!((r, ctl.len()), (6, 0));
     // Too little room: MSG_CTRUNC.
     sendmsg_with(&mut b, client, b"q2", &sin([127, 0, 0, 1], 53), &[]);
-    b.run_stack();
+    b.settle();
     let (r, ctl, flags) = recvmsg_with(&mut b, s4, 8);
     assert_eq!((r, ctl.len(), flags & 8), (2, 0, 8));
 
@@ -746,7 +735,7 @@ fn dnsmasq_style_packet_info_on_udp() {
     let mut lo6 = [0u8; 16];
     lo6[15] = 1;
     assert_eq!(sendmsg_with(&mut b, c6, b"q6", &sin6(lo6, 5353), &[]), 2);
-    b.run_stack();
+    b.settle();
     let (r, ctl, _) = recvmsg_with(&mut b, s6, 64);
     assert_eq!(r, 2);
     assert_eq!(ctl.len(), 40);

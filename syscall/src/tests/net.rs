@@ -77,7 +77,7 @@ const T2: crate::process::Tid = 2;
 
 impl Booted {
     /// What the kernel does between calls: run the stack, take wake-ups.
-    fn settle(&mut self) -> Vec<crate::process::Tid> {
+    pub(super) fn settle(&mut self) -> Vec<crate::process::Tid> {
         let mut woken = Vec::new();
         for _ in 0..8 {
             let now = self.fake.clock.mono;
