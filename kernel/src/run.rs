@@ -285,6 +285,8 @@ impl Kernel<'_> {
             profile::idle_time(self.machine.clock().monotonic_ns().saturating_sub(now));
             lapic::start_periodic(self.tick_ns);
             profile::count(Counter::TimerArm);
+            // Likewise after a sleep: the stack looks at the device.
+            self.poll_now = true;
         }
         self.service_devices();
         self.check_control();
@@ -334,8 +336,10 @@ impl Kernel<'_> {
                 let mut preempt = false;
                 if v == lapic::TIMER_VECTOR {
                     profile::count(Counter::IrqTimer);
-                    // A thread that computes sends what it left at the tick.
-                    self.poll_now |= self.egress_pending > 0;
+                    // The stack runs at every tick: what a thread left to
+                    // send goes out, and a frame whose interrupt was lost
+                    // (an edge while the line was masked) waits no longer.
+                    self.poll_now = true;
                     if profile::active() {
                         let ran = crate::time::monotonic_ns().saturating_sub(self.resumed_ns);
                         if ran >= self.tick_ns / 8 {
