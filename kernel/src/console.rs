@@ -6,6 +6,9 @@ use spin::Mutex;
 use x86_64::instructions::port::Port;
 
 const COM1: u16 = 0x3f8;
+/// The `--trace` channel (an isa-debugcon that `kiln run` adds with
+/// `--trace`): trace lines stay out of the program's output.
+const TRACE_PORT: u16 = 0xe8;
 
 pub struct Serial {
     data: Port<u8>,
@@ -77,6 +80,15 @@ impl Write for Serial {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.write_bytes(s.as_bytes());
         Ok(())
+    }
+}
+
+/// Write `--trace` output to its channel.
+pub fn trace(data: &[u8]) {
+    let mut port = Port::<u8>::new(TRACE_PORT);
+    for &b in data {
+        // SAFETY: writing to the trace port; without the device QEMU drops it.
+        unsafe { port.write(b) };
     }
 }
 

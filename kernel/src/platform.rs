@@ -21,6 +21,9 @@ impl Console for SerialConsole {
     fn input_ready(&self) -> bool {
         SERIAL.lock().input_ready()
     }
+    fn trace(&mut self, data: &[u8]) {
+        crate::console::trace(data);
+    }
 }
 
 pub struct Clocks;

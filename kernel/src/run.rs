@@ -179,7 +179,7 @@ impl Kernel<'_> {
             Flow::Continue => self.sched.requeue(tid, true),
             Flow::Block(w) => self.sched.block(tid, w),
             Flow::Exit(status) => {
-                dump_profile(&self.process);
+                exit_reports(&self.process);
                 exit::exit(status)
             }
             Flow::Kill(signal) => {
@@ -188,7 +188,7 @@ impl Kernel<'_> {
                     signal.name(),
                     signal.number()
                 );
-                dump_profile(&self.process);
+                exit_reports(&self.process);
                 exit::exit(128 + signal.number())
             }
             Flow::Spawn { tid: child, ctx } => {
@@ -401,6 +401,19 @@ impl Kernel<'_> {
     }
 }
 
+/// What `kiln run` collects at the end: the syscall summary and the profile.
+fn exit_reports(process: &Process) {
+    if let Some(rows) = process.tracing().summary() {
+        for (nr, r) in rows {
+            exit::control_line(format_args!(
+                "summary {nr} {} {} {} {}",
+                r.calls, r.errors, r.ns, r.enosys
+            ));
+        }
+    }
+    dump_profile(process);
+}
+
 /// Send the profile, if one was taken, with the program's file mappings.
 fn dump_profile(process: &Process) {
     if !profile::active() {
@@ -453,7 +466,7 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
         ctx.rflags, ctx.fs_base
     );
     backtrace(process, ctx);
-    dump_profile(process);
+    exit_reports(process);
     exit::exit(128 + f.signal.number())
 }
 

@@ -91,6 +91,7 @@ pub fn probe(kernel_path: &Path) -> bool {
         ctl: ctl.clone(),
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
+        trace: None,
         net: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());

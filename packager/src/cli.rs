@@ -61,6 +61,25 @@ pub enum Command {
         /// implies --profile.
         #[arg(long, value_name = "PATH")]
         profile_out: Option<PathBuf>,
+        /// Print every system call of the program as strace does, on standard
+        /// error (see --trace-file); SET limits it as strace's -e trace=SET:
+        /// names and classes (%file, %desc, %network, %memory, %signal,
+        /// %process, %ipc, %creds, %clock), `all`, and `!` for all but those.
+        #[arg(long, value_name = "SET", num_args = 0..=1, require_equals = true, default_missing_value = "all")]
+        trace: Option<String>,
+        /// Write the --trace lines to PATH instead (implies --trace).
+        #[arg(long, value_name = "PATH")]
+        trace_file: Option<PathBuf>,
+        /// How trace lines are stamped [default: relative].
+        #[arg(long, value_enum, value_name = "relative|wall")]
+        trace_time: Option<crate::trace::TraceTime>,
+        /// Longest data string a trace line shows [default: 32].
+        #[arg(long, value_name = "N")]
+        trace_strlen: Option<usize>,
+        /// At exit, print a table of the system calls (calls, errors, time),
+        /// as strace -c does, with those not implemented listed first.
+        #[arg(long)]
+        syscall_summary: bool,
         /// Forward a host TCP port to the program (repeatable): PORT, HOST:GUEST
         /// or LOW-HIGH. Host ports listen on 127.0.0.1; put ADDR: first to listen
         /// elsewhere (e.g. 0.0.0.0:8080:80).
@@ -121,12 +140,29 @@ where
             missing_files,
             profile,
             profile_out,
+            trace,
+            trace_file,
+            trace_time,
+            trace_strlen,
+            syscall_summary,
             ports,
             udp_ports,
             net,
             build,
             args,
         } => {
+            let trace = match crate::trace::TraceSettings::from_options(
+                trace.as_deref(),
+                trace_file,
+                trace_time,
+                trace_strlen,
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("kiln: error: {e:#}");
+                    return EXIT_USAGE;
+                }
+            };
             let profile = match crate::profile::settings(profile.as_deref(), profile_out.as_deref())
             {
                 Ok(p) => p,
@@ -141,6 +177,8 @@ where
                 accel,
                 missing_files,
                 profile,
+                trace,
+                syscall_summary,
                 ports,
                 udp_ports,
                 net,

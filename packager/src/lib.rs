@@ -28,6 +28,7 @@ pub mod root;
 pub mod run;
 pub mod runtimes;
 pub mod spec;
+pub mod trace;
 pub mod tree;
 
 /// The kernel embedded at build time (see `build.rs`).

@@ -59,6 +59,8 @@ pub struct Launch {
     /// Unix socket for requests to the kernel (its COM2): `kiln run` writes
     /// `T` there to ask for a graceful shutdown.
     pub requests: Option<PathBuf>,
+    /// Host file (or /proc/self/fd/N) that receives `--trace` lines.
+    pub trace: Option<PathBuf>,
     /// The network card; `None`: no card (probe boots).
     pub net: Option<Network>,
 }
@@ -136,6 +138,17 @@ pub fn args(l: &Launch) -> Vec<OsString> {
         a.push("-chardev".into());
         a.push(join("socket,id=kilnreq,server=on,wait=off,path=", sock));
         push_dev(&mut a, "isa-serial,chardev=kilnreq,iobase=0x2f8,irq=3");
+    }
+    if let Some(trace) = &l.trace {
+        push_dev(
+            &mut a,
+            &format!(
+                "isa-debugcon,iobase={:#x},chardev=kilntrace",
+                crate::trace::TRACE_PORT
+            ),
+        );
+        a.push("-chardev".into());
+        a.push(join("file,id=kilntrace,append=on,path=", trace));
     }
     a.push("-kernel".into());
     a.push(l.kernel.clone().into());
@@ -216,6 +229,7 @@ mod tests {
             ctl: "/tmp/k,1/ctl".into(),
             append: None,
             requests: None,
+            trace: None,
             net: None,
         }
     }

@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub missing_files: bool,
     /// `--profile[=HZ]` / `--profile-out`: sample the VM and report at exit.
     pub profile: Option<profile::Settings>,
+    /// `--trace[=SET]` and its companions.
+    pub trace: Option<crate::trace::TraceSettings>,
+    /// `--syscall-summary`: print a table of the calls at exit.
+    pub syscall_summary: bool,
     /// `-p`: TCP forwards as given ([`net::parse_forward`]).
     pub ports: Vec<String>,
     /// `--udp`: UDP forwards as given.
@@ -48,6 +52,8 @@ pub struct RunOptions {
 pub const DEFAULT_MEMORY: &str = "256M";
 /// Kernel command-line word for `--missing-files`.
 pub const MISSING_FILES_CMDLINE: &str = "kiln.missing-files";
+/// Kernel command-line word for `--syscall-summary`.
+pub const SUMMARY_CMDLINE: &str = "kiln.syscall-summary";
 
 /// `kiln run`: returns the program's exit status, [`EXIT_VM_FAILURE`] when
 /// it reported none, or [`EXIT_INTERRUPTED`].
@@ -66,6 +72,8 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             );
         }
     }
+    // Made now: an unwritable --trace-file is an error before any work.
+    let trace_sink = opts.trace.as_ref().map(|t| t.sink()).transpose()?;
     let mut cli_forwards = Vec::new();
     for (proto, specs) in [(Proto::Tcp, &opts.ports), (Proto::Udp, &opts.udp_ports)] {
         for spec in specs {
@@ -152,6 +160,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         ctl: ctl.clone(),
         append: kernel_cmdline(opts),
         requests: Some(requests.clone()),
+        trace: trace_sink.as_ref().map(|t| t.path.clone()),
         net: Some(network.clone()),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
@@ -191,6 +200,15 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             EXIT_VM_FAILURE
         }
     };
+    if let Some(t) = trace_sink {
+        t.finish();
+    }
+    if opts.syscall_summary {
+        eprint!(
+            "{}",
+            crate::trace::summary_table(&crate::trace::parse_summary(&report))
+        );
+    }
     if let Some(settings) = &opts.profile {
         report_profile(&report, settings, &image, &kernel, run_time);
     }
@@ -248,6 +266,12 @@ pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
     }
     if let Some(p) = &opts.profile {
         words.push(p.cmdline());
+    }
+    if let Some(t) = &opts.trace {
+        words.push(t.cmdline());
+    }
+    if opts.syscall_summary {
+        words.push(SUMMARY_CMDLINE.to_string());
     }
     (!words.is_empty()).then(|| words.join(" "))
 }
@@ -388,6 +412,8 @@ mod tests {
             accel: None,
             missing_files: false,
             profile: None,
+            trace: None,
+            syscall_summary: false,
             ports: vec![],
             udp_ports: vec![],
             net: NetMode::User,

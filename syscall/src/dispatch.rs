@@ -26,6 +26,7 @@ impl Process {
             rip: ctx.rip,
         };
         let now = p.clock().monotonic_ns();
+        let started = now;
         self.signals().queues.lock().current = tid;
         {
             // A call other than the one this thread was parked in starts afresh.
@@ -61,10 +62,24 @@ impl Process {
             );
         }
         let now = p.clock().monotonic_ns();
+        if self.tracing().active() {
+            self.trace_result(p, tid, nr, &args.0, &result, now - started);
+        }
         match result {
             Ok(Outcome::Block(w)) => {
                 if let Some(flow) = self.interrupt(tid, nr, &args.0, ctx, now) {
+                    if self.tracing().active() {
+                        let end = if ctx.rax == Errno::EINTR.as_ret() as u64 {
+                            crate::trace::End::Error(Errno::EINTR)
+                        } else {
+                            crate::trace::End::Restart
+                        };
+                        crate::trace::finish(self, p, tid, nr, &args.0, end, 0);
+                    }
                     return flow;
+                }
+                if self.tracing().active() {
+                    crate::trace::blocked(self, p, tid, nr, &args.0, now - started);
                 }
                 if let Some(t) = self.threads_mut().get_mut(tid) {
                     let deadline = t.call.and_then(|c| c.deadline);
@@ -105,6 +120,33 @@ impl Process {
                 ctx.rax = e.as_ret() as u64;
                 Flow::Continue
             }
+        }
+    }
+
+    /// `--trace`/`--syscall-summary` for a call that did not block (a
+    /// blocked one is told apart, after the interruption check).
+    fn trace_result(
+        &mut self,
+        p: &mut dyn Platform,
+        tid: Tid,
+        nr: u64,
+        args: &[u64; 6],
+        result: &Result<Outcome, Errno>,
+        ns: u64,
+    ) {
+        use crate::trace::End;
+        let end = match result {
+            Ok(Outcome::Block(_)) => return,
+            Ok(Outcome::Value(v)) => End::Value(*v),
+            Ok(Outcome::Spawn { tid, .. }) => End::Value(*tid as u64),
+            Ok(Outcome::Exit(_) | Outcome::ThreadExit | Outcome::Kill(_)) => End::NoReturn,
+            Err(e) => End::Error(*e),
+        };
+        crate::trace::finish(self, p, tid, nr, args, end, ns);
+        match result {
+            Ok(Outcome::Exit(code)) => crate::trace::exited(self, p, Some(code & 0xff), None),
+            Ok(Outcome::Kill(sig)) => crate::trace::exited(self, p, None, Some(*sig)),
+            _ => {}
         }
     }
 

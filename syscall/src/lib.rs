@@ -36,8 +36,10 @@ pub mod stack;
 pub mod symbols;
 pub mod sys;
 pub mod table;
-mod table_names;
+
 pub mod thread;
+pub mod trace;
+pub mod tracing;
 pub mod vfs;
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub trait Console {
     fn read(&mut self, buf: &mut [u8]) -> usize;
     /// Whether input is waiting.
     fn input_ready(&self) -> bool;
+    /// Write a `--trace` line: to the trace channel where the machine has
+    /// one (kept apart from the program's output), else the console.
+    fn trace(&mut self, data: &[u8]) {
+        self.write(data)
+    }
     /// Terminal size as (rows, columns).
     fn window_size(&self) -> (u16, u16) {
         (24, 80)

@@ -9,10 +9,10 @@ use crate::sys::{
     proc, random, remap, rusage, session, signal, signalfd, socket, sockopt, stat, thread, time,
     timer, timerfd, tty,
 };
-pub use crate::table_names::{MAX_NR, NAMES};
 use alloc::format;
 use alloc::string::String;
 use kiln_abi::errno::SysResult;
+pub use kiln_abi::sysno::{MAX_NR, NAMES};
 
 /// A syscall handler.
 pub type Handler = fn(&mut Call<'_>, Args) -> SysResult<Outcome>;

@@ -99,6 +99,8 @@ impl Mmu for FakeMmu {
 pub struct FakeConsole {
     pub out: Vec<u8>,
     pub input: VecDeque<u8>,
+    /// `--trace` lines.
+    pub trace: Vec<u8>,
 }
 
 impl Console for FakeConsole {
@@ -114,6 +116,9 @@ impl Console for FakeConsole {
     }
     fn input_ready(&self) -> bool {
         !self.input.is_empty()
+    }
+    fn trace(&mut self, data: &[u8]) {
+        self.trace.extend_from_slice(data);
     }
 }
 
@@ -506,6 +511,17 @@ pub fn boot_elf(elf: &[u8], extra: &[Node<'_>]) -> Result<Booted, crate::process
     let mut fake = Fake::new(img);
     let (proc, ctx) = Process::boot(&mut fake)?;
     Ok(Booted { fake, proc, ctx })
+}
+
+/// A booted sample program with boot options from `cmdline`.
+pub fn booted_with(cmdline: &str) -> Booted {
+    let elf = ElfBuilder::exec().build();
+    let nodes = vec![Node::File("/bin/prog", &elf[..]), Node::Dir("/srv")];
+    let img = image(&nodes, &manifest(&["prog", "-v"], &["HOME=/", "LANG=C"]));
+    let mut fake = Fake::new(img);
+    let opts = crate::process::BootOptions::from_cmdline(cmdline);
+    let (proc, ctx) = Process::boot_with(&mut fake, &opts).unwrap();
+    Booted { fake, proc, ctx }
 }
 
 pub fn booted() -> Booted {

@@ -20,6 +20,7 @@ const PARTS: &[&str] = &[
     "imagefs.rs",
     "stack.rs",
     "symbols.rs",
+    "tracing.rs",
     "fd.rs",
     "platform.rs",
 ];
@@ -31,6 +32,7 @@ const ABOVE_PARTS: &[&str] = &[
     "crate::call",
     "crate::table",
     "crate::dispatch",
+    "crate::trace::",
 ];
 /// What sits above the process.
 const ABOVE_PROCESS: &[&str] = &[
@@ -38,6 +40,7 @@ const ABOVE_PROCESS: &[&str] = &[
     "crate::call",
     "crate::table",
     "crate::dispatch",
+    "crate::trace::",
 ];
 
 fn src() -> PathBuf {

@@ -86,3 +86,104 @@ impl Errno {
 
 /// Result type of syscall handlers: the success value goes to `rax` as is.
 pub type SysResult<T = u64> = Result<T, Errno>;
+
+/// The name and message (as glibc's `strerror` words it) of Linux errno
+/// `n`, for the errors Kiln returns; what strace prints after `= -1`.
+pub fn describe(n: i32) -> Option<(&'static str, &'static str)> {
+    Some(match n {
+        1 => ("EPERM", "Operation not permitted"),
+        2 => ("ENOENT", "No such file or directory"),
+        3 => ("ESRCH", "No such process"),
+        4 => ("EINTR", "Interrupted system call"),
+        5 => ("EIO", "Input/output error"),
+        6 => ("ENXIO", "No such device or address"),
+        7 => ("E2BIG", "Argument list too long"),
+        8 => ("ENOEXEC", "Exec format error"),
+        9 => ("EBADF", "Bad file descriptor"),
+        10 => ("ECHILD", "No child processes"),
+        11 => ("EAGAIN", "Resource temporarily unavailable"),
+        12 => ("ENOMEM", "Cannot allocate memory"),
+        13 => ("EACCES", "Permission denied"),
+        14 => ("EFAULT", "Bad address"),
+        16 => ("EBUSY", "Device or resource busy"),
+        17 => ("EEXIST", "File exists"),
+        18 => ("EXDEV", "Invalid cross-device link"),
+        19 => ("ENODEV", "No such device"),
+        20 => ("ENOTDIR", "Not a directory"),
+        21 => ("EISDIR", "Is a directory"),
+        22 => ("EINVAL", "Invalid argument"),
+        23 => ("ENFILE", "Too many open files in system"),
+        24 => ("EMFILE", "Too many open files"),
+        25 => ("ENOTTY", "Inappropriate ioctl for device"),
+        27 => ("EFBIG", "File too large"),
+        28 => ("ENOSPC", "No space left on device"),
+        29 => ("ESPIPE", "Illegal seek"),
+        30 => ("EROFS", "Read-only file system"),
+        31 => ("EMLINK", "Too many links"),
+        32 => ("EPIPE", "Broken pipe"),
+        33 => ("EDOM", "Numerical argument out of domain"),
+        34 => ("ERANGE", "Numerical result out of range"),
+        35 => ("EDEADLK", "Resource deadlock avoided"),
+        36 => ("ENAMETOOLONG", "File name too long"),
+        37 => ("ENOLCK", "No locks available"),
+        38 => ("ENOSYS", "Function not implemented"),
+        39 => ("ENOTEMPTY", "Directory not empty"),
+        40 => ("ELOOP", "Too many levels of symbolic links"),
+        42 => ("ENOMSG", "No message of desired type"),
+        61 => ("ENODATA", "No data available"),
+        62 => ("ETIME", "Timer expired"),
+        75 => ("EOVERFLOW", "Value too large for defined data type"),
+        77 => ("EBADFD", "File descriptor in bad state"),
+        84 => (
+            "EILSEQ",
+            "Invalid or incomplete multibyte or wide character",
+        ),
+        88 => ("ENOTSOCK", "Socket operation on non-socket"),
+        89 => ("EDESTADDRREQ", "Destination address required"),
+        90 => ("EMSGSIZE", "Message too long"),
+        91 => ("EPROTOTYPE", "Protocol wrong type for socket"),
+        92 => ("ENOPROTOOPT", "Protocol not available"),
+        93 => ("EPROTONOSUPPORT", "Protocol not supported"),
+        94 => ("ESOCKTNOSUPPORT", "Socket type not supported"),
+        95 => ("EOPNOTSUPP", "Operation not supported"),
+        96 => ("EPFNOSUPPORT", "Protocol family not supported"),
+        97 => ("EAFNOSUPPORT", "Address family not supported by protocol"),
+        98 => ("EADDRINUSE", "Address already in use"),
+        99 => ("EADDRNOTAVAIL", "Cannot assign requested address"),
+        100 => ("ENETDOWN", "Network is down"),
+        101 => ("ENETUNREACH", "Network is unreachable"),
+        103 => ("ECONNABORTED", "Software caused connection abort"),
+        104 => ("ECONNRESET", "Connection reset by peer"),
+        105 => ("ENOBUFS", "No buffer space available"),
+        106 => ("EISCONN", "Transport endpoint is already connected"),
+        107 => ("ENOTCONN", "Transport endpoint is not connected"),
+        110 => ("ETIMEDOUT", "Connection timed out"),
+        111 => ("ECONNREFUSED", "Connection refused"),
+        113 => ("EHOSTUNREACH", "No route to host"),
+        114 => ("EALREADY", "Operation already in progress"),
+        115 => ("EINPROGRESS", "Operation now in progress"),
+        125 => ("ECANCELED", "Operation canceled"),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_errno_kiln_returns_has_a_name() {
+        for e in [
+            Errno::EPERM,
+            Errno::ENOENT,
+            Errno::ENOSYS,
+            Errno::ECANCELED,
+            Errno::EAGAIN,
+        ] {
+            let (name, _) = describe(e as i32).unwrap();
+            assert_eq!(name, alloc::format!("{e:?}"));
+        }
+        assert_eq!(describe(2), Some(("ENOENT", "No such file or directory")));
+        assert_eq!(describe(0), None);
+    }
+}

@@ -16,6 +16,7 @@ pub mod fcntl;
 pub mod ioctl;
 pub mod signal;
 pub mod stat;
+pub mod sysno;
 pub mod uts;
 pub mod wait;
 

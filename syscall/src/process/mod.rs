@@ -71,6 +71,13 @@ pub struct BootOptions {
     /// `kiln.missing-files`: record every path the program looked for and
     /// did not find, and list them on the console when it exits.
     pub report_missing_files: bool,
+    /// `kiln.trace=SET` (with `kiln.trace-time=wall`, `kiln.trace-strlen=N`):
+    /// print the calls of SET as strace does.
+    pub trace: Option<crate::tracing::TraceOptions>,
+    /// `kiln.syscall-summary`: count calls, errors and time per call.
+    pub syscall_summary: bool,
+    /// What on the command line could not be used, to say on the console.
+    pub problems: Vec<String>,
 }
 
 impl BootOptions {
@@ -85,10 +92,46 @@ impl BootOptions {
                     o.report_missing_files = true
                 }
                 "kiln.missing-files=0" | "kiln.missing-files=off" => o.report_missing_files = false,
-                _ => {}
+                "kiln.syscall-summary" => o.syscall_summary = true,
+                _ => o.trace_word(w),
             }
         }
         o
+    }
+}
+
+impl BootOptions {
+    /// The `kiln.trace*` words.
+    fn trace_word(&mut self, w: &str) {
+        use crate::tracing::{TraceOptions, TraceTime, DEFAULT_STRLEN, MAX_STRLEN};
+        let Some((key, value)) = w.split_once('=') else {
+            return;
+        };
+        let blank = TraceOptions {
+            set: kiln_abi::sysno::SyscallSet::empty(),
+            time: TraceTime::Relative,
+            strlen: DEFAULT_STRLEN,
+        };
+        match key {
+            "kiln.trace" => match kiln_abi::sysno::SyscallSet::parse(value) {
+                Ok(set) => self.trace.get_or_insert(blank).set = set,
+                Err(e) => self.problems.push(format!("kiln.trace: {e}")),
+            },
+            "kiln.trace-time" => match value {
+                "wall" => self.trace.get_or_insert(blank).time = TraceTime::Wall,
+                "relative" => self.trace.get_or_insert(blank).time = TraceTime::Relative,
+                _ => self.problems.push(format!(
+                    "kiln.trace-time: {value:?} is not wall or relative"
+                )),
+            },
+            "kiln.trace-strlen" => match value.parse::<usize>() {
+                Ok(n) if n <= MAX_STRLEN => self.trace.get_or_insert(blank).strlen = n,
+                _ => self.problems.push(format!(
+                    "kiln.trace-strlen: {value:?} is not 0..={MAX_STRLEN}"
+                )),
+            },
+            _ => {}
+        }
     }
 }
 
@@ -134,6 +177,8 @@ pub struct Process {
     futexes: Futexes,
     /// alarm/setitimer, timer_create and timerfd timers.
     timers: Timers,
+    /// `--trace` and `--syscall-summary`.
+    tracing: crate::tracing::Tracing,
 }
 
 impl Process {
@@ -231,7 +276,16 @@ impl Process {
             threads: Threads::new(p.clock().monotonic_ns(), comm_of(prog)),
             futexes: Futexes::default(),
             timers: Timers::default(),
+            tracing: crate::tracing::Tracing::new(
+                options.trace,
+                options.syscall_summary,
+                p.clock().monotonic_ns(),
+            ),
         };
+        for problem in &options.problems {
+            let line = format!("kiln: {problem}\n");
+            p.console().write(line.as_bytes());
+        }
         let cwd = crate::vfs::mount::initial_cwd(&mut Cx { p, facts: &process }, &manifest.cwd);
         process.cwd = cwd.unwrap_or(root);
         let console =
@@ -530,6 +584,15 @@ impl Process {
     }
 
     /// Checked access to program memory.
+    /// `--trace` and `--syscall-summary` state.
+    pub fn tracing(&self) -> &crate::tracing::Tracing {
+        &self.tracing
+    }
+
+    pub fn tracing_mut(&mut self) -> &mut crate::tracing::Tracing {
+        &mut self.tracing
+    }
+
     pub fn mem<'a>(&'a self, p: &'a mut dyn Platform) -> UserMem<'a> {
         UserMem {
             space: &self.space,

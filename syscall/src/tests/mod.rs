@@ -11,6 +11,7 @@ mod net;
 mod signals;
 mod threads;
 mod timers;
+mod trace;
 
 /// The kernel keeps the process in a static behind a lock: it must be Send.
 #[test]

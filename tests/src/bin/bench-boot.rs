@@ -185,6 +185,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         ctl: ctl.clone(),
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
+        trace: None,
         net: None,
     };
     let mut answered = true;

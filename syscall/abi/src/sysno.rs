@@ -1,5 +1,10 @@
-//! Names of every x86_64 Linux system call number 0..=462 (from
-//! arch/x86/entry/syscalls/syscall_64.tbl); numbers with no call are `None`.
+//! x86_64 Linux system call numbers: the name of every number 0..=462 (from
+//! arch/x86/entry/syscalls/syscall_64.tbl; numbers with no call are `None`),
+//! strace's classes of calls (`%file`, `%network`, ...), and the sets that
+//! `kiln run --trace=SET` names, parsed the same way on the host and in the
+//! kernel.
+
+use alloc::string::String;
 
 /// Highest syscall number known to this table.
 pub const MAX_NR: usize = 462;
@@ -470,3 +475,551 @@ pub static NAMES: [Option<&str>; MAX_NR + 1] = [
     Some("lsm_list_modules"),        // 461
     Some("mseal"),                   // 462
 ];
+
+/// The Linux name of syscall `nr`, if it has one.
+pub fn name(nr: u64) -> Option<&'static str> {
+    usize::try_from(nr)
+        .ok()
+        .and_then(|n| NAMES.get(n).copied().flatten())
+}
+
+/// The number of the syscall called `name`.
+pub fn number(name: &str) -> Option<u64> {
+    NAMES
+        .iter()
+        .position(|n| *n == Some(name))
+        .map(|i| i as u64)
+}
+
+/// strace's classes of system calls, as `-e trace=%CLASS` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Calls that take a file name.
+    File,
+    /// Calls that take or return a file descriptor.
+    Desc,
+    /// Sockets.
+    Network,
+    /// Memory mapping.
+    Memory,
+    /// Signals.
+    Signal,
+    /// Process and thread life cycle.
+    Process,
+    /// System V IPC.
+    Ipc,
+    /// Credentials.
+    Creds,
+    /// Clocks and timers.
+    Clock,
+}
+
+impl Class {
+    pub const ALL: [Class; 9] = [
+        Class::File,
+        Class::Desc,
+        Class::Network,
+        Class::Memory,
+        Class::Signal,
+        Class::Process,
+        Class::Ipc,
+        Class::Creds,
+        Class::Clock,
+    ];
+
+    /// The name after `%` (strace also accepts `%net` for `%network`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::File => "file",
+            Class::Desc => "desc",
+            Class::Network => "network",
+            Class::Memory => "memory",
+            Class::Signal => "signal",
+            Class::Process => "process",
+            Class::Ipc => "ipc",
+            Class::Creds => "creds",
+            Class::Clock => "clock",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Class> {
+        match s {
+            "net" => Some(Class::Network),
+            _ => Class::ALL.into_iter().find(|c| c.name() == s),
+        }
+    }
+
+    /// The calls of the class, by name.
+    pub fn members(self) -> &'static [&'static str] {
+        match self {
+            Class::File => &[
+                "open",
+                "stat",
+                "lstat",
+                "access",
+                "execve",
+                "truncate",
+                "chdir",
+                "rename",
+                "mkdir",
+                "rmdir",
+                "creat",
+                "link",
+                "unlink",
+                "symlink",
+                "readlink",
+                "chmod",
+                "chown",
+                "lchown",
+                "utime",
+                "mknod",
+                "uselib",
+                "statfs",
+                "pivot_root",
+                "chroot",
+                "acct",
+                "mount",
+                "umount2",
+                "swapon",
+                "swapoff",
+                "setxattr",
+                "lsetxattr",
+                "getxattr",
+                "lgetxattr",
+                "listxattr",
+                "llistxattr",
+                "removexattr",
+                "lremovexattr",
+                "utimes",
+                "inotify_add_watch",
+                "openat",
+                "mkdirat",
+                "mknodat",
+                "fchownat",
+                "futimesat",
+                "newfstatat",
+                "unlinkat",
+                "renameat",
+                "linkat",
+                "symlinkat",
+                "readlinkat",
+                "fchmodat",
+                "faccessat",
+                "utimensat",
+                "fanotify_mark",
+                "name_to_handle_at",
+                "renameat2",
+                "execveat",
+                "statx",
+                "open_tree",
+                "move_mount",
+                "fsconfig",
+                "fspick",
+                "openat2",
+                "faccessat2",
+                "mount_setattr",
+                "fchmodat2",
+            ],
+            Class::Desc => &[
+                "read",
+                "write",
+                "open",
+                "close",
+                "fstat",
+                "poll",
+                "lseek",
+                "mmap",
+                "ioctl",
+                "pread64",
+                "pwrite64",
+                "readv",
+                "writev",
+                "pipe",
+                "select",
+                "dup",
+                "dup2",
+                "sendfile",
+                "fcntl",
+                "flock",
+                "fsync",
+                "fdatasync",
+                "ftruncate",
+                "getdents",
+                "fchdir",
+                "creat",
+                "fchmod",
+                "fchown",
+                "fstatfs",
+                "readahead",
+                "fsetxattr",
+                "fgetxattr",
+                "flistxattr",
+                "fremovexattr",
+                "epoll_create",
+                "getdents64",
+                "fadvise64",
+                "epoll_wait",
+                "epoll_ctl",
+                "inotify_init",
+                "inotify_add_watch",
+                "inotify_rm_watch",
+                "openat",
+                "mkdirat",
+                "mknodat",
+                "fchownat",
+                "futimesat",
+                "newfstatat",
+                "unlinkat",
+                "renameat",
+                "linkat",
+                "symlinkat",
+                "readlinkat",
+                "fchmodat",
+                "faccessat",
+                "pselect6",
+                "ppoll",
+                "splice",
+                "tee",
+                "sync_file_range",
+                "vmsplice",
+                "utimensat",
+                "epoll_pwait",
+                "signalfd",
+                "timerfd_create",
+                "eventfd",
+                "fallocate",
+                "timerfd_settime",
+                "timerfd_gettime",
+                "signalfd4",
+                "eventfd2",
+                "epoll_create1",
+                "dup3",
+                "pipe2",
+                "inotify_init1",
+                "preadv",
+                "pwritev",
+                "perf_event_open",
+                "fanotify_init",
+                "fanotify_mark",
+                "name_to_handle_at",
+                "open_by_handle_at",
+                "syncfs",
+                "setns",
+                "finit_module",
+                "renameat2",
+                "memfd_create",
+                "bpf",
+                "execveat",
+                "userfaultfd",
+                "copy_file_range",
+                "preadv2",
+                "pwritev2",
+                "statx",
+                "pidfd_send_signal",
+                "io_uring_setup",
+                "io_uring_enter",
+                "io_uring_register",
+                "open_tree",
+                "move_mount",
+                "fsopen",
+                "fsconfig",
+                "fsmount",
+                "fspick",
+                "pidfd_open",
+                "openat2",
+                "pidfd_getfd",
+                "faccessat2",
+                "process_madvise",
+                "epoll_pwait2",
+                "mount_setattr",
+                "close_range",
+                "fchmodat2",
+            ],
+            Class::Network => &[
+                "sendfile",
+                "socket",
+                "connect",
+                "accept",
+                "sendto",
+                "recvfrom",
+                "sendmsg",
+                "recvmsg",
+                "shutdown",
+                "bind",
+                "listen",
+                "getsockname",
+                "getpeername",
+                "socketpair",
+                "setsockopt",
+                "getsockopt",
+                "getpmsg",
+                "putpmsg",
+                "accept4",
+                "recvmmsg",
+                "sendmmsg",
+            ],
+            Class::Memory => &[
+                "mmap",
+                "mprotect",
+                "munmap",
+                "brk",
+                "mremap",
+                "msync",
+                "mincore",
+                "madvise",
+                "shmat",
+                "shmdt",
+                "mlock",
+                "munlock",
+                "mlockall",
+                "munlockall",
+                "io_setup",
+                "io_destroy",
+                "remap_file_pages",
+                "mbind",
+                "set_mempolicy",
+                "get_mempolicy",
+                "migrate_pages",
+                "move_pages",
+                "mlock2",
+                "pkey_mprotect",
+                "process_madvise",
+                "memfd_secret",
+                "map_shadow_stack",
+                "mseal",
+            ],
+            Class::Signal => &[
+                "rt_sigaction",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "pause",
+                "kill",
+                "rt_sigpending",
+                "rt_sigtimedwait",
+                "rt_sigqueueinfo",
+                "rt_sigsuspend",
+                "sigaltstack",
+                "tkill",
+                "tgkill",
+                "signalfd",
+                "signalfd4",
+                "rt_tgsigqueueinfo",
+                "pidfd_send_signal",
+            ],
+            Class::Process => &[
+                "clone",
+                "fork",
+                "vfork",
+                "execve",
+                "exit",
+                "wait4",
+                "kill",
+                "tkill",
+                "exit_group",
+                "waitid",
+                "tgkill",
+                "rt_tgsigqueueinfo",
+                "execveat",
+                "clone3",
+                "pidfd_open",
+                "pidfd_send_signal",
+            ],
+            Class::Ipc => &[
+                "shmget",
+                "shmat",
+                "shmctl",
+                "semget",
+                "semop",
+                "semctl",
+                "shmdt",
+                "msgget",
+                "msgsnd",
+                "msgrcv",
+                "msgctl",
+                "semtimedop",
+            ],
+            Class::Creds => &[
+                "getuid",
+                "getgid",
+                "setuid",
+                "setgid",
+                "geteuid",
+                "getegid",
+                "setreuid",
+                "setregid",
+                "getgroups",
+                "setgroups",
+                "setresuid",
+                "getresuid",
+                "setresgid",
+                "getresgid",
+                "setfsuid",
+                "setfsgid",
+                "capget",
+                "capset",
+                "prctl",
+            ],
+            Class::Clock => &[
+                "gettimeofday",
+                "settimeofday",
+                "adjtimex",
+                "time",
+                "clock_settime",
+                "clock_gettime",
+                "clock_getres",
+                "clock_adjtime",
+                "nanosleep",
+                "clock_nanosleep",
+                "alarm",
+                "setitimer",
+                "getitimer",
+                "timer_create",
+                "timer_settime",
+                "timer_gettime",
+                "timer_getoverrun",
+                "timer_delete",
+                "timerfd_create",
+                "timerfd_settime",
+                "timerfd_gettime",
+            ],
+        }
+    }
+}
+
+/// A set of syscall numbers (0..=[`MAX_NR`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallSet([u64; SET_WORDS]);
+
+const SET_WORDS: usize = (MAX_NR + 64) / 64;
+
+impl SyscallSet {
+    pub const fn empty() -> SyscallSet {
+        SyscallSet([0; SET_WORDS])
+    }
+
+    /// Every number that has a name.
+    pub fn all() -> SyscallSet {
+        let mut s = SyscallSet::empty();
+        for (nr, n) in NAMES.iter().enumerate() {
+            if n.is_some() {
+                s.insert(nr as u64);
+            }
+        }
+        s
+    }
+
+    pub fn insert(&mut self, nr: u64) {
+        if let Some(w) = self.0.get_mut((nr / 64) as usize) {
+            *w |= 1 << (nr % 64);
+        }
+    }
+
+    pub fn contains(&self, nr: u64) -> bool {
+        self.0
+            .get((nr / 64) as usize)
+            .is_some_and(|w| w & (1 << (nr % 64)) != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    fn invert(&mut self) {
+        let all = SyscallSet::all();
+        for (w, a) in self.0.iter_mut().zip(all.0) {
+            *w = !*w & a;
+        }
+    }
+
+    /// Parse a set as strace's `-e trace=SET` writes it: names and classes
+    /// (`%file`, `%network`, ...) separated by commas, `all` or `none`, and
+    /// a leading `!` for every call but those. An unknown name is an error
+    /// that names it (with a hint for a near miss).
+    pub fn parse(spec: &str) -> Result<SyscallSet, String> {
+        let (negate, body) = match spec.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, spec),
+        };
+        let mut set = SyscallSet::empty();
+        if body.is_empty() {
+            return Err(String::from("the set of system calls is empty"));
+        }
+        for item in body.split(',') {
+            match item {
+                "all" => set = SyscallSet::all(),
+                "none" => {}
+                _ => {
+                    if let Some(class) = item.strip_prefix('%') {
+                        let c = Class::parse(class).ok_or_else(|| {
+                            let known: alloc::vec::Vec<&str> =
+                                Class::ALL.iter().map(|c| c.name()).collect();
+                            alloc::format!("unknown class %{class} (known: %{})", known.join(", %"))
+                        })?;
+                        for n in c.members() {
+                            if let Some(nr) = number(n) {
+                                set.insert(nr);
+                            }
+                        }
+                    } else {
+                        let nr = number(item)
+                            .ok_or_else(|| alloc::format!("unknown system call {item:?}"))?;
+                        set.insert(nr);
+                    }
+                }
+            }
+        }
+        if negate {
+            set.invert();
+        }
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers_agree() {
+        assert_eq!(number("read"), Some(0));
+        assert_eq!(number("openat"), Some(257));
+        assert_eq!(name(231), Some("exit_group"));
+        assert_eq!(name(9999), None);
+        assert_eq!(number("nosuchcall"), None);
+    }
+
+    #[test]
+    fn every_class_member_is_a_real_call() {
+        for c in Class::ALL {
+            for n in c.members() {
+                assert!(number(n).is_some(), "%{} names unknown call {n}", c.name());
+            }
+        }
+    }
+
+    #[test]
+    fn sets_parse_as_strace_reads_them() {
+        let s = SyscallSet::parse("read,%network").unwrap();
+        assert!(s.contains(0));
+        assert!(s.contains(41)); // socket
+        assert!(!s.contains(1)); // write
+        let not = SyscallSet::parse("!write").unwrap();
+        assert!(!not.contains(1) && not.contains(0));
+        assert!(SyscallSet::parse("all").unwrap().contains(257));
+        assert!(SyscallSet::parse("none").unwrap().is_empty());
+        let net = SyscallSet::parse("%net").unwrap();
+        assert_eq!(net, SyscallSet::parse("%network").unwrap());
+        assert!(SyscallSet::parse("%memory").unwrap().contains(9)); // mmap
+    }
+
+    #[test]
+    fn bad_sets_are_named() {
+        assert_eq!(
+            SyscallSet::parse("read,opne").unwrap_err(),
+            "unknown system call \"opne\""
+        );
+        assert!(SyscallSet::parse("%nope").unwrap_err().contains("%file"));
+        assert!(SyscallSet::parse("").is_err());
+        assert!(SyscallSet::parse("read,,write").is_err());
+    }
+}
