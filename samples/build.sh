@@ -41,10 +41,11 @@ stale() { # stale OUTPUT SOURCE...
     return 1
 }
 
-cc_sample() { # cc_sample COMPILER SOURCE OUTPUT
+cc_sample() { # cc_sample COMPILER SOURCE OUTPUT [EXTRA_FLAGS]
     if stale "$out/$3" "$here/$2" "$0"; then
-        echo "samples: $1 -static -O2 $2 -> $3" >&2
-        "$1" -static -O2 -Wall -o "$out/$3.tmp" "$here/$2"
+        echo "samples: $1 -static -O2 ${4:-}$2 -> $3" >&2
+        # shellcheck disable=SC2086 # EXTRA_FLAGS are words
+        "$1" -static -O2 -Wall ${4:-} -o "$out/$3.tmp" "$here/$2"
         mv "$out/$3.tmp" "$out/$3"
     fi
 }
@@ -62,7 +63,7 @@ cc_sample gcc hello-c.c hello-c-glibc
 cc_dyn_sample musl-gcc hello-c.c hello-c-musl-dyn
 cc_dyn_sample gcc hello-c.c hello-c-glibc-dyn
 cc_sample musl-gcc exit-status.c exit-status
-cc_sample musl-gcc crash.c crash
+cc_sample musl-gcc crash.c crash "-g "
 cc_sample musl-gcc wait.c wait
 cc_sample musl-gcc fuzz.c fuzz
 cc_sample musl-gcc fs-walk.c fs-walk-c

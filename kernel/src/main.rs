@@ -9,6 +9,7 @@ extern crate alloc;
 mod arch;
 mod console;
 mod control;
+mod crashdump;
 mod drivers;
 mod exit;
 mod kvmclock;

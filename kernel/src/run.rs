@@ -9,7 +9,7 @@ use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
 use crate::profile::{self, Counter};
 use crate::sched::Scheduler;
-use crate::{exit, print, println};
+use crate::{crashdump, exit, print, println};
 use kiln_abi::context::UserContext;
 use kiln_abi::{Access, FaultSignal, Signal, Tid, WaitFor};
 use kiln_syscall::platform::{Console, Platform};
@@ -188,6 +188,10 @@ impl Kernel<'_> {
                     signal.name(),
                     signal.number()
                 );
+                if crashdump::dumps_core(signal) {
+                    let ctx = self.sched.thread(tid).ctx;
+                    crashdump::send(&self.process, signal, (tid, &ctx), self.sched.contexts());
+                }
                 exit_reports(&self.process);
                 exit::exit(128 + signal.number())
             }
@@ -371,7 +375,15 @@ impl Kernel<'_> {
         let ctx = &mut self.sched.thread(tid).ctx;
         let before = *ctx;
         match self.process.fault_signal(self.machine, tid, f, ctx) {
-            Flow::Kill(_) => crash(&self.process, &before, f),
+            Flow::Kill(_) => {
+                crashdump::send(
+                    &self.process,
+                    f.signal,
+                    (tid, &before),
+                    self.sched.contexts(),
+                );
+                crash(&self.process, &before, f)
+            }
             flow => self.act(tid, flow),
         }
     }

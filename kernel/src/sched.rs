@@ -55,6 +55,11 @@ impl Scheduler {
             .expect("scheduler: unknown thread")
     }
 
+    /// Every thread's registers (as they were when it last left user mode).
+    pub fn contexts(&self) -> impl Iterator<Item = (Tid, &UserContext)> {
+        self.threads.iter().map(|(t, th)| (*t, &th.ctx))
+    }
+
     /// The next thread to run, taken off the queue.
     pub fn next(&mut self) -> Option<Tid> {
         self.ready.pop_front()

@@ -12,6 +12,7 @@
 //! lists an image.
 
 pub mod accel;
+pub mod backtrace;
 pub mod cli;
 pub mod config;
 pub mod deps;

@@ -131,7 +131,33 @@ pub struct Profile {
     pub counters: Vec<(String, u64)>,
 }
 
-fn hex(s: &str) -> Option<u64> {
+impl Mapping {
+    /// `START END OFFSET PATH` (hex numbers; the path is the rest of the
+    /// line and may hold spaces), as the kernel's `map` lines give it.
+    pub fn parse(args: &str) -> Option<Mapping> {
+        let mut fields = args.trim_start().splitn(4, ' ');
+        let (start, end, offset, path) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
+        let (start, end, offset, path) = (
+            hex(start)?,
+            hex(end)?,
+            hex(offset)?,
+            clean_name(path.trim())?,
+        );
+        (start < end).then(|| Mapping {
+            start,
+            end,
+            offset,
+            path: path.to_string(),
+        })
+    }
+}
+
+pub fn hex(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {
         return None;
     }
@@ -190,28 +216,7 @@ impl Profile {
                         *n = n.saturating_add(count);
                     }
                 }
-                "map" => {
-                    // The path is the rest of the line: it may hold spaces.
-                    let mut fields = args.trim_start().splitn(4, ' ');
-                    let (Some(start), Some(end), Some(offset), Some(path)) =
-                        (fields.next(), fields.next(), fields.next(), fields.next())
-                    else {
-                        continue;
-                    };
-                    let (Some(start), Some(end), Some(offset), Some(path)) =
-                        (hex(start), hex(end), hex(offset), clean_name(path.trim()))
-                    else {
-                        continue;
-                    };
-                    if start < end {
-                        p.maps.push(Mapping {
-                            start,
-                            end,
-                            offset,
-                            path: path.to_string(),
-                        });
-                    }
-                }
+                "map" => p.maps.extend(Mapping::parse(args)),
                 "count" => {
                     let (Some(name), Some(value), None) =
                         (words.next(), words.next(), words.next())
@@ -332,16 +337,11 @@ impl Symbols {
         Symbols(out)
     }
 
-    fn lookup(&self, addr: u64) -> Option<&str> {
+    fn lookup(&self, addr: u64) -> Option<&Symbol> {
         let i = self.0.partition_point(|s| s.start <= addr);
         // The innermost symbol that covers `addr` (nested symbols are rare;
         // look back a little).
-        self.0[..i]
-            .iter()
-            .rev()
-            .take(16)
-            .find(|s| addr < s.end)
-            .map(|s| s.name.as_str())
+        self.0[..i].iter().rev().take(16).find(|s| addr < s.end)
     }
 }
 
@@ -412,9 +412,15 @@ impl ElfSymbols {
     /// The raw (mangled) name of the function at `vaddr`: from `.symtab`,
     /// else `.dynsym`.
     pub fn function_at(&self, vaddr: u64) -> Option<&str> {
+        self.function_and_offset(vaddr).map(|(name, _)| name)
+    }
+
+    /// [`ElfSymbols::function_at`] with the offset of `vaddr` into it.
+    pub fn function_and_offset(&self, vaddr: u64) -> Option<(&str, u64)> {
         self.symtab
             .lookup(vaddr)
             .or_else(|| self.dynsym.lookup(vaddr))
+            .map(|s| (s.name.as_str(), vaddr - s.start))
     }
 }
 

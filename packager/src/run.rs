@@ -203,6 +203,9 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     if let Some(t) = trace_sink {
         t.finish();
     }
+    if let Some(crash) = crate::backtrace::Crash::parse(&report) {
+        report_crash(&crash, &image);
+    }
     if opts.syscall_summary {
         eprint!(
             "{}",
@@ -236,6 +239,24 @@ fn report_profile(
     match text {
         Ok(text) => eprint!("{text}"),
         Err(_) => eprintln!("kiln: profile: the report failed (a bug in kiln)"),
+    }
+}
+
+/// Print the backtraces of a program that died of a signal.
+fn report_crash(crash: &crate::backtrace::Crash, image: &Image) {
+    let fs = ImageFs { image };
+    let mut read = |path: &str| {
+        let found = crate::root::resolve(&fs, path, true).ok()?;
+        fs.read(&found.real).ok()
+    };
+    // The tables come from the untrusted image: a bug they trigger must not
+    // cost kiln the program's exit status.
+    let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::backtrace::report(crash, &mut read)
+    }));
+    match text {
+        Ok(text) => eprint!("{text}"),
+        Err(_) => eprintln!("kiln: the backtrace failed (a bug in kiln)"),
     }
 }
 

@@ -35,7 +35,22 @@ func deref(n *node) (msg string) {
 	return "no panic"
 }
 
+// panicOuter, panicMiddle and panicInner: `go-goroutines panic` dies of an
+// unrecovered panic three calls down; Go's runtime prints their frames.
+//
+//go:noinline
+func panicOuter(n int) { panicMiddle(n + 1) }
+
+//go:noinline
+func panicMiddle(n int) { panicInner(n + 1) }
+
+//go:noinline
+func panicInner(n int) { panic(fmt.Sprintf("go-goroutines: panic three calls down (%d)", n)) }
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "panic" {
+		panicOuter(1)
+	}
 	// Goroutines and a WaitGroup: 100 goroutines add into a mutex-guarded sum.
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -9,4 +9,28 @@ fn main() {
         Ok(home) => println!("HOME = {home}"),
         Err(e) => println!("HOME unavailable: {e}"),
     }
+    // `hello-rust abort`: die of SIGABRT three calls down, for backtraces.
+    if std::env::args().nth(1).as_deref() == Some("abort") {
+        crash_outer(3);
+    }
+}
+
+#[inline(never)]
+fn crash_outer(n: u32) {
+    crash_middle(n + 1);
+    std::hint::black_box(n);
+}
+
+#[inline(never)]
+fn crash_middle(n: u32) {
+    crash_inner(n + 1);
+    std::hint::black_box(n);
+}
+
+#[inline(never)]
+fn crash_inner(n: u32) {
+    if std::hint::black_box(n) > 0 {
+        println!("hello-rust: aborting three calls down");
+        std::process::abort();
+    }
 }
