@@ -92,6 +92,8 @@ pub fn probe(kernel_path: &Path) -> bool {
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
         net: None,
+        reboot: false,
+        gdb: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));

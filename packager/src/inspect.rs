@@ -345,6 +345,7 @@ mod tests {
         let net = NetConfig {
             ipv4: Some(([10, 0, 2, 15], 24)),
             gateway: Some([10, 0, 2, 2]),
+            ipv6: None,
             nameservers: vec![vec![1, 1, 1, 1]],
         };
         assert_eq!(
