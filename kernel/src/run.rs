@@ -375,7 +375,10 @@ impl Kernel<'_> {
         let ctx = &mut self.sched.thread(tid).ctx;
         let before = *ctx;
         match self.process.fault_signal(self.machine, tid, f, ctx) {
-            Flow::Kill(_) => crash(&self.process, &before, f),
+            Flow::Kill(_) => {
+                crash(&self.process, &before, f);
+                self.end((128 + f.signal.number()) as u8)
+            }
             flow => self.act(tid, flow),
         }
     }
@@ -433,7 +436,7 @@ fn dump_profile(process: &Process) {
 }
 
 /// The program dies of a fault: report it and end the VM with 128+signal.
-fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
+fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) {
     println!(
         "kiln: program terminated by {} (signal {}), code {}, fault address {:#x}",
         f.signal.name(),
@@ -472,7 +475,6 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
     );
     backtrace(process, ctx);
     dump_profile(process);
-    exit::exit(128 + f.signal.number())
 }
 
 /// ` <symbol+offset>` when the program's symbol table knows the address.

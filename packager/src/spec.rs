@@ -526,9 +526,20 @@ fn config_source(root: Option<&HostRoot>, base: &Path, p: &str) -> PathBuf {
     match root {
         Some(r) if p.starts_with('/') => {
             let path = crate::root::normalize(p, "/");
-            match crate::root::resolve(r, &path, false) {
-                Ok(found) => r.host_path(&found.real),
-                Err(_) => r.host_path(&path),
+            // A MapDirs pattern: resolve its directory, keep the pattern.
+            let last = crate::root::basename(&path);
+            let (dir, rest) = if last.contains(['*', '?']) {
+                (crate::root::dirname(&path), Some(last))
+            } else {
+                (path.as_str(), None)
+            };
+            let real = match crate::root::resolve(r, dir, rest.is_some()) {
+                Ok(found) => found.real,
+                Err(_) => dir.to_string(),
+            };
+            match rest {
+                Some(pattern) => r.host_path(&crate::root::join(&real, pattern)),
+                None => r.host_path(&real),
             }
         }
         _ => config::host_path(base, p),
@@ -561,7 +572,8 @@ fn copy_first_arg(tree: &mut Tree, dir: &Path, args: &[String]) -> Result<Option
     }
     tree.add_host(&host, &image, "the first argument")?;
     Ok(Some(format!(
-        "{image}: copied from {} because the first argument names it (as ops;          DisableArgsCopy turns this off)",
+        "{image}: copied from {} because the first argument names it (as ops; \
+         DisableArgsCopy turns this off)",
         host.display()
     )))
 }
@@ -814,6 +826,82 @@ mod tests {
             resolve(None, &[], &BuildArgs::default()).err().unwrap()
         );
         assert!(e.starts_with("no program"), "{e}");
+    }
+
+    #[test]
+    fn target_root_holds_the_configs_absolute_files() {
+        let (d, prog) = setup();
+        let r = d.path().join("rootfs");
+        for dir in ["bin", "etc", "srv/www"] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        std::fs::copy(&prog, r.join("bin/prog")).unwrap();
+        std::fs::write(r.join("etc/app.conf"), "from the root").unwrap();
+        std::fs::write(r.join("srv/www/index.html"), "<h1>").unwrap();
+        // An absolute symlink inside the root points into the root.
+        std::os::unix::fs::symlink("/srv/www", r.join("www-link")).unwrap();
+        std::fs::write(d.path().join("local.txt"), "host").unwrap();
+        let b = config(
+            d.path(),
+            r#"{"TargetRoot": "rootfs", "Program": "/bin/prog",
+                "Files": ["/etc/app.conf", "local.txt"],
+                "MapDirs": {"/www-link/*": "/www"}}"#,
+        );
+        let s = resolve(None, &[], &b).unwrap();
+        assert!(matches!(
+            s.tree.get("/etc/app.conf").unwrap().kind,
+            Kind::File { size: 13, .. }
+        ));
+        assert!(matches!(
+            s.tree.get("/local.txt").unwrap().kind,
+            Kind::File { size: 4, .. }
+        ));
+        assert!(s.tree.get("/www/index.html").is_some());
+        assert_eq!(s.manifest.program, "/bin/prog");
+    }
+
+    #[test]
+    fn ops_fields_reach_the_manifest() {
+        let (d, prog) = setup();
+        std::fs::write(d.path().join("hi.js"), "console.log(1)").unwrap();
+        let b = config(
+            d.path(),
+            r#"{"RebootOnExit": true, "Args": ["hi.js"],
+                "RunConfig": {"IPv6Address": "fd00::5/48", "Bridged": true, "GdbPort": 4000},
+                "ManifestPassthrough": {"expected_exit_code": "3"}}"#,
+        );
+        let s = resolve(Some(&prog), &[], &b).unwrap();
+        let m = &s.manifest;
+        assert_eq!(m.exit.reboot, Some(kiln_image::ExitMatch::NonZero));
+        assert_eq!(m.exit.expected, Some(kiln_image::ExitMatch::Codes(vec![3])));
+        let v6: std::net::Ipv6Addr = "fd00::5".parse().unwrap();
+        assert_eq!(m.net.ipv6, Some((v6.octets(), 48)));
+        assert_eq!(s.run.tap.as_deref(), Some("tap0"));
+        assert_eq!(s.run.gdb_port, Some(4000));
+        // ops' argument copy: hi.js names a file next to the config.
+        assert!(s.tree.get("/hi.js").is_some());
+        assert!(s.notes.iter().any(|n| n.starts_with("/hi.js: copied from")));
+        // -a arguments come first and replace Args; flags replace RunConfig.
+        let mut b2 = b.clone();
+        b2.arg = vec!["x".into()];
+        b2.disable_args_copy = true;
+        b2.ipv6_address = Some("fd00::9".into());
+        let s = resolve(Some(&prog), &["y".into()], &b2).unwrap();
+        assert_eq!(s.manifest.args, ["prog", "x", "y"]);
+        assert!(s.tree.get("/hi.js").is_none());
+        let v6: std::net::Ipv6Addr = "fd00::9".parse().unwrap();
+        assert_eq!(s.manifest.net.ipv6, Some((v6.octets(), 64)));
+        // Passthrough's arguments give argv[0] too.
+        let b = config(
+            d.path(),
+            r#"{"ManifestPassthrough": {"arguments": ["server", "-v"]}}"#,
+        );
+        let s = resolve(Some(&prog), &[], &b).unwrap();
+        assert_eq!(s.manifest.args, ["server", "-v"]);
+        let mut b3 = BuildArgs::default();
+        b3.netmask = Some("255.0.0.0".into());
+        let e = resolve(Some(&prog), &[], &b3).err().unwrap();
+        assert!(format!("{e:#}").contains("--netmask needs --ip-address"));
     }
 
     #[test]

@@ -472,7 +472,7 @@ fn debug_flags(d: &mut Decoder, c: &mut Config, v: &Value) {
     }
     if !other.is_empty() {
         d.note(format!(
-            "Debugflags {} are ignored (Kiln has no such kernel flags; `kiln run --profile` \
+            "Debugflags ({}) are ignored (Kiln has no such kernel flags; `kiln run --profile` \
              shows where time goes)",
             other.join(", ")
         ));

@@ -186,6 +186,8 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
         net: None,
+        reboot: false,
+        gdb: None,
     };
     let mut answered = true;
     let t = median(runs, || {
