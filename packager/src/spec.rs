@@ -898,8 +898,10 @@ mod tests {
         );
         let s = resolve(Some(&prog), &[], &b).unwrap();
         assert_eq!(s.manifest.args, ["server", "-v"]);
-        let mut b3 = BuildArgs::default();
-        b3.netmask = Some("255.0.0.0".into());
+        let b3 = BuildArgs {
+            netmask: Some("255.0.0.0".into()),
+            ..Default::default()
+        };
         let e = resolve(Some(&prog), &[], &b3).err().unwrap();
         assert!(format!("{e:#}").contains("--netmask needs --ip-address"));
     }
