@@ -33,6 +33,16 @@ pub fn power_off(code: u32) -> ! {
     // ends the VM (QEMU runs with -no-reboot).
     unsafe {
         Port::<u32>::new(DEBUG_EXIT_PORT).write(code);
+    }
+    triple_fault()
+}
+
+/// Reset the machine: with an empty IDT, a breakpoint is a triple fault,
+/// which QEMU turns into a reset (or, with -no-reboot, the end of the VM).
+/// Firmware-independent: microvm has no reset register.
+fn triple_fault() -> ! {
+    // SAFETY: nothing runs after this; the machine resets.
+    unsafe {
         x86_64::instructions::interrupts::disable();
         let empty = x86_64::structures::DescriptorTablePointer {
             limit: 0,
@@ -47,6 +57,14 @@ pub fn power_off(code: u32) -> ! {
 pub fn exit(status: i32) -> ! {
     control_line(format_args!("exit {}", status & 0xff));
     power_off((status & 0xff) as u32)
+}
+
+/// Restart the VM after the program exited with `status` (RebootOnExit):
+/// `kiln run` starts QEMU without -no-reboot for such images, so the reset
+/// boots the kernel again, which starts the program again.
+pub fn restart(status: u8) -> ! {
+    control_line(format_args!("reboot {status}"));
+    triple_fault()
 }
 
 /// End the VM after a kernel failure.

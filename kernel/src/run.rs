@@ -53,6 +53,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         tick_ns: profile::period_ns().unwrap_or(TICK_NS),
         slice_ns: 0,
         resumed_ns: 0,
+        shutdown_asked: false,
     };
     k.wait_for_lease();
     let main = k.process.main_tid();
@@ -78,6 +79,9 @@ struct Kernel<'m> {
     tick_ns: u64,
     /// Ticks of the current time slice, in ns (preemption after TICK_NS).
     slice_ns: u64,
+    /// The host asked for a shutdown: the program's exit then ends the VM
+    /// even where the manifest asks for a restart (as Nanos after a power-off).
+    shutdown_asked: bool,
     /// When the program was last resumed (a tick taken right after it was
     /// held back while the kernel ran: not a sample of the program).
     resumed_ns: u64,
@@ -180,7 +184,7 @@ impl Kernel<'_> {
             Flow::Block(w) => self.sched.block(tid, w),
             Flow::Exit(status) => {
                 exit_reports(&self.process);
-                exit::exit(status)
+                self.end((status & 0xff) as u8)
             }
             Flow::Kill(signal) => {
                 println!(
@@ -193,7 +197,7 @@ impl Kernel<'_> {
                     crashdump::send(&self.process, signal, (tid, &ctx), self.sched.contexts());
                 }
                 exit_reports(&self.process);
-                exit::exit(128 + signal.number())
+                self.end((128 + signal.number()) as u8)
             }
             Flow::Spawn { tid: child, ctx } => {
                 // The new thread starts with its creator's FPU registers.
@@ -382,7 +386,8 @@ impl Kernel<'_> {
                     (tid, &before),
                     self.sched.contexts(),
                 );
-                crash(&self.process, &before, f)
+                crash(&self.process, &before, f);
+                self.end((128 + f.signal.number()) as u8)
             }
             flow => self.act(tid, flow),
         }
@@ -403,9 +408,23 @@ impl Kernel<'_> {
         }
     }
 
+    /// The program has ended with `status`: apply the manifest's exit
+    /// rules (expected statuses count as 0; RebootOnExit restarts the VM,
+    /// unless the host asked for a shutdown), then end or restart the VM.
+    fn end(&self, status: u8) -> ! {
+        use kiln_syscall::vfs::ProcessFacts;
+        let (status, reboot) = self.process.manifest().exit.apply(status);
+        if reboot && !self.shutdown_asked {
+            println!("kiln: the program exited with status {status}: restarting (RebootOnExit)");
+            exit::restart(status)
+        }
+        exit::exit(status as i32)
+    }
+
     /// Act on a request from the host (see control.rs).
     fn check_control(&mut self) {
         if crate::control::shutdown_requested() {
+            self.shutdown_asked = true;
             println!("kiln: shutdown requested: the program gets SIGTERM");
             self.process.request_shutdown();
             self.apply_wakeups();
@@ -440,7 +459,7 @@ fn dump_profile(process: &Process) {
 }
 
 /// The program dies of a fault: report it and end the VM with 128+signal.
-fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
+fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) {
     println!(
         "kiln: program terminated by {} (signal {}), code {}, fault address {:#x}",
         f.signal.name(),
@@ -479,7 +498,6 @@ fn crash(process: &Process, ctx: &UserContext, f: FaultSignal) -> ! {
     );
     backtrace(process, ctx);
     exit_reports(process);
-    exit::exit(128 + f.signal.number())
 }
 
 /// ` <symbol+offset>` when the program's symbol table knows the address.

@@ -93,6 +93,8 @@ pub fn probe(kernel_path: &Path) -> bool {
         requests: None,
         trace: None,
         net: None,
+        reboot: false,
+        gdb: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));

@@ -31,7 +31,8 @@ pub enum Command {
         output: Option<PathBuf>,
         #[command(flatten)]
         build: BuildArgs,
-        /// Arguments given to the program (after argv[0]); they replace the config's Args.
+        /// Arguments given to the program (after argv[0], after any -a); they replace the
+        /// config's Args (ops: -a ARG).
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
@@ -42,6 +43,9 @@ pub enum Command {
         /// Memory of the VM, as QEMU's -m takes it (e.g. 256M, 1G) [default: RunConfig.Memory or 256M].
         #[arg(short, long, value_name = "MEM")]
         memory: Option<String>,
+        /// CPUs of the VM (RunConfig.CPUs): 1, until Kiln has SMP.
+        #[arg(long, value_name = "N")]
+        smp: Option<u32>,
         /// Machine type.
         #[arg(long, value_enum, default_value_t = Machine::Microvm)]
         machine: Machine,
@@ -89,12 +93,31 @@ pub enum Command {
         #[arg(long = "udp", value_name = "[ADDR:]HOST[:GUEST]")]
         udp_ports: Vec<String>,
         /// The VM's network card: user (QEMU's NAT, with the port forwards),
-        /// none (no card), or tap:NAME (an existing tap device).
-        #[arg(long, value_name = "user|none|tap:NAME", default_value = "user", value_parser = parse_net)]
-        net: NetMode,
+        /// none (no card), or tap:NAME (an existing tap device; ops: -b -t NAME)
+        /// [default: user, or the tap of RunConfig.Bridged].
+        #[arg(long, value_name = "user|none|tap:NAME", value_parser = parse_net)]
+        net: Option<NetMode>,
+        /// Use a tap network: the device of -t, RunConfig.TapName, or tap0
+        /// (ops' spelling of --net tap:NAME; RunConfig.Bridged).
+        #[arg(short, long)]
+        bridged: bool,
+        /// The tap device for -b (implies it; RunConfig.TapName).
+        #[arg(short, long, value_name = "NAME", value_parser = parse_tapname)]
+        tapname: Option<String>,
+        /// Start QEMU's gdb stub on 127.0.0.1:PORT (RunConfig.GdbPort).
+        #[arg(short, long, visible_alias = "gdb-port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+        gdbport: Option<u16>,
+        /// Start the gdb stub (on -g's port, or 1234) and wait for gdb before
+        /// the kernel runs (RunConfig.Debug).
+        #[arg(short, long)]
+        debug: bool,
+        /// Show the QEMU command line (RunConfig.Verbose).
+        #[arg(short, long)]
+        verbose: bool,
         #[command(flatten)]
         build: BuildArgs,
-        /// Arguments given to the program (only when running a program).
+        /// Arguments given to the program, after any -a (only when running a program;
+        /// ops: -a ARG).
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
@@ -103,6 +126,15 @@ pub enum Command {
         /// An image made by `kiln build`.
         image: PathBuf,
     },
+}
+
+/// `-t NAME`: a Linux interface name.
+fn parse_tapname(s: &str) -> Result<String, String> {
+    if crate::config::valid_ifname(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a network interface name"))
+    }
 }
 
 /// Exit status for a command line kiln cannot use (as clap's).
@@ -135,6 +167,7 @@ where
         Command::Run {
             target,
             memory,
+            smp,
             machine,
             accel,
             missing_files,
@@ -148,6 +181,11 @@ where
             ports,
             udp_ports,
             net,
+            bridged,
+            tapname,
+            gdbport,
+            debug,
+            verbose,
             build,
             args,
         } => {
@@ -182,6 +220,12 @@ where
                 ports,
                 udp_ports,
                 net,
+                bridged,
+                tapname,
+                gdb_port: gdbport,
+                debug,
+                verbose,
+                smp,
                 build,
                 args,
             };
@@ -211,7 +255,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn run_args(args: &[&str]) -> (Vec<String>, Vec<String>, NetMode) {
+    fn run_args(args: &[&str]) -> (Vec<String>, Vec<String>, Option<NetMode>) {
         let argv = ["kiln", "run", "prog"].iter().chain(args);
         match Cli::try_parse_from(argv).expect("parses").command {
             Command::Run {
@@ -276,10 +320,110 @@ mod tests {
     }
 
     #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ops_spellings() {
+        let argv = [
+            "kiln",
+            "run",
+            "prog",
+            "-e",
+            "A=1",
+            "--envs",
+            "B=2",
+            "--env",
+            "C=3",
+            "-a",
+            "x",
+            "-a",
+            "-y",
+            "--ip-address",
+            "10.0.0.5",
+            "--gateway",
+            "10.0.0.1",
+            "--netmask",
+            "255.255.0.0",
+            "--ipv6-address",
+            "fd00::5",
+            "-b",
+            "-t",
+            "tap7",
+            "-g",
+            "4321",
+            "-d",
+            "-v",
+            "--smp",
+            "1",
+            "--target-root",
+            "/srv/root",
+            "-p",
+            "8080",
+            "--",
+            "z",
+        ];
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run {
+                build,
+                args,
+                bridged,
+                tapname,
+                gdbport,
+                debug,
+                verbose,
+                smp,
+                ports,
+                ..
+            } => {
+                assert_eq!(build.env, ["A=1", "B=2", "C=3"]);
+                assert_eq!(build.arg, ["x", "-y"]);
+                assert_eq!(args, ["z"]);
+                assert_eq!(build.ip_address.as_deref(), Some("10.0.0.5"));
+                assert_eq!(build.gateway.as_deref(), Some("10.0.0.1"));
+                assert_eq!(build.netmask.as_deref(), Some("255.255.0.0"));
+                assert_eq!(build.ipv6_address.as_deref(), Some("fd00::5"));
+                assert_eq!(build.root.as_deref(), Some(Path::new("/srv/root")));
+                assert!(bridged && debug && verbose);
+                assert_eq!(tapname.as_deref(), Some("tap7"));
+                assert_eq!((gdbport, smp), (Some(4321), Some(1)));
+                assert_eq!(ports, ["8080"]);
+            }
+            other => panic!("not run: {other:?}"),
+        }
+        // --smp above 1 is refused before anything runs (SMP does not exist yet).
+        assert_eq!(
+            main(["kiln", "run", "/nonexistent", "--smp", "2"]),
+            EXIT_VM_FAILURE
+        );
+        assert!(Cli::try_parse_from(["kiln", "run", "p", "-t", "a/b"]).is_err());
+        assert!(Cli::try_parse_from(["kiln", "run", "p", "-g", "0"]).is_err());
+        // The help shows ops' names next to Kiln's.
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for alias in [
+            "--envs",
+            "--target-root",
+            "--gdb-port",
+            "ops: -b -t NAME",
+            "ops: -a ARG",
+        ] {
+            assert!(help.contains(alias), "{alias} not in help:\n{help}");
+        }
+    }
+
+    #[test]
     fn network_options() {
         let (p, u, n) = run_args(&[]);
         assert!(p.is_empty() && u.is_empty());
-        assert_eq!(n, NetMode::User);
+        assert_eq!(n, None);
         let (p, u, n) = run_args(&[
             "-p",
             "8080",
@@ -294,9 +438,9 @@ mod tests {
         ]);
         assert_eq!(p, ["8080", "0.0.0.0:9090:90"]);
         assert_eq!(u, ["5353:53"]);
-        assert_eq!(n, NetMode::Tap("kiln0".into()));
+        assert_eq!(n, Some(NetMode::Tap("kiln0".into())));
         let (_, _, n) = run_args(&["--net", "none"]);
-        assert_eq!(n, NetMode::None);
+        assert_eq!(n, Some(NetMode::None));
         let e = Cli::try_parse_from(["kiln", "run", "prog", "--net", "bridge"]).unwrap_err();
         assert!(e.to_string().contains("use user, none or tap:NAME"), "{e}");
     }

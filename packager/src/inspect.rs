@@ -59,6 +59,16 @@ pub fn describe(image: &Image) -> String {
         .collect();
     let _ = writeln!(s, "mounts    {}", mounts.join(", "));
     let _ = writeln!(s, "network   {}", network(&m.net));
+    if let Some(r) = &m.exit.reboot {
+        let _ = writeln!(
+            s,
+            "reboot    after exit status {} (RebootOnExit)",
+            statuses(r)
+        );
+    }
+    if let Some(e) = &m.exit.expected {
+        let _ = writeln!(s, "expected  exit status {} counts as 0", statuses(e));
+    }
     let _ = writeln!(s, "files");
     tree(&image.fs, ROOT_ID, "", &mut s);
     if let Some(libs) = shared_libraries(image) {
@@ -274,6 +284,20 @@ fn shared_objects(image: &Image, id: u32, path: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The statuses an exit rule applies to, in words.
+fn statuses(m: &kiln_image::ExitMatch) -> String {
+    use kiln_image::ExitMatch;
+    match m {
+        ExitMatch::NonZero => "other than 0".into(),
+        ExitMatch::Any => "any".into(),
+        ExitMatch::Not(n) => format!("other than {n}"),
+        ExitMatch::Codes(c) => {
+            let c: Vec<String> = c.iter().map(u8::to_string).collect();
+            c.join(" or ")
+        }
+    }
+}
+
 fn network(net: &NetConfig) -> String {
     let mut parts = vec![match net.ipv4 {
         Some((a, prefix)) => format!("ipv4 {}/{prefix}", Ipv4Addr::from(a)),
@@ -281,6 +305,9 @@ fn network(net: &NetConfig) -> String {
     }];
     if let Some(gw) = net.gateway {
         parts.push(format!("gateway {}", Ipv4Addr::from(gw)));
+    }
+    if let Some((a, prefix)) = net.ipv6 {
+        parts.push(format!("ipv6 {}/{prefix}", std::net::Ipv6Addr::from(a)));
     }
     for ip in net
         .nameservers
@@ -345,6 +372,7 @@ mod tests {
         let net = NetConfig {
             ipv4: Some(([10, 0, 2, 15], 24)),
             gateway: Some([10, 0, 2, 2]),
+            ipv6: None,
             nameservers: vec![vec![1, 1, 1, 1]],
         };
         assert_eq!(

@@ -2,7 +2,7 @@
 //! the check that forwarded host ports are free, QEMU's `-netdev`/`-device`
 //! arguments, and QEMU's own forwarding failure turned into one message.
 
-use crate::config::PortForward;
+use crate::config::{valid_ifname, PortForward};
 use crate::qemu::Machine;
 use anyhow::{anyhow, bail, Result};
 use std::fmt;
@@ -73,14 +73,6 @@ pub fn parse_net(s: &str) -> Result<NetMode, String> {
             None => Err("use user, none or tap:NAME".to_string()),
         },
     }
-}
-
-/// Linux interface names: 1 to 15 bytes, no '/', ',', ':' or white space.
-fn valid_ifname(name: &str) -> bool {
-    (1..=15).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Parse one `-p`/`--udp` value: `PORT`, `LOW-HIGH` (same ports on both

@@ -63,6 +63,18 @@ pub struct Launch {
     pub trace: Option<PathBuf>,
     /// The network card; `None`: no card (probe boots).
     pub net: Option<Network>,
+    /// Let a reset reboot the VM (RebootOnExit) instead of ending it.
+    pub reboot: bool,
+    /// QEMU's gdb stub.
+    pub gdb: Option<Gdb>,
+}
+
+/// QEMU's gdb stub, on 127.0.0.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gdb {
+    pub port: u16,
+    /// Stop the CPU until gdb continues it (`-S`; ops' `--debug`).
+    pub wait: bool,
 }
 
 /// The byte that asks the kernel to shut the program down (SIGTERM).
@@ -103,15 +115,13 @@ fn push_dev(a: &mut Vec<OsString>, dev: &str) {
 pub fn args(l: &Launch) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
-    push(&[
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-    ]);
+    push(&["-nodefaults", "-no-user-config", "-display", "none"]);
+    // Without it a reset (the kernel's triple fault) boots the VM again;
+    // with it, a reset ends QEMU, which is what a kernel failure must do.
+    if !l.reboot {
+        push(&["-no-reboot"]);
+    }
+    push(&["-serial", "stdio"]);
     push(&["-m", &l.memory]);
     match l.machine {
         Machine::Microvm => push(&[
@@ -167,6 +177,13 @@ pub fn args(l: &Launch) -> Vec<OsString> {
     }
     if let Some(net) = &l.net {
         a.extend(net.qemu_args(l.machine).into_iter().map(OsString::from));
+    }
+    if let Some(g) = l.gdb {
+        a.push("-gdb".into());
+        a.push(format!("tcp:127.0.0.1:{}", g.port).into());
+        if g.wait {
+            a.push("-S".into());
+        }
     }
     a
 }
@@ -231,6 +248,8 @@ mod tests {
             requests: None,
             trace: None,
             net: None,
+            reboot: false,
+            gdb: None,
         }
     }
 
@@ -289,6 +308,25 @@ mod tests {
             "-device virtio-blk-pci,drive=disk,disable-legacy=on \
              -netdev user,id=net0 -device virtio-net-pci,netdev=net0,disable-legacy=on,romfile="
         ));
+    }
+
+    #[test]
+    fn reboot_and_gdb() {
+        let mut l = launch(Machine::Microvm, Accel::Tcg);
+        assert!(line(&l).contains(" -no-reboot "));
+        l.reboot = true;
+        l.gdb = Some(Gdb {
+            port: 4321,
+            wait: false,
+        });
+        let s = line(&l);
+        assert!(!s.contains("-no-reboot"), "{s}");
+        assert!(s.ends_with(" -gdb tcp:127.0.0.1:4321"), "{s}");
+        l.gdb = Some(Gdb {
+            port: 1234,
+            wait: true,
+        });
+        assert!(line(&l).ends_with(" -gdb tcp:127.0.0.1:1234 -S"));
     }
 
     #[test]

@@ -42,8 +42,20 @@ pub struct RunOptions {
     pub ports: Vec<String>,
     /// `--udp`: UDP forwards as given.
     pub udp_ports: Vec<String>,
-    /// `--net`.
-    pub net: NetMode,
+    /// `--net`, when given.
+    pub net: Option<NetMode>,
+    /// `-b/--bridged`: a tap network (ops' spelling of `--net tap:NAME`).
+    pub bridged: bool,
+    /// `-t/--tapname`: the tap device (implies `-b`).
+    pub tapname: Option<String>,
+    /// `-g/--gdbport`: QEMU's gdb stub on this port of 127.0.0.1.
+    pub gdb_port: Option<u16>,
+    /// `-d/--debug`: the gdb stub, and QEMU waits for gdb before the kernel runs.
+    pub debug: bool,
+    /// `-v/--verbose`: show the QEMU command line.
+    pub verbose: bool,
+    /// `--smp`: CPUs (only 1 until SMP exists).
+    pub smp: Option<u32>,
     pub build: BuildArgs,
     pub args: Vec<String>,
 }
@@ -62,6 +74,12 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     // A bad -m, -p or --udp is reported before any work.
     if let Some(m) = &opts.memory {
         qemu::check_memory(m)?;
+    }
+    if let Some(n) = opts.smp.filter(|&n| n != 1) {
+        bail!("--smp {n}: Kiln runs one CPU (SMP is not supported yet); use --smp 1");
+    }
+    if opts.net.is_some() && (opts.bridged || opts.tapname.is_some()) {
+        bail!("give either --net or -b/-t (ops' spelling of --net tap:NAME), not both");
     }
     if let Some(p) = &opts.profile {
         let dir = p.out.parent().filter(|d| !d.as_os_str().is_empty());
@@ -133,7 +151,17 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         &settings.udp_ports,
     ));
     forwards.extend(cli_forwards);
-    let mut network = Network::new(opts.net.clone(), forwards)?;
+    let mode = match (&opts.net, &opts.tapname, opts.bridged, &settings.tap) {
+        (Some(n), _, _, _) => n.clone(),
+        (None, Some(t), _, _) => NetMode::Tap(t.clone()),
+        (None, None, true, tap) => NetMode::Tap(
+            tap.clone()
+                .unwrap_or_else(|| crate::config::DEFAULT_TAP.to_string()),
+        ),
+        (None, None, false, Some(tap)) => NetMode::Tap(tap.clone()),
+        (None, None, false, None) => NetMode::User,
+    };
+    let mut network = Network::new(mode, forwards)?;
     let mut image = Image::open(&image_path)?;
     if let Some((ip, prefix)) = image.manifest.net.ipv4 {
         network.guest = Some((ip.into(), prefix));
@@ -143,8 +171,18 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     let kernel_path = work.path().join("kernel.elf");
     std::fs::write(&kernel_path, &kernel).context("cannot write the kernel to a temporary file")?;
 
+    let debug = opts.debug || settings.debug;
+    let gdb_port = opts
+        .gdb_port
+        .or(settings.gdb_port)
+        .or(debug.then_some(crate::config::DEFAULT_GDB_PORT));
     // Before the accelerator probe, so that a busy port is the only message.
     network.check_host()?;
+    if let Some(port) = gdb_port {
+        if std::net::TcpListener::bind((net::DEFAULT_BIND, port)).is_err() {
+            bail!("gdb port {port} is in use (choose another with -g)");
+        }
+    }
     let accel = accel::resolve(accel_choice, &kernel, &kernel_path);
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
@@ -158,13 +196,34 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         kernel: kernel_path,
         image: Some(image_path),
         ctl: ctl.clone(),
-        append: kernel_cmdline(opts),
+        append: kernel_cmdline(
+            opts.missing_files || settings.missing_files,
+            opts.profile.as_ref(),
+            opts.trace.as_ref(),
+            opts.syscall_summary,
+        ),
         requests: Some(requests.clone()),
         trace: trace_sink.as_ref().map(|t| t.path.clone()),
         net: Some(network.clone()),
+        // RebootOnExit: the kernel resets the machine, QEMU boots it again.
+        reboot: image.manifest.exit.reboot.is_some(),
+        gdb: gdb_port.map(|port| qemu::Gdb { port, wait: debug }),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch)).stderr(Stdio::piped());
+    if opts.verbose || settings.verbose {
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        eprintln!("kiln: {}", line.join(" "));
+    }
+    if let Some(port) = gdb_port {
+        eprintln!(
+            "kiln: gdb stub on 127.0.0.1:{port}{} (gdb: target remote localhost:{port})",
+            if debug { ", QEMU waits for it" } else { "" }
+        );
+    }
     set_request_socket(Some(requests));
     let mut stderr = None;
     let started = Instant::now();
@@ -174,6 +233,9 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     let run_time = started.elapsed();
     set_request_socket(None);
     let failure = stderr.and_then(|t| t.join().ok().flatten());
+    if let Some(hook) = &settings.at_exit {
+        run_at_exit(hook);
+    }
     let status = status?;
     if let Some(msg) = failure {
         bail!(msg);
@@ -279,19 +341,35 @@ fn relay_stderr(from: ChildStderr) -> std::thread::JoinHandle<Option<String>> {
     })
 }
 
-/// The kernel command line for these options (`-append`).
-pub fn kernel_cmdline(opts: &RunOptions) -> Option<String> {
+/// RunConfig.AtExit: a shell command run on the host once the VM has
+/// stopped (as ops' hook). Its failure is a note; kiln's status stays the
+/// program's.
+fn run_at_exit(hook: &str) {
+    match Command::new("sh").arg("-c").arg(hook).status() {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("kiln: note: RunConfig.AtExit {hook:?} failed ({s})"),
+        Err(e) => eprintln!("kiln: note: RunConfig.AtExit {hook:?} could not start: {e}"),
+    }
+}
+
+/// The kernel command line (`-append`) for `--missing-files` and `--profile`.
+pub fn kernel_cmdline(
+    missing_files: bool,
+    profile: Option<&profile::Settings>,
+    trace: Option<&crate::trace::TraceSettings>,
+    syscall_summary: bool,
+) -> Option<String> {
     let mut words = Vec::new();
-    if opts.missing_files {
+    if missing_files {
         words.push(MISSING_FILES_CMDLINE.to_string());
     }
-    if let Some(p) = &opts.profile {
+    if let Some(p) = profile {
         words.push(p.cmdline());
     }
-    if let Some(t) = &opts.trace {
+    if let Some(t) = trace {
         words.push(t.cmdline());
     }
-    if opts.syscall_summary {
+    if syscall_summary {
         words.push(SUMMARY_CMDLINE.to_string());
     }
     (!words.is_empty()).then(|| words.join(" "))
@@ -427,29 +505,24 @@ mod tests {
 
     #[test]
     fn missing_files_goes_on_the_kernel_command_line() {
-        let mut opts = RunOptions {
-            memory: None,
-            machine: Machine::Microvm,
-            accel: None,
-            missing_files: false,
-            profile: None,
-            trace: None,
-            syscall_summary: false,
-            ports: vec![],
-            udp_ports: vec![],
-            net: NetMode::User,
-            build: BuildArgs::default(),
-            args: vec![],
-        };
-        assert_eq!(kernel_cmdline(&opts), None);
-        opts.missing_files = true;
-        assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.missing-files"));
-        opts.profile = profile::settings(Some("250"), None).unwrap();
+        assert_eq!(kernel_cmdline(false, None, None, false), None);
         assert_eq!(
-            kernel_cmdline(&opts).as_deref(),
+            kernel_cmdline(true, None, None, false).as_deref(),
+            Some("kiln.missing-files")
+        );
+        let p = profile::settings(Some("250"), None).unwrap();
+        assert_eq!(
+            kernel_cmdline(true, p.as_ref(), None, false).as_deref(),
             Some("kiln.missing-files kiln.profile=250")
         );
-        opts.missing_files = false;
-        assert_eq!(kernel_cmdline(&opts).as_deref(), Some("kiln.profile=250"));
+        assert_eq!(
+            kernel_cmdline(false, p.as_ref(), None, false).as_deref(),
+            Some("kiln.profile=250")
+        );
+        let t = crate::trace::TraceSettings::from_options(Some("read"), None, None, None).unwrap();
+        assert_eq!(
+            kernel_cmdline(false, None, t.as_ref(), true).as_deref(),
+            Some("kiln.trace=read kiln.syscall-summary")
+        );
     }
 }

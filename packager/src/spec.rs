@@ -28,18 +28,49 @@ pub struct BuildArgs {
     /// same path.
     #[arg(long = "dir", value_name = "HOST[:IMAGE]")]
     pub dirs: Vec<String>,
-    /// Set an environment variable of the program.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
+    /// Set an environment variable of the program (repeatable).
+    #[arg(
+        short = 'e',
+        long = "env",
+        visible_alias = "envs",
+        value_name = "KEY=VALUE"
+    )]
     pub env: Vec<String>,
+    /// An argument given to the program (repeatable; before those after --).
+    #[arg(
+        short = 'a',
+        long = "args",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub arg: Vec<String>,
+    /// Static IPv4 address of the VM (RunConfig.IPAddress) [default: DHCP].
+    #[arg(long, value_name = "IPV4")]
+    pub ip_address: Option<String>,
+    /// Static IPv6 address of the VM, besides its link-local one
+    /// (RunConfig.IPv6Address), e.g. 2001:db8::10 or fd00::5/64.
+    #[arg(long, value_name = "IPV6[/PREFIX]")]
+    pub ipv6_address: Option<String>,
+    /// IPv4 default gateway (RunConfig.Gateway).
+    #[arg(long, value_name = "IPV4")]
+    pub gateway: Option<String>,
+    /// IPv4 net mask of --ip-address (RunConfig.NetMask) [default: 255.255.255.0].
+    #[arg(long, value_name = "MASK")]
+    pub netmask: Option<String>,
+    /// Do not copy a file named by the first argument into the image
+    /// (DisableArgsCopy).
+    #[arg(long)]
+    pub disable_args_copy: bool,
     /// The program's working directory (default /).
     #[arg(long, value_name = "PATH")]
     pub cwd: Option<String>,
     /// Mount a tmpfs at PATH, limited to SIZE (e.g. 64M) if given.
     #[arg(long = "mount", value_name = "/PATH[:SIZE]")]
     pub mounts: Vec<String>,
-    /// Take the program, its interpreter, libraries and runtime files from
-    /// DIR instead of / (PROGRAM is then a path inside DIR).
-    #[arg(long, value_name = "DIR")]
+    /// Take the program, its interpreter, libraries and runtime files (and
+    /// the config's absolute Files, Dirs and MapDirs) from DIR instead of /
+    /// (PROGRAM is then a path inside DIR; TargetRoot).
+    #[arg(short = 'r', long, visible_alias = "target-root", value_name = "DIR")]
     pub root: Option<PathBuf>,
 }
 
@@ -49,9 +80,15 @@ impl BuildArgs {
         !(self.files.is_empty()
             && self.dirs.is_empty()
             && self.env.is_empty()
+            && self.arg.is_empty()
             && self.cwd.is_none()
             && self.mounts.is_empty()
-            && self.root.is_none())
+            && self.root.is_none()
+            && self.ip_address.is_none()
+            && self.ipv6_address.is_none()
+            && self.gateway.is_none()
+            && self.netmask.is_none()
+            && !self.disable_args_copy)
     }
 }
 
@@ -63,6 +100,16 @@ pub struct RunSettings {
     pub accel: Option<bool>,
     pub ports: Vec<PortForward>,
     pub udp_ports: Vec<PortForward>,
+    /// `Bridged` (with `TapName`): the tap device.
+    pub tap: Option<String>,
+    pub gdb_port: Option<u16>,
+    /// Wait for gdb before the kernel runs.
+    pub debug: bool,
+    pub verbose: bool,
+    /// Host command run after the VM stops.
+    pub at_exit: Option<String>,
+    /// Debugflags' `missing_files`.
+    pub missing_files: bool,
 }
 
 /// Everything needed to write an image.
@@ -115,6 +162,12 @@ pub fn run_settings(config: &Config) -> Result<RunSettings> {
         accel: r.accel,
         ports: config::parse_ports("RunConfig.Ports", &r.ports)?,
         udp_ports: config::parse_ports("RunConfig.UDPPorts", &r.udp_ports)?,
+        tap: r.tap.clone(),
+        gdb_port: r.gdb_port,
+        debug: r.debug,
+        verbose: r.verbose,
+        at_exit: r.at_exit.clone(),
+        missing_files: config.missing_files,
     })
 }
 
@@ -133,7 +186,9 @@ const BUILTIN_TMPFS: [(&str, u32); 2] = [("/tmp", 0o1777), ("/run", 0o755)];
 /// Merge the config and the command line into a [`Spec`].
 pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Result<Spec> {
     let loaded = load_config(b)?;
-    let (config, base) = match loaded {
+    let all_args: Vec<String> = b.arg.iter().chain(cli_args).cloned().collect();
+    let cli_args = all_args.as_slice();
+    let (mut config, base) = match loaded {
         Some((c, base)) => (c, base),
         None => (Config::default(), PathBuf::from(".")),
     };
@@ -143,6 +198,8 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let in_cfg = |e: anyhow::Error| anyhow!("{cfg_name}: {e:#}");
+    apply_network_flags(&mut config, b)?;
+    config.disable_args_copy |= b.disable_args_copy;
 
     let root = root_dir(&config, &base, b)
         .map(|d| HostRoot::new(&d))
@@ -254,17 +311,20 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         )?,
         Some(p) => pack::place_program(&mut tree, &host_root, p)?,
     }
+    // As ops: with a TargetRoot, the config's absolute paths are in it.
+    let source = |p: &str| config_source(root.as_ref(), &base, p);
     for f in &config.files {
-        let host = config::host_path(&base, f);
-        tree.add_host(&host, &image_path(f).map_err(in_cfg)?, "Files")?;
+        tree.add_host(&source(f), &image_path(f).map_err(in_cfg)?, "Files")?;
     }
     for d in &config.dirs {
-        let host = config::host_path(&base, d);
-        tree.add_host(&host, &image_path(d).map_err(in_cfg)?, "Dirs")?;
+        tree.add_host(&source(d), &image_path(d).map_err(in_cfg)?, "Dirs")?;
     }
     for (pattern, dest) in &config.map_dirs {
-        let host = config::host_path(&base, pattern);
-        tree.map_dir(&host, &image_path(dest).map_err(in_cfg)?, "MapDirs")?;
+        tree.map_dir(
+            &source(pattern),
+            &image_path(dest).map_err(in_cfg)?,
+            "MapDirs",
+        )?;
     }
     for (list, flag) in [(&b.files, "--file"), (&b.dirs, "--dir")] {
         for spec in list {
@@ -275,6 +335,17 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
             }
             tree.add_host(Path::new(host), &image, flag)?;
         }
+    }
+    let mut copied = None;
+    if !config.disable_args_copy {
+        // The config's Args are relative to its directory, -- ARGS to the
+        // current one.
+        let dir = if cli_args.is_empty() {
+            base.as_path()
+        } else {
+            Path::new(".")
+        };
+        copied = copy_first_arg(&mut tree, dir, &args)?;
     }
     let mut packed = pack::Packed::default();
     if let Some(p) = &placed {
@@ -293,6 +364,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
     }
 
     packed.notes.extend(moved.clone());
+    packed.notes.extend(copied);
     let mut mounts = mounts(&config, b, &cfg_name)?;
     for w in &packed.writable {
         if !mounts.iter().any(|m| &m.path == w) {
@@ -394,9 +466,10 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         Some(p) => p.path.clone(),
         None => format!("/{}", program.name),
     };
-    let argv0 = match &placed {
-        Some(p) => p.path.clone(),
-        None => program.name.clone(),
+    let argv0 = match (&config.argv0, &placed) {
+        (Some(a), _) if cli_args.is_empty() => a.clone(),
+        (_, Some(p)) => p.path.clone(),
+        (_, None) => program.name.clone(),
     };
     let manifest = Manifest {
         program: run_as,
@@ -405,6 +478,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         cwd,
         tmpfs: mounts,
         net,
+        exit: config.exit.clone(),
     };
     let run = run_settings(&config).map_err(in_cfg)?;
     for note in &packed.notes {
@@ -417,6 +491,91 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
         run,
         notes: packed.notes,
     })
+}
+
+/// `--ip-address`, `--ipv6-address`, `--gateway`, `--netmask`: checked,
+/// then in place of the config's RunConfig values.
+fn apply_network_flags(config: &mut Config, b: &BuildArgs) -> Result<()> {
+    let r = &mut config.run_config;
+    if let Some(ip) = &b.ip_address {
+        config::parse_ipv4("--ip-address", ip)?;
+        r.ip_address = Some(ip.clone());
+    }
+    if let Some(v6) = &b.ipv6_address {
+        config::parse_ipv6("--ipv6-address", v6)?;
+        r.ipv6_address = Some(v6.clone());
+    }
+    if let Some(gw) = &b.gateway {
+        config::parse_ipv4("--gateway", gw)?;
+        r.gateway = Some(gw.clone());
+    }
+    if let Some(m) = &b.netmask {
+        config::mask_prefix("--netmask", m)?;
+        if r.ip_address.is_none() {
+            bail!("--netmask needs --ip-address (or RunConfig.IPAddress)");
+        }
+        r.net_mask = Some(m.clone());
+    }
+    Ok(())
+}
+
+/// The host path of a Files, Dirs or MapDirs entry: relative paths from
+/// `base`; absolute ones from the root when there is one (symlinks on the
+/// way resolved inside it), else from the host.
+fn config_source(root: Option<&HostRoot>, base: &Path, p: &str) -> PathBuf {
+    match root {
+        Some(r) if p.starts_with('/') => {
+            let path = crate::root::normalize(p, "/");
+            // A MapDirs pattern: resolve its directory, keep the pattern.
+            let last = crate::root::basename(&path);
+            let (dir, rest) = if last.contains(['*', '?']) {
+                (crate::root::dirname(&path), Some(last))
+            } else {
+                (path.as_str(), None)
+            };
+            let real = match crate::root::resolve(r, dir, rest.is_some()) {
+                Ok(found) => found.real,
+                Err(_) => dir.to_string(),
+            };
+            match rest {
+                Some(pattern) => r.host_path(&crate::root::join(&real, pattern)),
+                None => r.host_path(&real),
+            }
+        }
+        _ => config::host_path(base, p),
+    }
+}
+
+/// ops' argument copy: when the first argument names a file in `dir` (a
+/// relative path, e.g. `hi.js` for node), the file goes into the image at
+/// `/` plus that path, unless something is there already. Directories are
+/// not copied (ops would copy `.` whole). Returns the note to print.
+fn copy_first_arg(tree: &mut Tree, dir: &Path, args: &[String]) -> Result<Option<String>> {
+    let Some(first) = args.first() else {
+        return Ok(None);
+    };
+    let rel = Path::new(first);
+    let plain = !first.is_empty()
+        && rel.is_relative()
+        && rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    let host = dir.join(rel);
+    if !plain || !host.is_file() {
+        return Ok(None);
+    }
+    let Ok(image) = image_path(&format!("/{first}")) else {
+        return Ok(None);
+    };
+    if !tree.is_free(&image) || tree.get(&image).is_some() {
+        return Ok(None);
+    }
+    tree.add_host(&host, &image, "the first argument")?;
+    Ok(Some(format!(
+        "{image}: copied from {} because the first argument names it (as ops; \
+         DisableArgsCopy turns this off)",
+        host.display()
+    )))
 }
 
 fn kind_name(k: &Kind) -> &'static str {
@@ -487,6 +646,10 @@ fn net_config(config: &Config) -> Result<NetConfig> {
     }
     if let Some(gw) = &r.gateway {
         net.gateway = Some(config::parse_ipv4("RunConfig.Gateway", gw)?.octets());
+    }
+    if let Some(v6) = &r.ipv6_address {
+        let (addr, prefix) = config::parse_ipv6("RunConfig.IPv6Address", v6)?;
+        net.ipv6 = Some((addr.octets(), prefix));
     }
     for (field, list) in [
         ("NameServers", &config.name_servers),
@@ -637,7 +800,10 @@ mod tests {
         let e = err(r#"{"Cwd": "/nowhere"}"#, &[]);
         assert_eq!(e, "working directory /nowhere is not in the image");
         let e = err(r#"{"Mounts": {"data": "/mnt"}}"#, &[]);
-        assert!(e.contains("looks like an ops volume"), "{e}");
+        assert!(
+            e.contains("is an ops volume: volumes are not supported yet"),
+            "{e}"
+        );
         let e = err(r#"{"Mounts": {"/srv": "lots"}}"#, &[]);
         assert!(e.contains("size \"lots\""), "{e}");
         let e = err(
@@ -660,6 +826,84 @@ mod tests {
             resolve(None, &[], &BuildArgs::default()).err().unwrap()
         );
         assert!(e.starts_with("no program"), "{e}");
+    }
+
+    #[test]
+    fn target_root_holds_the_configs_absolute_files() {
+        let (d, prog) = setup();
+        let r = d.path().join("rootfs");
+        for dir in ["bin", "etc", "srv/www"] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        std::fs::copy(&prog, r.join("bin/prog")).unwrap();
+        std::fs::write(r.join("etc/app.conf"), "from the root").unwrap();
+        std::fs::write(r.join("srv/www/index.html"), "<h1>").unwrap();
+        // An absolute symlink inside the root points into the root.
+        std::os::unix::fs::symlink("/srv/www", r.join("www-link")).unwrap();
+        std::fs::write(d.path().join("local.txt"), "host").unwrap();
+        let b = config(
+            d.path(),
+            r#"{"TargetRoot": "rootfs", "Program": "/bin/prog",
+                "Files": ["/etc/app.conf", "local.txt"],
+                "MapDirs": {"/www-link/*": "/www"}}"#,
+        );
+        let s = resolve(None, &[], &b).unwrap();
+        assert!(matches!(
+            s.tree.get("/etc/app.conf").unwrap().kind,
+            Kind::File { size: 13, .. }
+        ));
+        assert!(matches!(
+            s.tree.get("/local.txt").unwrap().kind,
+            Kind::File { size: 4, .. }
+        ));
+        assert!(s.tree.get("/www/index.html").is_some());
+        assert_eq!(s.manifest.program, "/bin/prog");
+    }
+
+    #[test]
+    fn ops_fields_reach_the_manifest() {
+        let (d, prog) = setup();
+        std::fs::write(d.path().join("hi.js"), "console.log(1)").unwrap();
+        let b = config(
+            d.path(),
+            r#"{"RebootOnExit": true, "Args": ["hi.js"],
+                "RunConfig": {"IPv6Address": "fd00::5/48", "Bridged": true, "GdbPort": 4000},
+                "ManifestPassthrough": {"expected_exit_code": "3"}}"#,
+        );
+        let s = resolve(Some(&prog), &[], &b).unwrap();
+        let m = &s.manifest;
+        assert_eq!(m.exit.reboot, Some(kiln_image::ExitMatch::NonZero));
+        assert_eq!(m.exit.expected, Some(kiln_image::ExitMatch::Codes(vec![3])));
+        let v6: std::net::Ipv6Addr = "fd00::5".parse().unwrap();
+        assert_eq!(m.net.ipv6, Some((v6.octets(), 48)));
+        assert_eq!(s.run.tap.as_deref(), Some("tap0"));
+        assert_eq!(s.run.gdb_port, Some(4000));
+        // ops' argument copy: hi.js names a file next to the config.
+        assert!(s.tree.get("/hi.js").is_some());
+        assert!(s.notes.iter().any(|n| n.starts_with("/hi.js: copied from")));
+        // -a arguments come first and replace Args; flags replace RunConfig.
+        let mut b2 = b.clone();
+        b2.arg = vec!["x".into()];
+        b2.disable_args_copy = true;
+        b2.ipv6_address = Some("fd00::9".into());
+        let s = resolve(Some(&prog), &["y".into()], &b2).unwrap();
+        assert_eq!(s.manifest.args, ["prog", "x", "y"]);
+        assert!(s.tree.get("/hi.js").is_none());
+        let v6: std::net::Ipv6Addr = "fd00::9".parse().unwrap();
+        assert_eq!(s.manifest.net.ipv6, Some((v6.octets(), 64)));
+        // Passthrough's arguments give argv[0] too.
+        let b = config(
+            d.path(),
+            r#"{"ManifestPassthrough": {"arguments": ["server", "-v"]}}"#,
+        );
+        let s = resolve(Some(&prog), &[], &b).unwrap();
+        assert_eq!(s.manifest.args, ["server", "-v"]);
+        let b3 = BuildArgs {
+            netmask: Some("255.0.0.0".into()),
+            ..Default::default()
+        };
+        let e = resolve(Some(&prog), &[], &b3).err().unwrap();
+        assert!(format!("{e:#}").contains("--netmask needs --ip-address"));
     }
 
     #[test]

@@ -266,11 +266,11 @@ fn config_fails(config_text: &str, needle: &str) {
 fn config_unknown_field_is_named() {
     config_fails(
         r#"{"Prgram": "x"}"#,
-        r#"config.json: unknown field "Prgram" (did you mean "Program"?)"#,
+        r#"config.json:1:2: unknown field "Prgram" (did you mean "Program"?)"#,
     );
     config_fails(
         r#"{"RunConfig": {"Memroy": "1G"}}"#,
-        r#"config.json: unknown field "RunConfig.Memroy" (did you mean "Memory"?)"#,
+        r#"config.json:1:16: unknown field "RunConfig.Memroy" (did you mean "Memory"?)"#,
     );
 }
 

@@ -25,7 +25,7 @@ pub mod fs;
 pub mod manifest;
 
 pub use fs::{BuiltIndex, Entry, EntryKind, FsIndex, IndexBuilder, Placement, TreeError};
-pub use manifest::{Manifest, NetConfig, TmpfsMount};
+pub use manifest::{ExitMatch, ExitRules, Manifest, NetConfig, TmpfsMount};
 
 use bytes::{Reader, Writer};
 

@@ -15,6 +15,15 @@ const TAG_TMPFS: u16 = 5;
 const TAG_IPV4: u16 = 6;
 const TAG_GATEWAY: u16 = 7;
 const TAG_NAMESERVER: u16 = 8;
+const TAG_IPV6: u16 = 9;
+const TAG_REBOOT_ON_EXIT: u16 = 10;
+const TAG_EXPECTED_EXIT: u16 = 11;
+
+// Payload of the exit-rule records: a mode byte, then codes.
+const EXIT_NONZERO: u8 = 0;
+const EXIT_ANY: u8 = 1;
+const EXIT_CODES: u8 = 2;
+const EXIT_NOT: u8 = 3;
 
 /// A tmpfs the kernel mounts before the program starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,8 +41,78 @@ pub struct NetConfig {
     pub ipv4: Option<([u8; 4], u8)>,
     /// Default IPv4 gateway.
     pub gateway: Option<[u8; 4]>,
+    /// Static IPv6 address and prefix length (besides the link-local one).
+    pub ipv6: Option<([u8; 16], u8)>,
     /// Name servers (4 bytes IPv4 or 16 bytes IPv6 each).
     pub nameservers: Vec<Vec<u8>>,
+}
+
+/// Which exit statuses a rule applies to (Nanos' `reboot_on_exit` and
+/// `expected_exit_code` values: `t`, `*`, `N`, `!N`, a list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitMatch {
+    /// Any status but 0 (`t`).
+    NonZero,
+    /// Every status (`*`).
+    Any,
+    /// One of these statuses.
+    Codes(Vec<u8>),
+    /// Every status but this one (`!N`).
+    Not(u8),
+}
+
+impl ExitMatch {
+    pub fn matches(&self, status: u8) -> bool {
+        match self {
+            ExitMatch::NonZero => status != 0,
+            ExitMatch::Any => true,
+            ExitMatch::Codes(c) => c.contains(&status),
+            ExitMatch::Not(n) => status != *n,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            ExitMatch::NonZero => Vec::from([EXIT_NONZERO]),
+            ExitMatch::Any => Vec::from([EXIT_ANY]),
+            ExitMatch::Codes(c) => core::iter::once(EXIT_CODES)
+                .chain(c.iter().copied())
+                .collect(),
+            ExitMatch::Not(n) => Vec::from([EXIT_NOT, *n]),
+        }
+    }
+
+    fn decode(payload: &[u8]) -> Result<ExitMatch, FormatError> {
+        match payload {
+            [EXIT_NONZERO] => Ok(ExitMatch::NonZero),
+            [EXIT_ANY] => Ok(ExitMatch::Any),
+            [EXIT_CODES, codes @ ..] => Ok(ExitMatch::Codes(codes.to_vec())),
+            [EXIT_NOT, n] => Ok(ExitMatch::Not(*n)),
+            _ => Err(FormatError::Invalid("bad exit rule record")),
+        }
+    }
+}
+
+/// What happens when the program exits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExitRules {
+    /// Statuses after which the VM restarts (ops' RebootOnExit), unless a
+    /// shutdown was asked for.
+    pub reboot: Option<ExitMatch>,
+    /// Statuses reported as 0 (checked first, as Nanos does).
+    pub expected: Option<ExitMatch>,
+}
+
+impl ExitRules {
+    /// The status to report for `status`, and whether to restart.
+    pub fn apply(&self, status: u8) -> (u8, bool) {
+        let status = match &self.expected {
+            Some(m) if m.matches(status) => 0,
+            _ => status,
+        };
+        let reboot = self.reboot.as_ref().is_some_and(|m| m.matches(status));
+        (status, reboot)
+    }
 }
 
 /// What the kernel runs: the program's path inside the image file system,
@@ -48,6 +127,7 @@ pub struct Manifest {
     /// tmpfs mounts beyond the default one at /tmp.
     pub tmpfs: Vec<TmpfsMount>,
     pub net: NetConfig,
+    pub exit: ExitRules,
 }
 
 impl Manifest {
@@ -80,6 +160,17 @@ impl Manifest {
         }
         for ns in &self.net.nameservers {
             record(TAG_NAMESERVER, ns);
+        }
+        if let Some((addr, prefix)) = self.net.ipv6 {
+            let mut payload = Vec::from(addr);
+            payload.push(prefix);
+            record(TAG_IPV6, &payload);
+        }
+        if let Some(m) = &self.exit.reboot {
+            record(TAG_REBOOT_ON_EXIT, &m.encode());
+        }
+        if let Some(m) = &self.exit.expected {
+            record(TAG_EXPECTED_EXIT, &m.encode());
         }
         w.into_vec()
     }
@@ -146,6 +237,17 @@ impl Manifest {
                     }
                     m.net.nameservers.push(payload.to_vec());
                 }
+                TAG_IPV6 => {
+                    let (addr, prefix) = match payload.split_last() {
+                        Some((&p, a)) if a.len() == 16 && p <= 128 => (a, p),
+                        _ => return Err(FormatError::Invalid("bad IPv6 address record")),
+                    };
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(addr);
+                    m.net.ipv6 = Some((a, prefix));
+                }
+                TAG_REBOOT_ON_EXIT => m.exit.reboot = Some(ExitMatch::decode(payload)?),
+                TAG_EXPECTED_EXIT => m.exit.expected = Some(ExitMatch::decode(payload)?),
                 _ => {}
             }
         }
@@ -181,10 +283,42 @@ mod tests {
             net: NetConfig {
                 ipv4: Some(([10, 0, 2, 15], 24)),
                 gateway: Some([10, 0, 2, 2]),
+                ipv6: Some((
+                    [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10],
+                    64,
+                )),
                 nameservers: vec![vec![10, 0, 2, 3], vec![0; 16]],
+            },
+            exit: ExitRules {
+                reboot: Some(ExitMatch::Codes(vec![3, 4])),
+                expected: Some(ExitMatch::Not(7)),
             },
         };
         assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn exit_rules_follow_nanos() {
+        let rules = ExitRules {
+            reboot: Some(ExitMatch::NonZero),
+            expected: Some(ExitMatch::Codes(vec![2])),
+        };
+        // An expected status counts as 0, which does not restart.
+        assert_eq!(rules.apply(2), (0, false));
+        assert_eq!(rules.apply(3), (3, true));
+        assert_eq!(rules.apply(0), (0, false));
+        assert!(ExitMatch::Any.matches(0));
+        assert!(!ExitMatch::Not(1).matches(1) && ExitMatch::Not(1).matches(0));
+        for m in [
+            ExitMatch::NonZero,
+            ExitMatch::Any,
+            ExitMatch::Codes(vec![]),
+            ExitMatch::Not(9),
+        ] {
+            assert_eq!(ExitMatch::decode(&m.encode()).unwrap(), m);
+        }
+        assert!(ExitMatch::decode(&[3]).is_err());
+        assert!(ExitMatch::decode(&[]).is_err());
     }
 
     #[test]

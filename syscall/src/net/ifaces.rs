@@ -131,6 +131,8 @@ pub struct EthFacts {
     pub ipv4: Option<(Ipv4Addr, u8)>,
     pub gateway: Option<Ipv4Addr>,
     pub link_local: Ipv6Addr,
+    /// The static IPv6 address and prefix length, if any.
+    pub ipv6: Option<(Ipv6Addr, u8)>,
     /// The IPv4 address comes from a DHCP lease.
     pub dhcp: bool,
 }
@@ -143,6 +145,11 @@ fn v4_mask(prefix: u8) -> Ipv4Addr {
 /// The broadcast address of a subnet (none for /31 and /32, as Linux).
 fn v4_broadcast(ip: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
     (prefix < 31).then(|| Ipv4Addr::from(u32::from(ip) | !u32::from(v4_mask(prefix))))
+}
+
+fn v6_network(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
+    let p = prefix.min(128) as u32;
+    Ipv6Addr::from(u128::from(ip) & u128::MAX.checked_shl(128 - p).unwrap_or(0))
 }
 
 fn v4_network(ip: Ipv4Addr, prefix: u8) -> Ipv4Addr {
@@ -189,6 +196,15 @@ impl NetFacts {
                     broadcast: v4_broadcast(ip, prefix),
                     scope: RT_SCOPE_UNIVERSE,
                     permanent: !e.dhcp,
+                });
+            }
+            if let Some((ip, prefix)) = e.ipv6 {
+                addrs.push(IfAddr {
+                    ip: IpAddr::V6(ip),
+                    prefix,
+                    broadcast: None,
+                    scope: RT_SCOPE_UNIVERSE,
+                    permanent: true,
                 });
             }
             addrs.push(IfAddr {
@@ -298,11 +314,32 @@ impl NetFacts {
         });
         if let Some(e) = &self.eth {
             let fe80 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0));
+            if let Some((ip, prefix)) = e.ipv6 {
+                v.push(Route {
+                    priority: Some(256),
+                    ..route(
+                        IpAddr::V6(v6_network(ip, prefix)),
+                        prefix,
+                        RT_TABLE_MAIN,
+                        RTN_UNICAST,
+                        ETH_INDEX,
+                    )
+                });
+            }
             v.push(Route {
                 priority: Some(256),
                 ..route(fe80, 64, RT_TABLE_MAIN, RTN_UNICAST, ETH_INDEX)
             });
             v.push(route(lo6, 128, RT_TABLE_LOCAL, RTN_LOCAL, LO_INDEX));
+            if let Some((ip, _)) = e.ipv6 {
+                v.push(route(
+                    IpAddr::V6(ip),
+                    128,
+                    RT_TABLE_LOCAL,
+                    RTN_LOCAL,
+                    ETH_INDEX,
+                ));
+            }
             v.push(route(
                 IpAddr::V6(e.link_local),
                 128,
@@ -349,6 +386,7 @@ impl NetStack {
                 ipv4: self.ipv4(),
                 gateway: self.gateway(),
                 link_local: self.ipv6_link_local(),
+                ipv6: self.ipv6(),
                 dhcp: self.uses_dhcp(),
             }
         });
@@ -378,6 +416,7 @@ mod tests {
                 ipv4,
                 gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
                 link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0x5054, 0xff, 0xfe12, 0x3456),
+                ipv6: None,
                 dhcp: true,
             }),
         }
@@ -427,6 +466,39 @@ mod tests {
         assert_eq!(l[1].addrs.len(), 1);
         assert_eq!(l[1].addrs[0].scope, RT_SCOPE_LINK);
         assert!(eth(None).routes().iter().all(|r| r.dst_len != 0));
+    }
+
+    #[test]
+    fn a_static_ipv6_address_is_listed_and_routed() {
+        let mut f = eth(Some((Ipv4Addr::new(10, 0, 2, 15), 24)));
+        let v6: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        f.eth.as_mut().unwrap().ipv6 = Some((v6, 64));
+        let l = f.interfaces();
+        let a: Vec<_> = l[1]
+            .addrs
+            .iter()
+            .map(|a| (a.ip, a.prefix, a.scope))
+            .collect();
+        assert_eq!(
+            a[1..],
+            [
+                (IpAddr::V6(v6), 64, RT_SCOPE_UNIVERSE),
+                (
+                    IpAddr::V6(f.eth.as_ref().unwrap().link_local),
+                    64,
+                    RT_SCOPE_LINK
+                )
+            ]
+        );
+        let r = f.routes();
+        let net: Ipv6Addr = "2001:db8::".parse().unwrap();
+        assert!(r.iter().any(|r| r.dst == IpAddr::V6(net)
+            && r.dst_len == 64
+            && r.table == RT_TABLE_MAIN
+            && r.oif == ETH_INDEX));
+        assert!(r
+            .iter()
+            .any(|r| r.dst == IpAddr::V6(v6) && r.dst_len == 128 && r.table == RT_TABLE_LOCAL));
     }
 
     #[test]

@@ -872,6 +872,7 @@ mod tests {
                 ipv4: Some((Ipv4Addr::new(10, 0, 2, 15), 24)),
                 gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
                 link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0x5054, 0xff, 0xfe12, 0x3456),
+                ipv6: None,
                 dhcp: true,
             }),
         };

@@ -204,6 +204,8 @@ pub struct NetStack {
     arp_probe: Option<(Ipv4Addr, Ipv4Addr)>,
     nameservers: Vec<IpAddr>,
     link_local: Ipv6Addr,
+    /// The static IPv6 address from the manifest, if any.
+    ipv6: Option<(Ipv6Addr, u8)>,
     /// A socket call changed something the next poll must send.
     dirty: bool,
     /// Unix socket names (see `unix.rs`).
@@ -311,6 +313,10 @@ impl NetStack {
             arp_probe: None,
             nameservers: Vec::new(),
             link_local: link_local(mac),
+            ipv6: config
+                .ipv6
+                .filter(|_| eth_present)
+                .map(|(a, p)| (Ipv6Addr::from(a), p.min(128))),
             dirty: true,
             unix_names: Default::default(),
             netlink_ports: Default::default(),
@@ -350,6 +356,7 @@ impl NetStack {
         self.ipv4 = cidr;
         self.gateway = gateway;
         let ll = self.link_local;
+        let v6 = self.ipv6;
         let eth_present = self.lanes.eth_present;
         self.lanes.eth.iface.update_ip_addrs(|a| {
             a.clear();
@@ -358,6 +365,9 @@ impl NetStack {
             }
             if eth_present {
                 let _ = a.push(IpCidr::new(IpAddress::Ipv6(ll), 64));
+            }
+            if let Some((v6, prefix)) = v6 {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv6(v6), prefix));
             }
         });
         let routes = self.lanes.eth.iface.routes_mut();
@@ -374,6 +384,9 @@ impl NetStack {
             }
             if eth_present {
                 let _ = a.push(IpCidr::new(IpAddress::Ipv6(ll), 128));
+            }
+            if let Some((v6, _)) = v6 {
+                let _ = a.push(IpCidr::new(IpAddress::Ipv6(v6), 128));
             }
         });
         // smoltcp learns a neighbour's MAC only from ARP and drops the
@@ -439,6 +452,11 @@ impl NetStack {
     /// The interface's IPv6 link-local address.
     pub fn ipv6_link_local(&self) -> Ipv6Addr {
         self.link_local
+    }
+
+    /// The static IPv6 address and prefix length (manifest), if any.
+    pub fn ipv6(&self) -> Option<(Ipv6Addr, u8)> {
+        self.ipv6
     }
 
     /// Events since the last call (address configured, lease lost).

@@ -76,6 +76,12 @@ impl World {
 
     /// Two machines on one Ethernet: 10.0.0.1/24 and 10.0.0.2/24.
     fn pair() -> World {
+        World::pair_with(None)
+    }
+
+    /// [`World::pair`], with static IPv6 addresses PREFIX::1 and PREFIX::2
+    /// (a /64) when `v6` gives the first 8 bytes.
+    fn pair_with(v6: Option<[u8; 8]>) -> World {
         let a2b: Queue = Default::default();
         let b2a: Queue = Default::default();
         let mut a = FakeNic {
@@ -91,6 +97,12 @@ impl World {
         let cfg = |last| NetConfig {
             ipv4: Some(([10, 0, 0, last], 24)),
             gateway: Some([10, 0, 0, 254]),
+            ipv6: v6.map(|p| {
+                let mut a = [0u8; 16];
+                a[..8].copy_from_slice(&p);
+                a[15] = last;
+                (a, 64)
+            }),
             nameservers: vec![vec![10, 0, 0, 53]],
         };
         let na = NetStack::new(&cfg(1), Some(&mut a), 0, 1).into_shared();
@@ -340,6 +352,23 @@ fn backlog_of_eight_accepts_eight() {
 
 /// A listener whose backlog is full drops new SYNs (Linux does): the
 /// client keeps trying and gets in once the program accepts.
+#[test]
+fn tcp_over_a_static_ipv6_address() {
+    let mut w = World::pair_with(Some([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0]));
+    let (a, b) = (w.net(0), w.net(1));
+    let l = listener(&b, "[2001:db8::2]:80", 4);
+    let c = connect(&mut w, &a, "[2001:db8::2]:80");
+    let (s, peer) = accept(&mut w, &l);
+    assert_eq!(peer.ip(), sa("[2001:db8::1]:1").ip());
+    send_all(&mut w, &c, b"over v6", || {});
+    let mut got = Vec::new();
+    w.until(|| {
+        let _ = recv_some(&s, &mut got);
+        got.len() == 7
+    });
+    assert_eq!(got, b"over v6");
+}
+
 fn full_backlog_drops_syns_until_accepted(mut w: World, client: usize, server: usize, at: &str) {
     let (cnet, snet) = (w.net(client), w.net(server));
     let l = listener(&snet, at, 2);
@@ -1209,6 +1238,7 @@ fn the_gateways_mac_is_asked_for_as_soon_as_an_address_is_set() {
     let cfg = NetConfig {
         ipv4: Some(([10, 0, 2, 15], 24)),
         gateway: Some([10, 0, 2, 2]),
+        ipv6: None,
         nameservers: Vec::new(),
     };
     let net = NetStack::new(&cfg, Some(&mut nic), 0, 9).into_shared();

@@ -68,6 +68,7 @@ fn boot(ipv4: Option<([u8; 4], u8)>) -> Booted {
     m.net = kiln_image::NetConfig {
         ipv4,
         gateway: ipv4.map(|_| [10, 0, 2, 2]),
+        ipv6: None,
         nameservers: Vec::new(),
     };
     let img = image(&[Node::File("/bin/prog", &elf), Node::Dir("/srv")], &m);

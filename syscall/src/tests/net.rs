@@ -699,6 +699,7 @@ fn static_address_is_announced_on_the_console() {
     let mut b = boot_with_nic(kiln_image::NetConfig {
         ipv4: Some(([10, 0, 2, 15], 24)),
         gateway: Some([10, 0, 2, 2]),
+        ipv6: None,
         nameservers: vec![vec![10, 0, 2, 3]],
     });
     b.settle();
@@ -790,6 +791,7 @@ fn the_network_configuration_writes_run_resolv_conf() {
     let cfg = kiln_image::NetConfig {
         ipv4: Some(([10, 0, 0, 5], 24)),
         gateway: Some([10, 0, 0, 1]),
+        ipv6: None,
         nameservers: vec![vec![10, 0, 0, 53], LO6.to_vec()],
     };
     let mut b = boot_with_nic(cfg);

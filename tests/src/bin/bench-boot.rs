@@ -187,6 +187,8 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         requests: None,
         trace: None,
         net: None,
+        reboot: false,
+        gdb: None,
     };
     let mut answered = true;
     let t = median(runs, || {
