@@ -5,7 +5,8 @@
 # Safe to run again. Uses sudo only when not root.
 #   --test-servers  also install the Debian servers and runtimes that the
 #                   tests boot from the host (nginx-light, redis-server,
-#                   dnsmasq-base, python3, nodejs), without starting them.
+#                   dnsmasq-base, python3, nodejs) and gdb (the --gdb test),
+#                   without starting them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,7 +16,7 @@ as_root() {
 
 packages=(qemu-system-x86 musl-tools gcc libc6-dev golang-go curl ca-certificates)
 if [[ "${1:-}" == "--test-servers" ]]; then
-    packages+=(nginx-light redis-server dnsmasq-base python3 nodejs)
+    packages+=(nginx-light redis-server dnsmasq-base python3 nodejs gdb)
     # Installing a server package would start it (and bind its port):
     # forbid service starts, as Debian's policy-rc.d convention allows.
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then

@@ -111,6 +111,12 @@ pub enum Command {
         /// the kernel runs (RunConfig.Debug).
         #[arg(short, long)]
         debug: bool,
+        /// Debug the program with gdb: QEMU's gdb stub on 127.0.0.1:PORT
+        /// [default: 1234], the VM held until gdb attaches; kiln prints the gdb
+        /// command that loads the kernel's and the program's symbols and stops
+        /// at the program's entry (ops: -d -g PORT).
+        #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "1234", value_parser = clap::value_parser!(u16).range(1..))]
+        gdb: Option<u16>,
         /// Show the QEMU command line (RunConfig.Verbose).
         #[arg(short, long)]
         verbose: bool,
@@ -185,6 +191,7 @@ where
             tapname,
             gdbport,
             debug,
+            gdb,
             verbose,
             build,
             args,
@@ -222,8 +229,8 @@ where
                 net,
                 bridged,
                 tapname,
-                gdb_port: gdbport,
-                debug,
+                gdb_port: gdb.or(gdbport),
+                debug: debug || gdb.is_some(),
                 verbose,
                 smp,
                 build,

@@ -223,6 +223,12 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             "kiln: gdb stub on 127.0.0.1:{port}{} (gdb: target remote localhost:{port})",
             if debug { ", QEMU waits for it" } else { "" }
         );
+        if debug {
+            match gdb_command(&image, &launch.kernel, work.path(), port) {
+                Ok(cmd) => eprintln!("kiln: to stop at the program's entry, run:\n  {cmd}"),
+                Err(e) => eprintln!("kiln: note: no gdb command with the program's symbols: {e:#}"),
+            }
+        }
     }
     set_request_socket(Some(requests));
     let mut stderr = None;
@@ -302,6 +308,33 @@ fn report_profile(
         Ok(text) => eprint!("{text}"),
         Err(_) => eprintln!("kiln: profile: the report failed (a bug in kiln)"),
     }
+}
+
+/// The gdb command line that attaches to the stub with the kernel's
+/// symbols and the program's at its load address (one address space), and
+/// stops at the program's entry.
+fn gdb_command(image: &Image, kernel: &Path, work: &Path, port: u16) -> Result<String> {
+    let fs = ImageFs { image };
+    let path = &image.manifest.program;
+    let found = crate::root::resolve(&fs, path, true)
+        .map_err(|_| anyhow::anyhow!("{path}: not found in the image"))?;
+    let bytes = fs.read(&found.real)?;
+    let elf = goblin::elf::Elf::parse(&bytes).context("the program is not an ELF file")?;
+    // Where the kernel's loader puts it: ET_EXEC at its addresses, a PIE at
+    // Linux's ELF_ET_DYN_BASE.
+    let bias = if elf.header.e_type == goblin::elf::header::ET_DYN {
+        kiln_abi::PIE_BASE
+    } else {
+        0
+    };
+    let program = work.join("program.elf");
+    std::fs::write(&program, &bytes).context("cannot write the program for gdb")?;
+    Ok(format!(
+        "gdb -q {} -ex 'target remote 127.0.0.1:{port}' -ex 'add-symbol-file {} -o {bias:#x}' -ex 'hbreak *{:#x}' -ex continue",
+        kernel.display(),
+        program.display(),
+        bias + elf.entry
+    ))
 }
 
 /// Print the backtraces of a program that died of a signal.

@@ -32,6 +32,11 @@ pub type Tid = i32;
 /// The first thread's id (and the process id).
 pub const MAIN_TID: Tid = 1;
 
+/// Where a position-independent program is loaded (Linux's
+/// `ELF_ET_DYN_BASE` without address randomisation); kiln's gdb command
+/// needs it too.
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+
 /// The preemption tick: the time slice every thread gets.
 pub const TIME_SLICE_NS: u64 = 10_000_000;
 
