@@ -1,5 +1,7 @@
-//! The serial console (16550 at 0x3f8): the program's stdin/stdout and the
-//! kernel's messages.
+//! The console: the program's stdin/stdout and the kernel's messages. It is
+//! the virtio console once the VM has one (see `drivers::console`), else
+//! the serial port (16550 at 0x3f8), which also carries what the kernel
+//! says before the virtio console is up and when it panics.
 
 use core::fmt::Write;
 use spin::Mutex;
@@ -92,15 +94,116 @@ pub fn trace(data: &[u8]) {
     }
 }
 
-pub static SERIAL: Mutex<Serial> = Mutex::new(Serial::new());
+/// The console's two ways out.
+pub struct Console {
+    serial: Serial,
+    virtio: Option<crate::drivers::console::VirtConsole>,
+}
+
+impl Console {
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        let sent = self.virtio.as_mut().is_some_and(|v| v.write(bytes));
+        if !sent {
+            self.serial.write_bytes(bytes);
+        }
+    }
+
+    pub fn input_ready(&mut self) -> bool {
+        match &mut self.virtio {
+            Some(v) => v.input_ready(),
+            None => self.serial.input_ready(),
+        }
+    }
+
+    pub fn read_available(&mut self, buf: &mut [u8]) -> usize {
+        match &mut self.virtio {
+            Some(v) => v.read_available(buf),
+            None => self.serial.read_available(buf),
+        }
+    }
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+pub static CONSOLE: Mutex<Console> = Mutex::new(Console {
+    serial: Serial::new(),
+    virtio: None,
+});
 
 pub fn init() {
-    SERIAL.lock().init();
+    CONSOLE.lock().serial.init();
+}
+
+/// From now on the console is the virtio console (when the VM has one).
+pub fn attach_virtio(cmdline: &str) {
+    if let Some(v) = crate::drivers::console::VirtConsole::probe(cmdline) {
+        CONSOLE.lock().virtio = Some(v);
+    }
+}
+
+/// Whether the console is the virtio console.
+pub fn is_virtio() -> bool {
+    CONSOLE.lock().virtio.is_some()
 }
 
 #[doc(hidden)]
 pub fn print_fmt(args: core::fmt::Arguments) {
-    let _ = SERIAL.lock().write_fmt(args);
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Print on the serial port without the console's lock: for a panic, which
+/// may have struck while the lock was held or inside the virtio driver.
+pub fn emergency_print(args: core::fmt::Arguments) {
+    let _ = Serial::new().write_fmt(args);
+}
+
+/// How much the kernel says (`kiln.log=quiet|verbose`): 0 only the
+/// program's output and errors, 1 also notes, 2 also boot and device lines.
+static LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(1);
+
+pub const QUIET: u8 = 0;
+pub const NORMAL: u8 = 1;
+pub const VERBOSE: u8 = 2;
+
+/// Take the level from the command line.
+pub fn set_level(cmdline: &str) {
+    for w in cmdline.split_ascii_whitespace() {
+        match w {
+            "kiln.log=quiet" => LEVEL.store(QUIET, core::sync::atomic::Ordering::Relaxed),
+            "kiln.log=verbose" => LEVEL.store(VERBOSE, core::sync::atomic::Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
+/// Whether lines of `level` are printed.
+pub fn says(level: u8) -> bool {
+    LEVEL.load(core::sync::atomic::Ordering::Relaxed) >= level
+}
+
+/// A note (left out by `kiln run -q`).
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if $crate::console::says($crate::console::NORMAL) {
+            $crate::println!($($arg)*);
+        }
+    };
+}
+
+/// A boot or device line (shown by `kiln run -v`).
+#[macro_export]
+macro_rules! verbose {
+    ($($arg:tt)*) => {
+        if $crate::console::says($crate::console::VERBOSE) {
+            $crate::println!($($arg)*);
+        }
+    };
 }
 
 /// Print to the console.

@@ -25,7 +25,7 @@ mod vdso;
 
 use drivers::block::Disk;
 use drivers::net::Nic;
-use platform::{Clocks, Entropy, Machine, SerialConsole};
+use platform::{Clocks, Entropy, KernelConsole, Machine};
 
 /// Entered from the PVH stub on the boot stack, with the physical address
 /// of `hvm_start_info`.
@@ -34,6 +34,7 @@ extern "C" fn kmain(start_info: u64) -> ! {
     console::init();
     control::init();
     let boot = pvh::parse(start_info);
+    console::set_level(boot.cmdline());
     let (_, kernel_end) = mem::layout::kernel_phys_range();
     mem::frame::init(boot.ram(), kernel_end);
     mem::paging::init(boot.ram());
@@ -51,17 +52,45 @@ extern "C" fn kmain(start_info: u64) -> ! {
     arch::lapic::init(time::monotonic_ns);
     arch::ioapic::init();
 
+    console::attach_virtio(boot.cmdline());
     let Some(disk) = Disk::probe(boot.cmdline()) else {
         println!("kiln: no virtio block device holds the image");
         exit::kernel_failure();
     };
+    let nic = Nic::probe(boot.cmdline());
+    verbose!(
+        "kiln: memory {} MiB, image disk {} KiB, console {}, network card {}",
+        mem::frame::stats().0 >> 20,
+        kiln_syscall::platform::BlockDevice::size(&disk) >> 10,
+        if console::is_virtio() {
+            "virtio"
+        } else {
+            "serial"
+        },
+        match &nic {
+            Some(n) => {
+                let m = kiln_syscall::platform::NetDevice::mac(n);
+                alloc::format!(
+                    "virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0],
+                    m[1],
+                    m[2],
+                    m[3],
+                    m[4],
+                    m[5]
+                )
+            }
+            None => alloc::string::String::from("none"),
+        }
+    );
+    verbose!("kiln: command line: {}", boot.cmdline());
     let mut machine = Machine {
         pages: usermem::UserPages,
-        console: SerialConsole,
+        console: KernelConsole,
         clock: Clocks,
         random: Entropy::new(features.rdrand),
         disk,
-        nic: Nic::probe(boot.cmdline()),
+        nic,
         hwcap: features.hwcap,
     };
     run::run_program(&mut machine, boot.cmdline())
@@ -70,6 +99,6 @@ extern "C" fn kmain(start_info: u64) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
-    println!("kiln: kernel panic: {info}");
+    console::emergency_print(format_args!("kiln: kernel panic: {info}\n"));
     exit::kernel_failure()
 }

@@ -1,7 +1,7 @@
 //! The machine as the personality sees it: the kernel's implementation of
 //! `kiln_syscall::platform::Platform`.
 
-use crate::console::SERIAL;
+use crate::console::CONSOLE;
 use crate::drivers::block::Disk;
 use crate::drivers::net::Nic;
 use crate::usermem::UserPages;
@@ -9,20 +9,25 @@ use kiln_syscall::platform::{
     BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, Platform, Random,
 };
 
-pub struct SerialConsole;
+pub struct KernelConsole;
 
-impl Console for SerialConsole {
+impl Console for KernelConsole {
     fn write(&mut self, data: &[u8]) {
-        SERIAL.lock().write_bytes(data);
+        CONSOLE.lock().write_bytes(data);
     }
     fn read(&mut self, buf: &mut [u8]) -> usize {
-        SERIAL.lock().read_available(buf)
+        CONSOLE.lock().read_available(buf)
     }
     fn input_ready(&self) -> bool {
-        SERIAL.lock().input_ready()
+        CONSOLE.lock().input_ready()
     }
     fn trace(&mut self, data: &[u8]) {
         crate::console::trace(data);
+    }
+    fn note(&mut self, line: &[u8]) {
+        if crate::console::says(crate::console::NORMAL) {
+            CONSOLE.lock().write_bytes(line);
+        }
     }
 }
 
@@ -92,7 +97,7 @@ impl Random for Entropy {
 /// Everything the personality can reach.
 pub struct Machine {
     pub pages: UserPages,
-    pub console: SerialConsole,
+    pub console: KernelConsole,
     pub clock: Clocks,
     pub random: Entropy,
     pub disk: Disk,

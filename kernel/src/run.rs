@@ -9,7 +9,7 @@ use crate::arch::user::{self, Stop};
 use crate::platform::Machine;
 use crate::profile::{self, Counter};
 use crate::sched::Scheduler;
-use crate::{crashdump, exit, print, println};
+use crate::{crashdump, exit, note, print, println};
 use kiln_abi::context::UserContext;
 use kiln_abi::{Access, FaultSignal, Signal, Tid, WaitFor};
 use kiln_syscall::platform::{Console, Platform};
@@ -415,7 +415,7 @@ impl Kernel<'_> {
         use kiln_syscall::vfs::ProcessFacts;
         let (status, reboot) = self.process.manifest().exit.apply(status);
         if reboot && !self.shutdown_asked {
-            println!("kiln: the program exited with status {status}: restarting (RebootOnExit)");
+            note!("kiln: the program exited with status {status}: restarting (RebootOnExit)");
             exit::restart(status)
         }
         exit::exit(status as i32)
@@ -425,7 +425,7 @@ impl Kernel<'_> {
     fn check_control(&mut self) {
         if crate::control::shutdown_requested() {
             self.shutdown_asked = true;
-            println!("kiln: shutdown requested: the program gets SIGTERM");
+            note!("kiln: shutdown requested: the program gets SIGTERM");
             self.process.request_shutdown();
             self.apply_wakeups();
         }

@@ -92,6 +92,7 @@ pub fn probe(kernel_path: &Path) -> bool {
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
         trace: None,
+        serial: None,
         net: None,
         reboot: false,
         gdb: None,

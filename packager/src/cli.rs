@@ -31,6 +31,9 @@ pub enum Command {
         /// Where to write the image [default: <program name>.img in the current directory].
         #[arg(short, long, value_name = "IMAGE")]
         output: Option<PathBuf>,
+        /// Say nothing but errors (no notes).
+        #[arg(short, long)]
+        quiet: bool,
         #[command(flatten)]
         build: BuildArgs,
         /// Arguments given to the program (after argv[0], after any -a); they replace the
@@ -119,9 +122,14 @@ pub enum Command {
         /// at the program's entry (ops: -d -g PORT).
         #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true, default_missing_value = "1234", value_parser = clap::value_parser!(u16).range(1..))]
         gdb: Option<u16>,
-        /// Show the QEMU command line (RunConfig.Verbose).
+        /// Say more: the kernel's boot and device lines and the QEMU command
+        /// line (RunConfig.Verbose).
         #[arg(short, long)]
         verbose: bool,
+        /// Say nothing but the program's own output (and errors): no notes,
+        /// no kernel lines.
+        #[arg(short, long, conflicts_with = "verbose")]
+        quiet: bool,
         #[command(flatten)]
         build: BuildArgs,
         /// Arguments given to the program, after any -a (only when running a program;
@@ -165,10 +173,14 @@ where
         Command::Build {
             program,
             output,
+            quiet,
             build,
             args,
         } => report(
-            crate::image::build_command(program.as_deref(), output, &args, &build),
+            {
+                crate::log::set(crate::log::from_flags(quiet, false));
+                crate::image::build_command(program.as_deref(), output, &args, &build)
+            },
             1,
         ),
         Command::Inspect { image } => report(crate::inspect::inspect_command(&image), 1),
@@ -195,9 +207,11 @@ where
             debug,
             gdb,
             verbose,
+            quiet,
             build,
             args,
         } => {
+            crate::log::set(crate::log::from_flags(quiet, verbose));
             let trace = match crate::trace::TraceSettings::from_options(
                 trace.as_deref(),
                 trace_file,

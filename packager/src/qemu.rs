@@ -61,6 +61,10 @@ pub struct Launch {
     pub requests: Option<PathBuf>,
     /// Host file (or /proc/self/fd/N) that receives `--trace` lines.
     pub trace: Option<PathBuf>,
+    /// `Some(path)`: the program's console is a virtio console on stdio,
+    /// and the serial port (the kernel's first and last words) goes to
+    /// `path`. `None`: the serial port is the console, on stdio.
+    pub serial: Option<PathBuf>,
     /// The network card; `None`: no card (probe boots).
     pub net: Option<Network>,
     /// Let a reset reboot the VM (RebootOnExit) instead of ending it.
@@ -121,7 +125,9 @@ pub fn args(l: &Launch) -> Vec<OsString> {
     if !l.reboot {
         push(&["-no-reboot"]);
     }
-    push(&["-serial", "stdio"]);
+    if l.serial.is_none() {
+        push(&["-serial", "stdio"]);
+    }
     push(&["-m", &l.memory]);
     match l.machine {
         Machine::Microvm => push(&[
@@ -185,6 +191,22 @@ pub fn args(l: &Launch) -> Vec<OsString> {
             a.push("-S".into());
         }
     }
+    if let Some(path) = &l.serial {
+        a.push("-chardev".into());
+        a.push(join("file,id=kilnserial,append=on,path=", path));
+        a.push("-serial".into());
+        a.push("chardev:kilnserial".into());
+        a.push("-chardev".into());
+        a.push("stdio,id=kilncon".into());
+        push_dev(
+            &mut a,
+            match l.machine {
+                Machine::Microvm => "virtio-serial-device,max_ports=1",
+                Machine::Q35 => "virtio-serial-pci,disable-legacy=on,max_ports=1",
+            },
+        );
+        push_dev(&mut a, "virtconsole,chardev=kilncon");
+    }
     a
 }
 
@@ -247,6 +269,7 @@ mod tests {
             append: None,
             requests: None,
             trace: None,
+            serial: None,
             net: None,
             reboot: false,
             gdb: None,

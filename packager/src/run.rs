@@ -7,6 +7,7 @@ use crate::inspect::ImageFs;
 use crate::net::{self, NetMode, Network, Proto};
 use crate::profile;
 use crate::qemu::{self, Launch, Machine, Verdict};
+use crate::relay::{self, Relay};
 use crate::root::Fs;
 use crate::spec::{load_config, resolve, run_settings, BuildArgs, RunSettings};
 use crate::EXIT_VM_FAILURE;
@@ -189,6 +190,10 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     }
     let ctl = work.path().join("ctl");
     let requests = work.path().join("requests.sock");
+    // The program's console is a virtio console on stdio; what the kernel
+    // says on the serial port (before that, and on a panic) is copied to
+    // standard output too.
+    let serial = Relay::new(relay::Target::Stdout)?;
     let launch = Launch {
         machine: opts.machine,
         accel,
@@ -204,6 +209,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         ),
         requests: Some(requests.clone()),
         trace: trace_sink.as_ref().map(|t| t.path.clone()),
+        serial: Some(serial.path.clone()),
         net: Some(network.clone()),
         // RebootOnExit: the kernel resets the machine, QEMU boots it again.
         reboot: image.manifest.exit.reboot.is_some(),
@@ -211,7 +217,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch)).stderr(Stdio::piped());
-    if opts.verbose || settings.verbose {
+    if opts.verbose || settings.verbose || crate::log::level() == crate::log::Level::Verbose {
         let line: Vec<String> = std::iter::once(cmd.get_program())
             .chain(cmd.get_args())
             .map(|a| a.to_string_lossy().into_owned())
@@ -226,7 +232,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         if debug {
             match gdb_command(&image, &launch.kernel, work.path(), port) {
                 Ok(cmd) => eprintln!("kiln: to stop at the program's entry, run:\n  {cmd}"),
-                Err(e) => eprintln!("kiln: note: no gdb command with the program's symbols: {e:#}"),
+                Err(e) => crate::note!("no gdb command with the program's symbols: {e:#}"),
             }
         }
     }
@@ -237,6 +243,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         stderr = child.stderr.take().map(relay_stderr);
     });
     let run_time = started.elapsed();
+    serial.finish();
     set_request_socket(None);
     let failure = stderr.and_then(|t| t.join().ok().flatten());
     if let Some(hook) = &settings.at_exit {
@@ -380,8 +387,8 @@ fn relay_stderr(from: ChildStderr) -> std::thread::JoinHandle<Option<String>> {
 fn run_at_exit(hook: &str) {
     match Command::new("sh").arg("-c").arg(hook).status() {
         Ok(s) if s.success() => {}
-        Ok(s) => eprintln!("kiln: note: RunConfig.AtExit {hook:?} failed ({s})"),
-        Err(e) => eprintln!("kiln: note: RunConfig.AtExit {hook:?} could not start: {e}"),
+        Ok(s) => crate::note!("RunConfig.AtExit {hook:?} failed ({s})"),
+        Err(e) => crate::note!("RunConfig.AtExit {hook:?} could not start: {e}"),
     }
 }
 
@@ -405,6 +412,7 @@ pub fn kernel_cmdline(
     if syscall_summary {
         words.push(SUMMARY_CMDLINE.to_string());
     }
+    words.extend(crate::log::cmdline(crate::log::level()).map(str::to_string));
     (!words.is_empty()).then(|| words.join(" "))
 }
 
@@ -444,9 +452,11 @@ fn install_signal_handler() {
         // If another handler is already installed (embedding), keep it.
         let _ = ctrlc::set_handler(|| {
             if !REQUESTED.swap(true, Ordering::SeqCst) && request_shutdown() {
-                eprintln!(
-                    "kiln: asked the program to stop (SIGTERM); interrupt again to stop the VM now"
-                );
+                if crate::log::level() >= crate::log::Level::Normal {
+                    eprintln!(
+                        "kiln: asked the program to stop (SIGTERM); interrupt again to stop the VM now"
+                    );
+                }
                 let pid = CHILD.load(Ordering::SeqCst);
                 std::thread::spawn(move || {
                     std::thread::sleep(GRACE_PERIOD);

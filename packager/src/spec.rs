@@ -140,7 +140,7 @@ pub fn load_config(args: &BuildArgs) -> Result<Option<(Config, PathBuf)>> {
     };
     let config = Config::load(path)?;
     for note in config.notes() {
-        eprintln!("kiln: note: {}: {note}", path.display());
+        crate::note!("{}: {note}", path.display());
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -482,7 +482,7 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
     };
     let run = run_settings(&config).map_err(in_cfg)?;
     for note in &packed.notes {
-        eprintln!("kiln: note: {note}");
+        crate::note!("{note}");
     }
     Ok(Spec {
         program,

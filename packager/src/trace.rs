@@ -2,10 +2,10 @@
 //! command-line words they become, where trace lines go, and the summary
 //! table printed at exit (as `strace -c` prints it).
 
+use crate::relay::{Relay, Target};
 use anyhow::{bail, Context, Result};
 use kiln_abi::sysno::SyscallSet;
 use std::fmt::Write;
-use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
 /// I/O port of the trace channel (an isa-debugcon): the kernel writes trace
@@ -78,8 +78,7 @@ impl TraceSettings {
 
     /// Where QEMU writes the trace channel: the trace file (created, or
     /// emptied, now: an unwritable one is an error before the VM starts),
-    /// or a pipe that kiln copies to its standard error (QEMU writing to
-    /// kiln's standard error itself would not share its file offset).
+    /// or a pipe that kiln copies to its standard error.
     pub fn sink(&self) -> Result<TraceSink> {
         match &self.file {
             Some(path) => {
@@ -87,34 +86,13 @@ impl TraceSettings {
                     .with_context(|| format!("--trace-file {}", path.display()))?;
                 let path = std::fs::canonicalize(path)
                     .with_context(|| format!("--trace-file {}", path.display()))?;
-                Ok(TraceSink {
-                    path,
-                    write_end: None,
-                    copier: None,
-                })
+                Ok(TraceSink { path, relay: None })
             }
             None => {
-                let mut fds = [0i32; 2];
-                // SAFETY: pipe(2) fills the two-element array.
-                if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-                    bail!("cannot make a pipe for --trace");
-                }
-                // The read end stays in kiln; the write end is inherited by
-                // QEMU, which opens it by path.
-                // SAFETY: setting a flag on the descriptor just made.
-                unsafe { libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC) };
-                // SAFETY: fds[0] is ours alone from here on.
-                let read_end = unsafe { std::fs::File::from_raw_fd(fds[0]) };
-                // SAFETY: likewise for fds[1].
-                let write_end = unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) };
-                let copier = std::thread::spawn(move || {
-                    let mut read_end = read_end;
-                    let _ = std::io::copy(&mut read_end, &mut std::io::stderr());
-                });
+                let relay = Relay::new(Target::Stderr)?;
                 Ok(TraceSink {
-                    path: PathBuf::from(format!("/proc/self/fd/{}", fds[1])),
-                    write_end: Some(write_end),
-                    copier: Some(copier),
+                    path: relay.path.clone(),
+                    relay: Some(relay),
                 })
             }
         }
@@ -126,18 +104,14 @@ impl TraceSettings {
 pub struct TraceSink {
     /// What QEMU opens (in append mode).
     pub path: PathBuf,
-    /// kiln's copy of the pipe's write end, which QEMU inherits.
-    write_end: Option<std::os::fd::OwnedFd>,
-    /// The thread copying the pipe to standard error.
-    copier: Option<std::thread::JoinHandle<()>>,
+    relay: Option<Relay>,
 }
 
 impl TraceSink {
     /// After QEMU has exited: let the copy reach the end of the pipe.
-    pub fn finish(mut self) {
-        self.write_end.take();
-        if let Some(t) = self.copier.take() {
-            let _ = t.join();
+    pub fn finish(self) {
+        if let Some(r) = self.relay {
+            r.finish();
         }
     }
 }

@@ -198,6 +198,6 @@ impl Process {
             return;
         }
         let msg = format!("kiln: unimplemented syscall {} ({nr})\n", table::name(nr));
-        p.console().write(msg.as_bytes());
+        p.console().note(msg.as_bytes());
     }
 }

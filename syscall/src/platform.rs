@@ -57,6 +57,11 @@ pub trait Console {
     fn read(&mut self, buf: &mut [u8]) -> usize;
     /// Whether input is waiting.
     fn input_ready(&self) -> bool;
+    /// Write one of Kiln's notes (`kiln: ...`): left out when the user asked
+    /// for quiet (`kiln run -q`).
+    fn note(&mut self, line: &[u8]) {
+        self.write(line)
+    }
     /// Write a `--trace` line: to the trace channel where the machine has
     /// one (kept apart from the program's output), else the console.
     fn trace(&mut self, data: &[u8]) {

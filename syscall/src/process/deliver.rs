@@ -71,7 +71,7 @@ impl Process {
                     DefaultAction::Stop => {
                         if !self.threads.stop_reported {
                             self.threads.stop_reported = true;
-                            p.console().write(
+                            p.console().note(
                                 b"kiln: stop signals are ignored (nothing could continue the program)\n",
                             );
                         }

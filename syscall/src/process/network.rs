@@ -37,12 +37,12 @@ pub fn poll(proc: &mut Process, p: &mut dyn Platform, now: u64) -> Option<u64> {
     if !events.is_empty() {
         for e in &events {
             let line = alloc::format!("kiln: {}\n", e.describe());
-            p.console().write(line.as_bytes());
+            p.console().note(line.as_bytes());
             if let NetEvent::Configured { nameservers, .. } = e {
                 if let Err(err) = write_resolv_conf(proc, p, nameservers) {
                     let path = kiln_image::LEASE_RESOLV_CONF;
                     let line = alloc::format!("kiln: cannot write {path}: {err:?}\n");
-                    p.console().write(line.as_bytes());
+                    p.console().note(line.as_bytes());
                 }
             }
         }

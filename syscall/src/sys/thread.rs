@@ -135,7 +135,7 @@ fn no_fork(c: &mut Call<'_>) -> SysResult<Outcome> {
             use crate::vfs::ProcessFacts;
             fork_message(c.proc.exe(), &c.proc.manifest().args)
         };
-        c.p.console().write(msg.as_bytes());
+        c.p.console().note(msg.as_bytes());
     }
     Err(Errno::ENOSYS)
 }

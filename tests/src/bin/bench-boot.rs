@@ -186,6 +186,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         append: Some(qemu::PROBE_CMDLINE.into()),
         requests: None,
         trace: None,
+        serial: None,
         net: None,
         reboot: false,
         gdb: None,
