@@ -95,6 +95,7 @@ pub fn probe(kernel_path: &Path) -> bool {
         net: None,
         reboot: false,
         gdb: None,
+        firmware: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));

@@ -26,9 +26,19 @@ pub enum Command {
         /// An x86_64 Linux program, static or dynamically linked (with --root, a path
         /// inside that root) [default: the config's "Program"].
         program: Option<PathBuf>,
-        /// Where to write the image [default: <program name>.img in the current directory].
+        /// Where to write the image [default: <program name>.img in the current directory,
+        /// or .qcow2, .vmdk, ... for --format].
         #[arg(short, long, value_name = "IMAGE")]
         output: Option<PathBuf>,
+        /// Write a disk that boots by itself (BIOS and UEFI, through GRUB), without
+        /// `kiln run`: what a cloud or hypervisor starts.
+        #[arg(long)]
+        bootable: bool,
+        /// Disk format (implies --bootable unless raw): raw, qcow2, vmdk
+        /// (streamOptimized), vhd (fixed, Azure), vhdx, vdi or gce (disk.raw in a tar.gz)
+        /// [default: raw].
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
         #[command(flatten)]
         build: BuildArgs,
         /// Arguments given to the program (after argv[0], after any -a); they replace the
@@ -49,6 +59,14 @@ pub enum Command {
         /// Machine type.
         #[arg(long, value_enum, default_value_t = Machine::Microvm)]
         machine: Machine,
+        /// Boot a self-booting disk through SeaBIOS on q35, as a cloud does (the
+        /// default for qcow2, vmdk, vhd, vhdx, vdi and gce disks; a raw image
+        /// boots with QEMU loading the kernel unless this or --uefi is given).
+        #[arg(long, conflicts_with = "uefi")]
+        bios: bool,
+        /// Boot a self-booting disk through UEFI (OVMF) on q35.
+        #[arg(long)]
+        uefi: bool,
         /// Accelerator: auto probes KVM once (cached) and falls back to TCG
         /// [default: auto, or tcg when RunConfig.Accel is false].
         #[arg(long, value_enum)]
@@ -157,18 +175,34 @@ where
         Command::Build {
             program,
             output,
+            bootable,
+            format,
             build,
             args,
-        } => report(
-            crate::image::build_command(program.as_deref(), output, &args, &build),
-            1,
-        ),
+        } => {
+            // A bad --format is the only message, before any work.
+            let format = match format.as_deref().map(crate::disk::Format::parse) {
+                None => crate::disk::Format::Raw,
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    eprintln!("kiln: error: {e:#}");
+                    return EXIT_USAGE;
+                }
+            };
+            let disk = crate::disk::DiskOptions { bootable, format };
+            report(
+                crate::image::build_disk_command(program.as_deref(), output, &args, &build, disk),
+                1,
+            )
+        }
         Command::Inspect { image } => report(crate::inspect::inspect_command(&image), 1),
         Command::Run {
             target,
             memory,
             smp,
             machine,
+            bios,
+            uefi,
             accel,
             missing_files,
             profile,
@@ -209,9 +243,15 @@ where
                     return EXIT_USAGE;
                 }
             };
+            use crate::disk::firmware::Firmware;
             let opts = crate::run::RunOptions {
                 memory,
                 machine,
+                firmware: match (bios, uefi) {
+                    (_, true) => Some(Firmware::Uefi),
+                    (true, false) => Some(Firmware::Bios),
+                    (false, false) => None,
+                },
                 accel,
                 missing_files,
                 profile,

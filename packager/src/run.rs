@@ -28,6 +28,8 @@ pub struct RunOptions {
     /// `-m`; `None`: RunConfig.Memory, else [`DEFAULT_MEMORY`].
     pub memory: Option<String>,
     pub machine: Machine,
+    /// `--bios` / `--uefi`: boot a self-booting disk through this firmware.
+    pub firmware: Option<crate::disk::firmware::Firmware>,
     /// `--accel`; `None`: from RunConfig.Accel, else auto.
     pub accel: Option<AccelChoice>,
     /// Ask the kernel to list the paths the program missed.
@@ -104,7 +106,11 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         .prefix("kiln-run-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let (image_path, settings) = if is_image(target) {
+    // A self-booting disk (any format) boots through firmware; its raw
+    // copy is what kiln reads the image from.
+    let disk = crate::disk::firmware::resolve(target, opts.firmware, work.path())?;
+    let image_target = disk.as_ref().map_or(target, |d| d.raw.as_path());
+    let (image_path, settings) = if is_image(image_target) {
         if !opts.args.is_empty() {
             bail!(
                 "{}: arguments are fixed when an image is built; use `kiln build PROGRAM -- ARGS` or `kiln run PROGRAM -- ARGS`",
@@ -126,7 +132,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             Some((config, _)) => run_settings(&config)?,
             None => RunSettings::default(),
         };
-        (target.to_path_buf(), settings)
+        (image_target.to_path_buf(), settings)
     } else {
         let spec = resolve(Some(target), &opts.args, &opts.build)?;
         let path = work.path().join(format!("{}.img", spec.program.name));
@@ -187,6 +193,18 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
+    let append = kernel_cmdline(
+        opts.missing_files || settings.missing_files,
+        opts.profile.as_ref(),
+        opts.trace.as_ref(),
+        opts.syscall_summary,
+    );
+    if disk.is_some() && append.is_some() {
+        bail!(
+            "{}: --missing-files, --profile, --trace and --syscall-summary need the kernel command line, which a disk booted through firmware does not take; run the raw image without --bios/--uefi",
+            target.display()
+        );
+    }
     let ctl = work.path().join("ctl");
     let requests = work.path().join("requests.sock");
     let launch = Launch {
@@ -196,18 +214,14 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         kernel: kernel_path,
         image: Some(image_path),
         ctl: ctl.clone(),
-        append: kernel_cmdline(
-            opts.missing_files || settings.missing_files,
-            opts.profile.as_ref(),
-            opts.trace.as_ref(),
-            opts.syscall_summary,
-        ),
+        append,
         requests: Some(requests.clone()),
         trace: trace_sink.as_ref().map(|t| t.path.clone()),
         net: Some(network.clone()),
         // RebootOnExit: the kernel resets the machine, QEMU boots it again.
         reboot: image.manifest.exit.reboot.is_some(),
         gdb: gdb_port.map(|port| qemu::Gdb { port, wait: debug }),
+        firmware: disk.map(|d| d.boot),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch)).stderr(Stdio::piped());
