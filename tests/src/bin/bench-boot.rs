@@ -189,6 +189,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         net: None,
         reboot: false,
         gdb: None,
+        firmware: None,
     };
     let mut answered = true;
     let t = median(runs, || {
