@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Pack PROGRAM into a bootable image.
@@ -48,7 +50,7 @@ pub enum Command {
     },
     /// Boot an image, or a program (packed into a temporary image first).
     Run {
-        /// An image made by `kiln build`, or a program.
+        /// An image or disk made by `kiln build` (any --format), or a program.
         target: PathBuf,
         /// Memory of the VM, as QEMU's -m takes it (e.g. 256M, 1G) [default: RunConfig.Memory or 256M].
         #[arg(short, long, value_name = "MEM")]
@@ -141,7 +143,7 @@ pub enum Command {
     },
     /// Show an image's header, manifest and files.
     Inspect {
-        /// An image made by `kiln build`.
+        /// An image or disk made by `kiln build` (any --format).
         image: PathBuf,
     },
 }

@@ -79,8 +79,8 @@ pub fn plan(
         bail!("GRUB's core image ({core_len} bytes) does not fit the {room} bytes before the Kiln image");
     }
     if image_size <= HEADER_OFFSET
-        || image_size % SECTOR != 0
-        || esp_size % MIB != 0
+        || !image_size.is_multiple_of(SECTOR)
+        || !esp_size.is_multiple_of(MIB)
         || esp_size == 0
     {
         bail!("cannot lay out a disk for an image of {image_size} bytes and an ESP of {esp_size}");
