@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what Kiln needs on a Debian (or Ubuntu) machine, and only what is
-# missing: QEMU, musl-tools, gcc with static glibc, Go (for the Go samples), and Rust with the
+# missing: QEMU, musl-tools, gcc with static glibc, Go (for the Go samples), GRUB, mtools,
+# qemu-utils and OVMF (for self-booting disks), and Rust with the
 # toolchain, targets and components that rust-toolchain.toml names.
 # Safe to run again. Uses sudo only when not root.
 #   --test-servers  also install the Debian servers and runtimes that the
@@ -15,6 +16,11 @@ as_root() {
 }
 
 packages=(qemu-system-x86 musl-tools gcc libc6-dev golang-go curl ca-certificates)
+# Self-booting disks (kiln build --bootable / --format, kiln run --bios/--uefi):
+# GRUB's BIOS and UEFI images and grub-mkimage (grub-pc-bin and grub-efi-amd64-bin
+# hold no boot-loader configuration and ask nothing), mtools for the EFI system
+# partition, qemu-img for the cloud formats, OVMF for UEFI boots.
+packages+=(grub-common grub-pc-bin grub-efi-amd64-bin mtools qemu-utils ovmf)
 if [[ "${1:-}" == "--test-servers" ]]; then
     packages+=(nginx-light redis-server dnsmasq-base python3 nodejs gdb)
     # Installing a server package would start it (and bind its port):

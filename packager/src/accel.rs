@@ -29,7 +29,9 @@ pub fn resolve(choice: AccelChoice, kernel: &[u8], kernel_path: &Path) -> Accel 
         AccelChoice::Tcg => Accel::Tcg,
         AccelChoice::Auto => {
             let (accel, why) = auto(kernel, kernel_path);
-            eprintln!("kiln: using {} ({why})", accel.name());
+            if crate::log::level() >= crate::log::Level::Normal {
+                eprintln!("kiln: using {} ({why})", accel.name());
+            }
             accel
         }
     }
@@ -96,6 +98,7 @@ pub fn probe(kernel_path: &Path) -> bool {
         net: None,
         reboot: false,
         gdb: None,
+        firmware: None,
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch));

@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: the size of `Run` costs nothing.
+// Parsed once per process: the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -28,12 +28,22 @@ pub enum Command {
         /// An x86_64 Linux program, static or dynamically linked (with --root, a path
         /// inside that root) [default: the config's "Program"].
         program: Option<PathBuf>,
-        /// Where to write the image [default: <program name>.img in the current directory].
+        /// Where to write the image [default: <program name>.img in the current directory,
+        /// or .qcow2, .vmdk, ... for --format].
         #[arg(short, long, value_name = "IMAGE")]
         output: Option<PathBuf>,
         /// Say nothing but errors (no notes).
         #[arg(short, long)]
         quiet: bool,
+        /// Write a disk that boots by itself (BIOS and UEFI, through GRUB), without
+        /// `kiln run`: what a cloud or hypervisor starts.
+        #[arg(long)]
+        bootable: bool,
+        /// Disk format (implies --bootable unless raw): raw, qcow2, vmdk
+        /// (streamOptimized), vhd (fixed, Azure), vhdx, vdi or gce (disk.raw in a tar.gz)
+        /// [default: raw].
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
         #[command(flatten)]
         build: BuildArgs,
         /// Arguments given to the program (after argv[0], after any -a); they replace the
@@ -43,7 +53,7 @@ pub enum Command {
     },
     /// Boot an image, or a program (packed into a temporary image first).
     Run {
-        /// An image made by `kiln build`, or a program.
+        /// An image or disk made by `kiln build` (any --format), or a program.
         target: PathBuf,
         /// Memory of the VM, as QEMU's -m takes it (e.g. 256M, 1G) [default: RunConfig.Memory or 256M].
         #[arg(short, long, value_name = "MEM")]
@@ -54,6 +64,14 @@ pub enum Command {
         /// Machine type.
         #[arg(long, value_enum, default_value_t = Machine::Microvm)]
         machine: Machine,
+        /// Boot a self-booting disk through SeaBIOS on q35, as a cloud does (the
+        /// default for qcow2, vmdk, vhd, vhdx, vdi and gce disks; a raw image
+        /// boots with QEMU loading the kernel unless this or --uefi is given).
+        #[arg(long, conflicts_with = "uefi")]
+        bios: bool,
+        /// Boot a self-booting disk through UEFI (OVMF) on q35.
+        #[arg(long)]
+        uefi: bool,
         /// Accelerator: auto probes KVM once (cached) and falls back to TCG
         /// [default: auto, or tcg when RunConfig.Accel is false].
         #[arg(long, value_enum)]
@@ -139,7 +157,7 @@ pub enum Command {
     },
     /// Show an image's header, manifest and files.
     Inspect {
-        /// An image made by `kiln build`.
+        /// An image or disk made by `kiln build` (any --format).
         image: PathBuf,
     },
 }
@@ -174,21 +192,35 @@ where
             program,
             output,
             quiet,
+            bootable,
+            format,
             build,
             args,
-        } => report(
-            {
-                crate::log::set(crate::log::from_flags(quiet, false));
-                crate::image::build_command(program.as_deref(), output, &args, &build)
-            },
-            1,
-        ),
+        } => {
+            crate::log::set(crate::log::from_flags(quiet, false));
+            // A bad --format is the only message, before any work.
+            let format = match format.as_deref().map(crate::disk::Format::parse) {
+                None => crate::disk::Format::Raw,
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    eprintln!("kiln: error: {e:#}");
+                    return EXIT_USAGE;
+                }
+            };
+            let disk = crate::disk::DiskOptions { bootable, format };
+            report(
+                crate::image::build_disk_command(program.as_deref(), output, &args, &build, disk),
+                1,
+            )
+        }
         Command::Inspect { image } => report(crate::inspect::inspect_command(&image), 1),
         Command::Run {
             target,
             memory,
             smp,
             machine,
+            bios,
+            uefi,
             accel,
             missing_files,
             profile,
@@ -232,9 +264,15 @@ where
                     return EXIT_USAGE;
                 }
             };
+            use crate::disk::firmware::Firmware;
             let opts = crate::run::RunOptions {
                 memory,
                 machine,
+                firmware: match (bios, uefi) {
+                    (_, true) => Some(Firmware::Uefi),
+                    (true, false) => Some(Firmware::Bios),
+                    (false, false) => None,
+                },
                 accel,
                 missing_files,
                 profile,

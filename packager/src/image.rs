@@ -249,16 +249,32 @@ fn copy_host_file(
     Ok(())
 }
 
-/// `kiln build`.
+/// `kiln build` of a plain image.
 pub fn build_command(
     program: Option<&Path>,
     output: Option<PathBuf>,
     args: &[String],
     build: &BuildArgs,
 ) -> Result<()> {
+    let plain = crate::disk::DiskOptions {
+        bootable: false,
+        format: crate::disk::Format::Raw,
+    };
+    build_disk_command(program, output, args, build, plain)
+}
+
+/// `kiln build`, of an image or (`disk`) a self-booting disk.
+pub fn build_disk_command(
+    program: Option<&Path>,
+    output: Option<PathBuf>,
+    args: &[String],
+    build: &BuildArgs,
+    disk: crate::disk::DiskOptions,
+) -> Result<()> {
     let spec = crate::spec::resolve(program, args, build)?;
     let prog = &spec.program;
-    let out = output.unwrap_or_else(|| PathBuf::from(format!("{}.img", prog.name)));
+    let out = output
+        .unwrap_or_else(|| PathBuf::from(format!("{}.{}", prog.name, disk.format.extension())));
     if let (Ok(a), Ok(b)) = (prog.path.canonicalize(), out.canonicalize()) {
         if a == b {
             bail!(
@@ -267,11 +283,20 @@ pub fn build_command(
             );
         }
     }
-    let h = write_image(&spec.tree, &spec.manifest, crate::KERNEL, &out, true)?;
+    let (_, size) = if disk.bootable() {
+        crate::disk::write(&spec.tree, &spec.manifest, crate::KERNEL, &out, disk, true)?
+    } else {
+        let h = write_image(&spec.tree, &spec.manifest, crate::KERNEL, &out, true)?;
+        (h, h.image_size)
+    };
+    let what = match disk.bootable() {
+        true => format!("{} disk, boots by itself, ", disk.format.name()),
+        false => String::new(),
+    };
     eprintln!(
-        "kiln: wrote {} ({}, program {}, {} files)",
+        "kiln: wrote {} ({what}{}, program {}, {} files)",
         out.display(),
-        human_size(h.image_size),
+        human_size(size),
         spec.manifest.program,
         spec.tree.file_count()
     );

@@ -17,8 +17,12 @@ use std::path::Path;
 
 /// `kiln inspect IMAGE`.
 pub fn inspect_command(path: &Path) -> Result<()> {
-    let image = Image::open(path)?;
-    print!("{}", describe(&image));
+    // Any disk format kiln writes; the disk line follows the format line.
+    let disk = crate::disk::open(path)?;
+    let text = describe(&disk.image);
+    let mut lines = text.split_inclusive('\n');
+    let head: String = lines.by_ref().take(2).collect();
+    print!("{head}{}\n{}", disk.describe(), lines.collect::<String>());
     Ok(())
 }
 

@@ -6,7 +6,8 @@
 //! vets the program, [`root`] reads a root file system, [`deps`] (with
 //! [`ldconf`]) finds a dynamically linked program's libraries, [`pack`]
 //! packs them with the dlopen rules and [`runtimes`]' standard libraries,
-//! [`image`] writes and reads images, [`qemu`] builds the QEMU
+//! [`image`] writes and reads images, [`disk`] makes them self-booting disks
+//! in cloud formats, [`qemu`] builds the QEMU
 //! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image,
 //! [`profile`] reads and symbolizes `--profile`'s samples and [`inspect`]
 //! lists an image.
@@ -16,6 +17,7 @@ pub mod backtrace;
 pub mod cli;
 pub mod config;
 pub mod deps;
+pub mod disk;
 pub mod elfcheck;
 pub mod etc;
 pub mod image;

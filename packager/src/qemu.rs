@@ -71,6 +71,9 @@ pub struct Launch {
     pub reboot: bool,
     /// QEMU's gdb stub.
     pub gdb: Option<Gdb>,
+    /// Boot a self-booting disk through firmware on q35 instead: no
+    /// `-kernel`, and `image` is not attached (the firmware's disk is).
+    pub firmware: Option<crate::disk::firmware::FirmwareBoot>,
 }
 
 /// QEMU's gdb stub, on 127.0.0.1.
@@ -129,7 +132,11 @@ pub fn args(l: &Launch) -> Vec<OsString> {
         push(&["-serial", "stdio"]);
     }
     push(&["-m", &l.memory]);
-    match l.machine {
+    let machine = match l.firmware {
+        Some(_) => Machine::Q35,
+        None => l.machine,
+    };
+    match machine {
         Machine::Microvm => push(&[
             "-M",
             "microvm,x-option-roms=off,pit=on,pic=off,isa-serial=on,rtc=on,acpi=off",
@@ -166,13 +173,17 @@ pub fn args(l: &Launch) -> Vec<OsString> {
         a.push("-chardev".into());
         a.push(join("file,id=kilntrace,append=on,path=", trace));
     }
-    a.push("-kernel".into());
-    a.push(l.kernel.clone().into());
-    if let Some(cmdline) = &l.append {
+    if let Some(fw) = &l.firmware {
+        a.extend(crate::disk::firmware::qemu_args(fw));
+    } else {
+        a.push("-kernel".into());
+        a.push(l.kernel.clone().into());
+    }
+    if let (Some(cmdline), None) = (&l.append, &l.firmware) {
         a.push("-append".into());
         a.push(cmdline.into());
     }
-    if let Some(image) = &l.image {
+    if let (Some(image), None) = (&l.image, &l.firmware) {
         a.push("-drive".into());
         a.push(join("id=disk,format=raw,if=none,readonly=on,file=", image));
         a.push("-device".into());
@@ -182,7 +193,7 @@ pub fn args(l: &Launch) -> Vec<OsString> {
         });
     }
     if let Some(net) = &l.net {
-        a.extend(net.qemu_args(l.machine).into_iter().map(OsString::from));
+        a.extend(net.qemu_args(machine).into_iter().map(OsString::from));
     }
     if let Some(g) = l.gdb {
         a.push("-gdb".into());
@@ -200,7 +211,7 @@ pub fn args(l: &Launch) -> Vec<OsString> {
         a.push("stdio,id=kilncon".into());
         push_dev(
             &mut a,
-            match l.machine {
+            match machine {
                 Machine::Microvm => "virtio-serial-device,max_ports=1",
                 Machine::Q35 => "virtio-serial-pci,disable-legacy=on,max_ports=1",
             },
@@ -273,6 +284,7 @@ mod tests {
             net: None,
             reboot: false,
             gdb: None,
+            firmware: None,
         }
     }
 
@@ -350,6 +362,31 @@ mod tests {
             wait: true,
         });
         assert!(line(&l).ends_with(" -gdb tcp:127.0.0.1:1234 -S"));
+    }
+
+    #[test]
+    fn firmware_boots_have_no_kernel_and_use_q35() {
+        use crate::disk::firmware::{Firmware, FirmwareBoot};
+        let mut l = launch(Machine::Microvm, Accel::Tcg);
+        l.append = Some("kiln.missing-files".into());
+        l.net = Some(Network::new(crate::net::NetMode::User, vec![]).unwrap());
+        l.firmware = Some(FirmwareBoot {
+            firmware: Firmware::Bios,
+            disk: "/d/app.qcow2".into(),
+            driver: "qcow2",
+            ovmf: None,
+        });
+        let s = line(&l);
+        assert!(s.contains(" -M q35 "), "{s}");
+        assert!(
+            !s.contains("-kernel") && !s.contains("-append") && !s.contains("a.img"),
+            "{s}"
+        );
+        assert!(
+            s.contains("format=qcow2,if=none,readonly=on,file=/d/app.qcow2"),
+            "{s}"
+        );
+        assert!(s.contains("virtio-net-pci"), "{s}");
     }
 
     #[test]

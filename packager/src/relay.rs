@@ -8,6 +8,47 @@ use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
+/// Drops bytes until a line starts with the marker.
+struct Gate {
+    marker: &'static [u8],
+    line: Vec<u8>,
+    open: bool,
+}
+
+impl Gate {
+    fn new(marker: &'static [u8]) -> Gate {
+        Gate {
+            marker,
+            line: Vec::new(),
+            open: false,
+        }
+    }
+
+    /// What of `data` passes: nothing until the marker, then everything
+    /// from the start of its line.
+    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
+        for (i, &b) in data.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.line.clear();
+                continue;
+            }
+            self.line.push(b);
+            if self.line.len() >= self.marker.len() {
+                if self.line.starts_with(self.marker) {
+                    self.open = true;
+                    let mut out = std::mem::take(&mut self.line);
+                    out.extend_from_slice(&data[i + 1..]);
+                    return out;
+                }
+                // Not this line: skip to its end.
+                self.line.truncate(self.marker.len());
+                self.line[0] = 0;
+            }
+        }
+        Vec::new()
+    }
+}
+
 /// Where a relay copies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -26,6 +67,12 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(target: Target) -> Result<Relay> {
+        Relay::with_start(target, None)
+    }
+
+    /// A relay that drops what comes before the first line starting with
+    /// `start` (firmware and boot-loader chatter before the kernel speaks).
+    pub fn with_start(target: Target, start: Option<&'static [u8]>) -> Result<Relay> {
         let mut fds = [0i32; 2];
         // SAFETY: pipe(2) fills the two-element array.
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -44,11 +91,25 @@ impl Relay {
         let copier = std::thread::spawn(move || {
             let mut read_end = read_end;
             let mut buf = [0u8; 8192];
+            let mut gate = start.map(Gate::new);
             loop {
                 let n = match std::io::Read::read(&mut read_end, &mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
+                let passed;
+                let data = match &mut gate {
+                    Some(g) if !g.open => {
+                        passed = g.feed(&buf[..n]);
+                        &passed[..]
+                    }
+                    _ => &buf[..n],
+                };
+                if data.is_empty() {
+                    continue;
+                }
+                let n = data.len();
+                let buf = data;
                 // Line by line as it comes: a console, not a file copy.
                 let _ = match target {
                     Target::Stdout => {
@@ -80,5 +141,24 @@ impl Drop for Relay {
         if let Some(t) = self.copier.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_opens_at_the_marker_line() {
+        let mut g = Gate::new(b"kiln: ");
+        assert!(g
+            .feed(b"\x1b[2JBdsDxe: loading\r\nWelcome to GRUB!\n")
+            .is_empty());
+        assert!(g.feed(b"no kiln: here\nki").is_empty());
+        assert_eq!(
+            g.feed(b"ln: kernel panic\nmore\n"),
+            b"kiln: kernel panic\nmore\n"
+        );
+        assert!(g.open);
     }
 }

@@ -29,6 +29,8 @@ pub struct RunOptions {
     /// `-m`; `None`: RunConfig.Memory, else [`DEFAULT_MEMORY`].
     pub memory: Option<String>,
     pub machine: Machine,
+    /// `--bios` / `--uefi`: boot a self-booting disk through this firmware.
+    pub firmware: Option<crate::disk::firmware::Firmware>,
     /// `--accel`; `None`: from RunConfig.Accel, else auto.
     pub accel: Option<AccelChoice>,
     /// Ask the kernel to list the paths the program missed.
@@ -105,7 +107,11 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         .prefix("kiln-run-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let (image_path, settings) = if is_image(target) {
+    // A self-booting disk (any format) boots through firmware; its raw
+    // copy is what kiln reads the image from.
+    let disk = crate::disk::firmware::resolve(target, opts.firmware, work.path())?;
+    let image_target = disk.as_ref().map_or(target, |d| d.raw.as_path());
+    let (image_path, settings) = if is_image(image_target) {
         if !opts.args.is_empty() {
             bail!(
                 "{}: arguments are fixed when an image is built; use `kiln build PROGRAM -- ARGS` or `kiln run PROGRAM -- ARGS`",
@@ -127,7 +133,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
             Some((config, _)) => run_settings(&config)?,
             None => RunSettings::default(),
         };
-        (target.to_path_buf(), settings)
+        (image_target.to_path_buf(), settings)
     } else {
         let spec = resolve(Some(target), &opts.args, &opts.build)?;
         let path = work.path().join(format!("{}.img", spec.program.name));
@@ -188,12 +194,31 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     if interrupted() {
         return Ok(EXIT_INTERRUPTED);
     }
+    let append = kernel_cmdline(
+        opts.missing_files || settings.missing_files,
+        opts.profile.as_ref(),
+        opts.trace.as_ref(),
+        opts.syscall_summary,
+    );
+    if disk.is_some() && append.is_some() {
+        bail!(
+            "{}: --missing-files, --profile, --trace and --syscall-summary need the kernel command line, which a disk booted through firmware does not take; run the raw image without --bios/--uefi",
+            target.display()
+        );
+    }
     let ctl = work.path().join("ctl");
     let requests = work.path().join("requests.sock");
     // The program's console is a virtio console on stdio; what the kernel
     // says on the serial port (before that, and on a panic) is copied to
     // standard output too.
-    let serial = Relay::new(relay::Target::Stdout)?;
+    // Through firmware, what the firmware and GRUB print there comes
+    // first: shown with -v, else left out up to the kernel's first line.
+    let serial = match (&disk, crate::log::level()) {
+        (Some(_), level) if level < crate::log::Level::Verbose => {
+            Relay::with_start(relay::Target::Stdout, Some(b"kiln: "))?
+        }
+        _ => Relay::new(relay::Target::Stdout)?,
+    };
     let launch = Launch {
         machine: opts.machine,
         accel,
@@ -201,12 +226,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         kernel: kernel_path,
         image: Some(image_path),
         ctl: ctl.clone(),
-        append: kernel_cmdline(
-            opts.missing_files || settings.missing_files,
-            opts.profile.as_ref(),
-            opts.trace.as_ref(),
-            opts.syscall_summary,
-        ),
+        append,
         requests: Some(requests.clone()),
         trace: trace_sink.as_ref().map(|t| t.path.clone()),
         serial: Some(serial.path.clone()),
@@ -214,6 +234,7 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         // RebootOnExit: the kernel resets the machine, QEMU boots it again.
         reboot: image.manifest.exit.reboot.is_some(),
         gdb: gdb_port.map(|port| qemu::Gdb { port, wait: debug }),
+        firmware: disk.map(|d| d.boot),
     };
     let mut cmd = Command::new(qemu::qemu_binary());
     cmd.args(qemu::args(&launch)).stderr(Stdio::piped());

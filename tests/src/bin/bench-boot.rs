@@ -190,6 +190,7 @@ fn floor(machine: Machine, kernel: &Path, dir: &Path, runs: usize) -> Option<Dur
         net: None,
         reboot: false,
         gdb: None,
+        firmware: None,
     };
     let mut answered = true;
     let t = median(runs, || {

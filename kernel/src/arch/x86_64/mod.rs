@@ -6,6 +6,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod ioapic;
 pub mod lapic;
+mod multiboot;
 mod stubs;
 pub mod trap;
 pub mod user;
