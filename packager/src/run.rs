@@ -200,7 +200,13 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         opts.trace.as_ref(),
         opts.syscall_summary,
     );
-    if disk.is_some() && append.is_some() {
+    let needs_cmdline = opts.missing_files
+        || settings.missing_files
+        || opts.profile.is_some()
+        || opts.trace.is_some()
+        || opts.syscall_summary;
+    // (-q and -v still hold for kiln's own lines; the kernel keeps its default.)
+    if disk.is_some() && needs_cmdline {
         bail!(
             "{}: --missing-files, --profile, --trace and --syscall-summary need the kernel command line, which a disk booted through firmware does not take; run the raw image without --bios/--uefi",
             target.display()
