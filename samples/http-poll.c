@@ -1,6 +1,7 @@
 /* A small HTTP/1.1 server with one poll() loop and non-blocking sockets.
  *
- *   http-poll [PORT]        (default 8080; listens on 0.0.0.0)
+ *   http-poll [PORT [log]]  (default 8080; listens on 0.0.0.0; with "log",
+ *                            one access-log line per request on stdout)
  *
  * GET /     a short page
  * GET /big  1 MiB of deterministic bytes: byte i is (i*7 + i/1024) % 251
@@ -22,6 +23,9 @@
 #define MAX_CONNS 1023 /* with the listener, 1024 pollfds: within the usual RLIMIT_NOFILE */
 #define IN_SIZE 8192
 #define BIG_SIZE (1 << 20)
+
+/* Set by the "log" argument. */
+static int access_log;
 
 static const char PAGE[] = "hello from http-poll on Kiln\n";
 static unsigned char big[BIG_SIZE];
@@ -95,6 +99,14 @@ static int take_request(struct conn *c) {
                                    keep ? "" : "Connection: close\r\n");
     c->head_off = 0;
     c->close_after = !keep;
+    if (access_log) {
+        /* What a server's access log writes: one line, unbuffered. */
+        char line[160];
+        int n = snprintf(line, sizeof line, "127.0.0.1 - - \"GET %.60s HTTP/1.1\" %.3s %zu\n",
+                         path, status, c->body_len);
+        if (n > 0)
+            (void)!write(1, line, (size_t)n);
+    }
 
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
@@ -142,6 +154,7 @@ static int receive(struct conn *c) {
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8080;
+    access_log = argc > 2 && strcmp(argv[2], "log") == 0;
     for (size_t i = 0; i < BIG_SIZE; i++)
         big[i] = (unsigned char)((i * 7 + i / 1024) % 251);
 

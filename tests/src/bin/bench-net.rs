@@ -9,11 +9,16 @@
 //!     cargo run -p kiln-tests --release --bin bench-net -- [--seconds N]
 //!         [--connections N] [--machine microvm|q35] [--only NAME]
 //!         [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]]
-//!         [--soak MINUTES] [--first-response RUNS]
+//!         [--soak MINUTES] [--first-response RUNS] [--console]
 //!
 //! `--first-response RUNS` measures instead the time from QEMU's start to
 //! the first answered request of http-poll (with `--baseline`, both builds
 //! taking turns).
+//!
+//! `--console` measures instead what a program that logs pays for its
+//! console: http-poll writing one access-log line per request against
+//! http-poll that does not, taking turns for `--rounds N` rounds, as a ratio
+//! (with `--baseline`, the logging server on both builds too).
 //!
 //! `--linux DIR` (q35 or microvm) adds the fair peer: the same binary
 //! as the only program of a Linux VM under the same QEMU (DIR from
@@ -65,13 +70,15 @@ struct Options {
     baseline: Option<std::path::PathBuf>,
     /// Rounds of this build against the baseline.
     rounds: u64,
+    /// `--console`: the cost of an access log on the console.
+    console: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench-net [--seconds N] [--connections N] [--machine microvm|q35] [--only NAME] \
          [--tap NAME --tap-ip ADDR] [--linux DIR] [--baseline KILN [--rounds N]] [--soak MINUTES] \
-         [--first-response RUNS]"
+         [--first-response RUNS] [--console]"
     );
     std::process::exit(2);
 }
@@ -88,10 +95,15 @@ fn parse_options(args: &[String]) -> Options {
         linux: None,
         baseline: None,
         rounds: 1,
+        console: false,
     };
     let (mut tap, mut tap_ip) = (None, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--console" {
+            o.console = true;
+            continue;
+        }
         let Some(v) = it.next() else { usage() };
         let num = || {
             v.parse::<u64>()
@@ -132,6 +144,10 @@ fn main() {
 
     if let Some(runs) = o.first_response {
         first_response(&me, &o, runs);
+        return;
+    }
+    if o.console {
+        console_cost(&me, &o);
         return;
     }
     if let Some(minutes) = o.soak_minutes {
@@ -276,6 +292,18 @@ fn http_run(
     ready: &str,
     tap: Option<(&String, Ipv4Addr, &Path)>,
 ) -> Measured<WrkReport> {
+    http_run_with(place, o, name, ready, tap, &[])
+}
+
+/// [`http_run`] with more arguments for the server after its port.
+fn http_run_with(
+    place: Place,
+    o: &Options,
+    name: &str,
+    ready: &str,
+    tap: Option<(&String, Ipv4Addr, &Path)>,
+    more: &[&str],
+) -> Measured<WrkReport> {
     let port = free_tcp_port();
     let (options, guest, addr): (Vec<String>, u16, SocketAddr) = match (place, tap) {
         (Place::Host, _) => (vec![], port, local(port)),
@@ -292,8 +320,54 @@ fn http_run(
         ),
     };
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let server = Server::start(place.command(name, &options, &[&guest.to_string()]));
+    let guest = guest.to_string();
+    let prog_args: Vec<&str> = std::iter::once(guest.as_str())
+        .chain(more.iter().copied())
+        .collect();
+    let server = Server::start(place.command(name, &options, &prog_args));
     serve_wrk(server, o, name, ready, addr, &place.label())
+}
+
+/// `--console`: http-poll with an access-log line per request against
+/// http-poll without, in turns; with `--baseline`, logging on both builds.
+fn console_cost(me: &Path, o: &Options) {
+    println!(
+        "{} s per run, wrk -t2 -c{}, machine {}, TCG; http-poll with and without \"log\"",
+        o.seconds, o.connections, o.machine
+    );
+    let vm = Place::Vm {
+        kiln: me,
+        machine: &o.machine,
+    };
+    let rps = |w: &Measured<WrkReport>| w.as_ref().map(|w| w.0.requests_per_sec);
+    let (mut cost, mut gain) = (Vec::new(), Vec::new());
+    for round in 0..o.rounds {
+        let (quiet, logging) = alternate(
+            round,
+            || http_run(vm, o, "http-poll", "listening on", None),
+            || http_run_with(vm, o, "http-poll", "listening on", None, &["log"]),
+        );
+        print_http("http-poll", "no log", quiet, None, None);
+        print_http("http-poll", "log", logging, quiet, None);
+        if let (Some(a), Some(b)) = (rps(&logging), rps(&quiet)) {
+            cost.push(a / b);
+        }
+        if let Some(base) = &o.baseline {
+            let old = Place::Vm {
+                kiln: base,
+                machine: &o.machine,
+            };
+            let before = http_run_with(old, o, "http-poll", "listening on", None, &["log"]);
+            print_http("http-poll", "log, base", before, None, None);
+            if let (Some(a), Some(b)) = (rps(&logging), rps(&before)) {
+                gain.push(a / b);
+            }
+        }
+    }
+    print_ratio("http-poll", "logging / not logging", "requests/s", cost);
+    if o.baseline.is_some() {
+        print_vs_baseline("http-poll logging", "requests/s", gain);
+    }
 }
 
 /// The same server as the only program of a Linux VM (TCG).
@@ -504,15 +578,20 @@ fn alternate<T>(round: u64, mut before: impl FnMut() -> T, mut now: impl FnMut()
 }
 
 /// The rounds' ratios this build / baseline and their median.
-fn print_vs_baseline(name: &str, what: &str, mut ratios: Vec<f64>) {
+fn print_vs_baseline(name: &str, what: &str, ratios: Vec<f64>) {
+    print_ratio(name, "this build / baseline", what, ratios)
+}
+
+/// The median of per-round ratios `of` (e.g. "this build / baseline").
+fn print_ratio(name: &str, of: &str, what: &str, mut ratios: Vec<f64>) {
     if ratios.is_empty() {
-        println!("{name}: this build / baseline, {what}: no pair of runs succeeded");
+        println!("{name}: {of}, {what}: no pair of runs succeeded");
         return;
     }
     let rounds: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
     ratios.sort_by(f64::total_cmp);
     println!(
-        "{name}: this build / baseline, {what}: median {:.3} (rounds: {})",
+        "{name}: {of}, {what}: median {:.3} (rounds: {})",
         ratios[ratios.len() / 2],
         rounds.join(" ")
     );
