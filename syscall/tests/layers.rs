@@ -22,6 +22,7 @@ const PARTS: &[&str] = &[
     "symbols.rs",
     "fd.rs",
     "platform.rs",
+    "fallible.rs",
 ];
 
 /// What sits above the parts: the process, and above it the handlers.

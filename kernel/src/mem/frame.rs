@@ -1,5 +1,11 @@
 //! Physical frame allocator: bump allocation through the RAM regions, and a
 //! free list threaded through freed frames (via the direct map).
+//!
+//! The heap grows only by contiguous runs from the bump region, and freed
+//! frames go to the free list, which single frames come from. So that the
+//! kernel can still allocate when the program has taken every page (and
+//! report that it ran out of memory), single frames leave the last
+//! [`HEAP_RESERVE`] bytes of the bump region to the heap and DMA.
 
 use super::layout::phys_to_virt;
 use crate::pvh::RamRegion;
@@ -7,6 +13,8 @@ use spin::Mutex;
 
 pub const FRAME_SIZE: u64 = 4096;
 const MAX_RANGES: usize = 64;
+/// Bytes of the bump region only contiguous requests may take.
+pub const HEAP_RESERVE: u64 = 4 << 20;
 
 struct Frames {
     ranges: [RamRegion; MAX_RANGES],
@@ -75,6 +83,20 @@ impl Frames {
         None
     }
 
+    /// Frames the bump region has left.
+    fn bump_left(&self) -> u64 {
+        let mut left = 0;
+        for i in self.cur..self.count {
+            let from = if i == self.cur {
+                self.next
+            } else {
+                self.ranges[i].start
+            };
+            left += self.ranges[i].end.saturating_sub(from) / FRAME_SIZE;
+        }
+        left
+    }
+
     fn push_free(&mut self, p: u64) {
         // SAFETY: `p` is a frame nobody uses; its first word links the list.
         unsafe { (phys_to_virt(p) as *mut u64).write(self.free_head) };
@@ -83,7 +105,8 @@ impl Frames {
     }
 }
 
-/// One frame, contents undefined.
+/// One frame, contents undefined; `None` when only the heap's reserve is
+/// left.
 pub fn alloc() -> Option<u64> {
     let mut f = FRAMES.lock();
     if f.free_head != 0 {
@@ -92,6 +115,9 @@ pub fn alloc() -> Option<u64> {
         f.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
         f.free_frames -= 1;
         return Some(p);
+    }
+    if f.bump_left() <= HEAP_RESERVE / FRAME_SIZE {
+        return None;
     }
     let p = f.bump(1)?;
     f.free_frames -= 1;

@@ -277,7 +277,8 @@ pub const SEEK_DATA: u32 = 3;
 pub const SEEK_HOLE: u32 = 4;
 
 /// Implements Linux `lseek(2)`: SEEK_SET/CUR/END, and SEEK_DATA/SEEK_HOLE
-/// on regular files (files have no holes: all data, one hole at the end).
+/// on regular files (tmpfs files know their holes by page; image files
+/// have none: all data, one hole at the end).
 /// ESPIPE on pipes and the console.
 pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let file = c.proc.fds().get(a.fd(0))?.clone();
@@ -302,11 +303,11 @@ pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             if off < 0 || off as u64 >= st.size {
                 return Err(Errno::ENXIO);
             }
-            if w == SEEK_DATA {
-                off
-            } else {
-                st.size as i64
-            }
+            let mut cx = c.cx();
+            let at = file
+                .obj
+                .seek_data(&mut cx, off as u64, st.size, w == SEEK_DATA)?;
+            i64::try_from(at).map_err(|_| Errno::EOVERFLOW)?
         }
         _ => return Err(Errno::EINVAL),
     };
