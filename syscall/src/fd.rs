@@ -40,11 +40,20 @@ impl FdTable {
             .ok_or(Errno::EMFILE)
     }
 
-    fn install(&mut self, fd: usize, file: FileRef, cloexec: bool) -> Option<FileRef> {
+    /// ENOMEM when the table cannot grow to hold `fd` (as Linux's
+    /// `expand_files`).
+    fn install(
+        &mut self,
+        fd: usize,
+        file: FileRef,
+        cloexec: bool,
+    ) -> Result<Option<FileRef>, Errno> {
         if self.fds.len() <= fd {
+            let more = fd + 1 - self.fds.len();
+            crate::fallible::reserve(&mut self.fds, more)?;
             self.fds.resize(fd + 1, None);
         }
-        self.fds[fd].replace(Slot { file, cloexec }).map(|s| s.file)
+        Ok(self.fds[fd].replace(Slot { file, cloexec }).map(|s| s.file))
     }
 
     /// The description behind `fd`.
@@ -55,13 +64,13 @@ impl FdTable {
     /// Open `file` on the lowest free descriptor below `limit`.
     pub fn open(&mut self, file: FileRef, cloexec: bool, limit: usize) -> Result<i32, Errno> {
         let fd = self.lowest_free(0, limit)?;
-        self.install(fd, file, cloexec);
+        self.install(fd, file, cloexec)?;
         Ok(fd as i32)
     }
 
     /// Put `file` on exactly `fd` (boot: the console on 0, 1, 2).
     pub fn set(&mut self, fd: usize, file: FileRef) {
-        self.install(fd, file, false);
+        let _ = self.install(fd, file, false);
     }
 
     /// Close `fd`; returns its description (dropped by the caller).
@@ -84,7 +93,7 @@ impl FdTable {
     ) -> Result<i32, Errno> {
         let file = self.slot(fd)?.file.clone();
         let new = self.lowest_free(min, limit)?;
-        self.install(new, file, cloexec);
+        self.install(new, file, cloexec)?;
         Ok(new as i32)
     }
 
@@ -95,7 +104,7 @@ impl FdTable {
         if n >= limit {
             return Err(Errno::EBADF);
         }
-        self.install(n, file, cloexec);
+        self.install(n, file, cloexec)?;
         Ok(new)
     }
 

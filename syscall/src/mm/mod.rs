@@ -109,6 +109,11 @@ impl Region {
     }
 }
 
+/// Most regions an address space holds (Linux `vm.max_map_count`): each
+/// costs kernel memory, so a program that splits mappings without end
+/// gets ENOMEM, as on Linux.
+pub const MAX_MAP_COUNT: usize = 65530;
+
 /// Most pages one count of resident memory asks the MMU about; regions
 /// past it count as resident in full.
 const RESIDENT_PROBES: u64 = 1 << 20;
@@ -202,8 +207,19 @@ impl AddressSpace {
         at >= end
     }
 
+    /// ENOMEM when changing `[start, end)` (splitting the regions at its
+    /// edges) and adding `new` regions could pass [`MAX_MAP_COUNT`].
+    pub fn check_room(&self, start: u64, end: u64, new: usize) -> Result<(), Errno> {
+        let inside = |a: u64| self.find(a).is_some_and(|r| r.start < a);
+        let splits = usize::from(inside(start)) + usize::from(inside(end));
+        if self.regions.len() + splits + new > MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Add a region; it must not overlap an existing one (EEXIST) and must be
-    /// page-aligned and non-empty (EINVAL).
+    /// page-aligned and non-empty (EINVAL); ENOMEM past [`MAX_MAP_COUNT`].
     pub fn insert(&mut self, region: Region) -> Result<(), Errno> {
         if region.start >= region.end
             || !region.start.is_multiple_of(PAGE_SIZE)
@@ -213,6 +229,9 @@ impl AddressSpace {
         }
         if !self.is_free(region.start, region.end) {
             return Err(Errno::EEXIST);
+        }
+        if self.regions.len() >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
         }
         self.regions.insert(region.start, region);
         Ok(())
@@ -243,6 +262,7 @@ impl AddressSpace {
         if !self.is_covered(start, end) {
             return Err(Errno::ENOMEM);
         }
+        self.check_room(start, end, 0)?;
         for piece in self.remove(start, end) {
             self.regions.insert(piece.start, Region { prot, ..piece });
         }

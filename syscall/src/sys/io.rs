@@ -32,10 +32,10 @@ fn iovecs(c: &mut Call<'_>, addr: u64, count: i32) -> Result<Vec<(u64, u64)>, Er
     if !(0..=UIO_MAXIOV).contains(&count) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = alloc::vec![0u8; count as usize * 16];
+    let mut raw = crate::fallible::zeroed(count as usize * 16)?;
     c.mem().read(addr, &mut raw)?;
     let mut total = 0u64;
-    let mut segs = Vec::with_capacity(count as usize);
+    let mut segs = crate::fallible::with_capacity(count as usize)?;
     for v in raw.as_chunks::<16>().0 {
         let base = u64::from_le_bytes(v[..8].try_into().unwrap_or_default());
         let len = u64::from_le_bytes(v[8..].try_into().unwrap_or_default());
@@ -94,7 +94,7 @@ fn transfer(
     }
     let want: u64 = segs.iter().map(|s| s.1).sum();
     let mut done = 0u64;
-    let mut buf = alloc::vec![0u8; (want as usize).clamp(1, CHUNK)];
+    let mut buf = crate::fallible::zeroed((want as usize).clamp(1, CHUNK))?;
     let result = 'segs: {
         for &(base, len) in segs {
             let mut seg_off = 0u64;
@@ -339,7 +339,7 @@ fn copy(
     }
     let count = count.min(MAX_RW_COUNT);
     let mut done = 0u64;
-    let mut buf = alloc::vec![0u8; (count as usize).clamp(1, CHUNK)];
+    let mut buf = crate::fallible::zeroed((count as usize).clamp(1, CHUNK))?;
     let mut err = None;
     while done < count {
         let n = (count - done).min(buf.len() as u64) as usize;

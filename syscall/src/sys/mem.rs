@@ -139,6 +139,7 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             if flags & MAP_FIXED_NOREPLACE != 0 {
                 return Err(Errno::EEXIST);
             }
+            c.proc.space().check_room(addr, addr + len, 1)?;
             c.proc.space_mut().remove(addr, addr + len);
             c.p.mmu().unmap(addr, len);
         }
@@ -305,6 +306,7 @@ pub fn munmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if a.u(1) == 0 || end > TASK_SIZE {
         return Err(Errno::EINVAL);
     }
+    c.proc.space().check_room(start, end, 0)?;
     c.proc.space_mut().remove(start, end);
     c.p.mmu().unmap(start, end - start);
     ok(0)
