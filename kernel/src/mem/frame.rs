@@ -105,15 +105,29 @@ impl Frames {
     }
 }
 
+impl Frames {
+    fn pop_free(&mut self) -> Option<u64> {
+        if self.free_head == 0 {
+            return None;
+        }
+        let p = self.free_head;
+        // SAFETY: `p` heads the free list, so its first word is the link.
+        self.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
+        self.free_frames -= 1;
+        Some(p)
+    }
+}
+
+/// One frame from the free list only (for the heap's last resort).
+pub fn alloc_freed() -> Option<u64> {
+    FRAMES.lock().pop_free()
+}
+
 /// One frame, contents undefined; `None` when only the heap's reserve is
 /// left.
 pub fn alloc() -> Option<u64> {
     let mut f = FRAMES.lock();
-    if f.free_head != 0 {
-        let p = f.free_head;
-        // SAFETY: `p` heads the free list, so its first word is the link.
-        f.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
-        f.free_frames -= 1;
+    if let Some(p) = f.pop_free() {
         return Some(p);
     }
     if f.bump_left() <= HEAP_RESERVE / FRAME_SIZE {
@@ -132,7 +146,19 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(p)
 }
 
-/// `n` physically contiguous frames (for DMA and the heap).
+/// `n` physically contiguous frames, leaving the heap's reserve alone.
+pub fn alloc_contiguous_above_reserve(n: u64) -> Option<u64> {
+    let mut f = FRAMES.lock();
+    if f.bump_left() < n.saturating_add(HEAP_RESERVE / FRAME_SIZE) {
+        return None;
+    }
+    let p = f.bump(n)?;
+    f.free_frames -= n;
+    Some(p)
+}
+
+/// `n` physically contiguous frames (for DMA and the heap), from the
+/// reserve too.
 pub fn alloc_contiguous(n: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
     let p = f.bump(n)?;

@@ -249,16 +249,18 @@ impl FileData {
             return;
         }
         self.drop_pages(m, off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
-        // The partial pages at either edge are zeroed in place.
-        let mut pos = off;
-        while pos < end {
-            let index = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let k = ((PAGE - in_page) as u64).min(end - pos) as usize;
-            if let Some(&p) = self.pages.get(&index) {
-                m.store.write(p, in_page, &[0u8; PAGE][..k]);
+        // The partial pages at either edge are zeroed in place (the whole
+        // pages between are gone: the range may be far larger than memory).
+        let head_end = end.min(off.div_ceil(PAGE_SIZE) * PAGE_SIZE);
+        let tail_start = (end / PAGE_SIZE * PAGE_SIZE).max(head_end);
+        for (from, to) in [(off, head_end), (tail_start, end)] {
+            if from < to {
+                if let Some(&p) = self.pages.get(&(from / PAGE_SIZE)) {
+                    let in_page = (from % PAGE_SIZE) as usize;
+                    m.store
+                        .write(p, in_page, &[0u8; PAGE][..(to - from) as usize]);
+                }
             }
-            pos += k as u64;
         }
     }
 
@@ -447,5 +449,12 @@ mod tests {
         assert!(all[100..100 + 2 * 4096].iter().all(|&b| b == 0));
         assert!(all[100 + 2 * 4096..].iter().all(|&b| b == 9));
         assert_eq!(f.seek(0, false), Ok(4096));
+        // Within one page, and over a range far past memory.
+        f.punch_hole(fs.m(), 10, 5);
+        assert_eq!(read_all(&f, fs.m(), 8, 9), [9, 9, 0, 0, 0, 0, 0, 9, 9]);
+        f.set_len(fs.m(), 1 << 62).unwrap();
+        f.punch_hole(fs.m(), 20, 1 << 62);
+        assert_eq!(fs.store.in_use(), 1);
+        assert_eq!(read_all(&f, fs.m(), 18, 3), [9, 9, 0]);
     }
 }
