@@ -11,6 +11,7 @@
 #   crash           musl-gcc -static
 #   wait            musl-gcc -static
 #   fuzz            musl-gcc -static
+#   memory          musl-gcc -static: big and sparse tmpfs files, ENOSPC, out of memory
 #   fs-walk-c       musl-gcc -static (samples/fs-walk.c)
 #   fs-walk-rust    Rust, x86_64-unknown-linux-musl (samples/fs-walk-rust)
 #   http-poll       musl-gcc -static: poll() HTTP server (samples/http-poll.c)
@@ -66,6 +67,7 @@ cc_sample musl-gcc exit-status.c exit-status
 cc_sample musl-gcc crash.c crash "-g "
 cc_sample musl-gcc wait.c wait
 cc_sample musl-gcc fuzz.c fuzz
+cc_sample musl-gcc memory.c memory
 cc_sample musl-gcc fs-walk.c fs-walk-c
 cc_sample musl-gcc http-poll.c http-poll
 cc_sample musl-gcc pthreads.c pthreads

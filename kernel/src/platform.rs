@@ -5,8 +5,10 @@ use crate::console::CONSOLE;
 use crate::drivers::block::Disk;
 use crate::drivers::net::Nic;
 use crate::usermem::UserPages;
+use alloc::sync::Arc;
 use kiln_syscall::platform::{
-    BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, Platform, Random,
+    BlockDevice, Clock, Console, MachineInfo, Mmu, NetDevice, PageId, PageStore, Platform, Random,
+    PAGE_SIZE,
 };
 
 pub struct KernelConsole;
@@ -94,6 +96,46 @@ impl Random for Entropy {
     }
 }
 
+/// tmpfs pages are frames: a deleted file's memory goes back to the pool
+/// the program's pages come from. A `PageId` is the frame's address.
+pub struct FramePages;
+
+impl FramePages {
+    /// The kernel address of `len` bytes at `off` in `page`, if they lie
+    /// within one frame.
+    fn at(page: PageId, off: usize, len: usize) -> Option<*mut u8> {
+        let fits = off
+            .checked_add(len)
+            .is_some_and(|e| e <= PAGE_SIZE as usize);
+        (page.0.is_multiple_of(PAGE_SIZE) && fits)
+            .then(|| (crate::mem::layout::phys_to_virt(page.0) + off as u64) as *mut u8)
+    }
+}
+
+impl PageStore for FramePages {
+    fn alloc(&self) -> Option<PageId> {
+        crate::mem::frame::alloc_zeroed().map(PageId)
+    }
+    fn free(&self, page: PageId) {
+        if page.0.is_multiple_of(PAGE_SIZE) {
+            crate::mem::frame::free(page.0);
+        }
+    }
+    fn read(&self, page: PageId, off: usize, buf: &mut [u8]) {
+        if let Some(src) = Self::at(page, off, buf.len()) {
+            // SAFETY: the frame was handed out by alloc() and is owned by
+            // the file until free(); the range lies within it.
+            unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        }
+    }
+    fn write(&self, page: PageId, off: usize, data: &[u8]) {
+        if let Some(dst) = Self::at(page, off, data.len()) {
+            // SAFETY: as in read().
+            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        }
+    }
+}
+
 /// Everything the personality can reach.
 pub struct Machine {
     pub pages: UserPages,
@@ -142,5 +184,8 @@ impl Platform for Machine {
     }
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         self.nic.as_mut().map(|n| n as &mut dyn NetDevice)
+    }
+    fn page_store(&self) -> Arc<dyn PageStore> {
+        Arc::new(FramePages)
     }
 }

@@ -379,6 +379,8 @@ impl Kernel<'_> {
         let ctx = &mut self.sched.thread(tid).ctx;
         let before = *ctx;
         match self.process.fault_signal(self.machine, tid, f, ctx) {
+            // Out of memory: the personality has said so; no crash report.
+            Flow::Kill(s) if f.signal == Signal::SIGKILL => self.act(tid, Flow::Kill(s)),
             Flow::Kill(_) => {
                 crashdump::send(
                     &self.process,

@@ -55,6 +55,10 @@ impl Process {
                 Err(Errno::ENOSYS)
             }
         };
+        if self.space().take_out_of_memory() {
+            // A page the call copied to or from could not be backed.
+            return self.out_of_memory(p);
+        }
         if result == Err(Errno::EPIPE) && crate::thread::sigpipe::applies(nr, &args.0) {
             let _ = self.send_signal(
                 Some(tid),

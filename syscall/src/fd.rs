@@ -20,6 +20,9 @@ struct Slot {
 #[derive(Clone, Default)]
 pub struct FdTable {
     fds: Vec<Option<Slot>>,
+    /// Every descriptor below this one is open: the search for a free one
+    /// starts here, so opening N descriptors costs O(N), not O(N^2).
+    free_from: usize,
 }
 
 fn index(fd: i32) -> Result<usize, Errno> {
@@ -34,17 +37,30 @@ impl FdTable {
             .ok_or(Errno::EBADF)
     }
 
-    fn lowest_free(&self, min: usize, limit: usize) -> Result<usize, Errno> {
-        (min..limit)
+    fn lowest_free(&mut self, min: usize, limit: usize) -> Result<usize, Errno> {
+        let i = (min.max(self.free_from)..limit)
             .find(|&i| self.fds.get(i).is_none_or(Option::is_none))
-            .ok_or(Errno::EMFILE)
+            .ok_or(Errno::EMFILE)?;
+        if min <= self.free_from {
+            self.free_from = i;
+        }
+        Ok(i)
     }
 
-    fn install(&mut self, fd: usize, file: FileRef, cloexec: bool) -> Option<FileRef> {
+    /// ENOMEM when the table cannot grow to hold `fd` (as Linux's
+    /// `expand_files`).
+    fn install(
+        &mut self,
+        fd: usize,
+        file: FileRef,
+        cloexec: bool,
+    ) -> Result<Option<FileRef>, Errno> {
         if self.fds.len() <= fd {
+            let more = fd + 1 - self.fds.len();
+            crate::fallible::reserve(&mut self.fds, more)?;
             self.fds.resize(fd + 1, None);
         }
-        self.fds[fd].replace(Slot { file, cloexec }).map(|s| s.file)
+        Ok(self.fds[fd].replace(Slot { file, cloexec }).map(|s| s.file))
     }
 
     /// The description behind `fd`.
@@ -55,19 +71,20 @@ impl FdTable {
     /// Open `file` on the lowest free descriptor below `limit`.
     pub fn open(&mut self, file: FileRef, cloexec: bool, limit: usize) -> Result<i32, Errno> {
         let fd = self.lowest_free(0, limit)?;
-        self.install(fd, file, cloexec);
+        self.install(fd, file, cloexec)?;
         Ok(fd as i32)
     }
 
     /// Put `file` on exactly `fd` (boot: the console on 0, 1, 2).
     pub fn set(&mut self, fd: usize, file: FileRef) {
-        self.install(fd, file, false);
+        let _ = self.install(fd, file, false);
     }
 
     /// Close `fd`; returns its description (dropped by the caller).
     pub fn close(&mut self, fd: i32) -> Result<FileRef, Errno> {
         self.slot(fd)?;
         let s = self.fds[fd as usize].take().ok_or(Errno::EBADF)?;
+        self.free_from = self.free_from.min(fd as usize);
         while self.fds.last().is_some_and(Option::is_none) {
             self.fds.pop();
         }
@@ -84,7 +101,7 @@ impl FdTable {
     ) -> Result<i32, Errno> {
         let file = self.slot(fd)?.file.clone();
         let new = self.lowest_free(min, limit)?;
-        self.install(new, file, cloexec);
+        self.install(new, file, cloexec)?;
         Ok(new as i32)
     }
 
@@ -95,7 +112,7 @@ impl FdTable {
         if n >= limit {
             return Err(Errno::EBADF);
         }
-        self.install(n, file, cloexec);
+        self.install(n, file, cloexec)?;
         Ok(new)
     }
 

@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod call;
 pub mod cred;
 pub mod dispatch;
+pub mod fallible;
 pub mod fd;
 pub mod imagefs;
 pub mod limits;

@@ -2,7 +2,10 @@
 //! traits over real hardware; host tests implement them with fakes. Nothing
 //! in this crate touches hardware or dereferences a program pointer itself.
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use kiln_abi::errno::Errno;
+use spin::Mutex;
 
 /// Size of a page of the program's address space.
 pub const PAGE_SIZE: u64 = 4096;
@@ -95,6 +98,107 @@ pub trait BlockDevice {
     fn size(&self) -> u64;
 }
 
+/// A page of a [`PageStore`]: an opaque handle (the kernel's is the
+/// frame's physical address). Whoever allocated it owns it until `free`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PageId(pub u64);
+
+/// Whole pages of memory outside the kernel heap, for file data (tmpfs):
+/// they come from the pool the program's own pages use and go back to it
+/// when freed, so a deleted file's memory serves the program again.
+/// Offsets and lengths stay within one page (`off + len <= PAGE_SIZE`).
+pub trait PageStore: Send + Sync {
+    /// A zeroed page, or `None` when memory is exhausted.
+    fn alloc(&self) -> Option<PageId>;
+    /// Give a page back.
+    fn free(&self, page: PageId);
+    /// Copy bytes out of a page from `off`.
+    fn read(&self, page: PageId, off: usize, buf: &mut [u8]);
+    /// Copy bytes into a page at `off`.
+    fn write(&self, page: PageId, off: usize, data: &[u8]);
+}
+
+/// A [`PageStore`] on the heap, with an optional cap on the pages it hands
+/// out: the host tests' store and the default of [`Platform::page_store`].
+pub struct HeapPages {
+    inner: Mutex<HeapPagesInner>,
+}
+
+struct HeapPagesInner {
+    slots: Vec<Option<alloc::boxed::Box<[u8]>>>,
+    free_slots: Vec<usize>,
+    in_use: usize,
+    cap: Option<usize>,
+}
+
+impl HeapPages {
+    /// A store that hands out at most `cap` pages at once (`None`: no cap
+    /// but the heap's).
+    pub fn new(cap: Option<usize>) -> HeapPages {
+        HeapPages {
+            inner: Mutex::new(HeapPagesInner {
+                slots: Vec::new(),
+                free_slots: Vec::new(),
+                in_use: 0,
+                cap,
+            }),
+        }
+    }
+
+    /// Pages handed out and not freed.
+    pub fn in_use(&self) -> usize {
+        self.inner.lock().in_use
+    }
+}
+
+impl PageStore for HeapPages {
+    fn alloc(&self) -> Option<PageId> {
+        let mut s = self.inner.lock();
+        if s.cap.is_some_and(|c| s.in_use >= c) {
+            return None;
+        }
+        let page = crate::fallible::zeroed(PAGE_SIZE as usize).ok()?;
+        let slot = match s.free_slots.pop() {
+            Some(i) => i,
+            None => {
+                // free() must never allocate: room for every slot now.
+                let n = s.slots.len() + 1;
+                s.slots.try_reserve(1).ok()?;
+                s.free_slots.try_reserve(n).ok()?;
+                s.slots.push(None);
+                s.slots.len() - 1
+            }
+        };
+        s.slots[slot] = Some(page.into_boxed_slice());
+        s.in_use += 1;
+        Some(PageId(slot as u64))
+    }
+    fn free(&self, page: PageId) {
+        let mut s = self.inner.lock();
+        let i = page.0 as usize;
+        if s.slots.get_mut(i).and_then(Option::take).is_some() {
+            s.in_use -= 1;
+            s.free_slots.push(i);
+        }
+    }
+    fn read(&self, page: PageId, off: usize, buf: &mut [u8]) {
+        let s = self.inner.lock();
+        if let Some(Some(p)) = s.slots.get(page.0 as usize) {
+            if let Some(src) = p.get(off..off + buf.len()) {
+                buf.copy_from_slice(src);
+            }
+        }
+    }
+    fn write(&self, page: PageId, off: usize, data: &[u8]) {
+        let mut s = self.inner.lock();
+        if let Some(Some(p)) = s.slots.get_mut(page.0 as usize) {
+            if let Some(dst) = p.get_mut(off..off + data.len()) {
+                dst.copy_from_slice(data);
+            }
+        }
+    }
+}
+
 /// The x87/SSE reset state in the FXSAVE layout (FCW 0x37f, MXCSR 0x1f80).
 pub fn default_fpu(buf: &mut [u8; 512]) {
     buf.fill(0);
@@ -129,6 +233,11 @@ pub trait Platform {
     /// The network interface, if the machine has one.
     fn net(&mut self) -> Option<&mut dyn NetDevice> {
         None
+    }
+    /// Where file systems in memory keep their pages. The default is a
+    /// new store on the heap; the kernel hands out frames.
+    fn page_store(&self) -> Arc<dyn PageStore> {
+        Arc::new(HeapPages::new(None))
     }
 }
 

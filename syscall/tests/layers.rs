@@ -23,6 +23,7 @@ const PARTS: &[&str] = &[
     "tracing.rs",
     "fd.rs",
     "platform.rs",
+    "fallible.rs",
 ];
 
 /// What sits above the parts: the process, and above it the handlers.

@@ -1,5 +1,11 @@
 //! Physical frame allocator: bump allocation through the RAM regions, and a
 //! free list threaded through freed frames (via the direct map).
+//!
+//! The heap grows only by contiguous runs from the bump region, and freed
+//! frames go to the free list, which single frames come from. So that the
+//! kernel can still allocate when the program has taken every page (and
+//! report that it ran out of memory), single frames leave the last
+//! [`HEAP_RESERVE`] bytes of the bump region to the heap and DMA.
 
 use super::layout::phys_to_virt;
 use crate::pvh::RamRegion;
@@ -7,6 +13,8 @@ use spin::Mutex;
 
 pub const FRAME_SIZE: u64 = 4096;
 const MAX_RANGES: usize = 64;
+/// Bytes of the bump region only contiguous requests may take.
+pub const HEAP_RESERVE: u64 = 4 << 20;
 
 struct Frames {
     ranges: [RamRegion; MAX_RANGES],
@@ -75,6 +83,20 @@ impl Frames {
         None
     }
 
+    /// Frames the bump region has left.
+    fn bump_left(&self) -> u64 {
+        let mut left = 0;
+        for i in self.cur..self.count {
+            let from = if i == self.cur {
+                self.next
+            } else {
+                self.ranges[i].start
+            };
+            left += self.ranges[i].end.saturating_sub(from) / FRAME_SIZE;
+        }
+        left
+    }
+
     fn push_free(&mut self, p: u64) {
         // SAFETY: `p` is a frame nobody uses; its first word links the list.
         unsafe { (phys_to_virt(p) as *mut u64).write(self.free_head) };
@@ -83,15 +105,33 @@ impl Frames {
     }
 }
 
-/// One frame, contents undefined.
+impl Frames {
+    fn pop_free(&mut self) -> Option<u64> {
+        if self.free_head == 0 {
+            return None;
+        }
+        let p = self.free_head;
+        // SAFETY: `p` heads the free list, so its first word is the link.
+        self.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
+        self.free_frames -= 1;
+        Some(p)
+    }
+}
+
+/// One frame from the free list only (for the heap's last resort).
+pub fn alloc_freed() -> Option<u64> {
+    FRAMES.lock().pop_free()
+}
+
+/// One frame, contents undefined; `None` when only the heap's reserve is
+/// left.
 pub fn alloc() -> Option<u64> {
     let mut f = FRAMES.lock();
-    if f.free_head != 0 {
-        let p = f.free_head;
-        // SAFETY: `p` heads the free list, so its first word is the link.
-        f.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
-        f.free_frames -= 1;
+    if let Some(p) = f.pop_free() {
         return Some(p);
+    }
+    if f.bump_left() <= HEAP_RESERVE / FRAME_SIZE {
+        return None;
     }
     let p = f.bump(1)?;
     f.free_frames -= 1;
@@ -106,7 +146,19 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(p)
 }
 
-/// `n` physically contiguous frames (for DMA and the heap).
+/// `n` physically contiguous frames, leaving the heap's reserve alone.
+pub fn alloc_contiguous_above_reserve(n: u64) -> Option<u64> {
+    let mut f = FRAMES.lock();
+    if f.bump_left() < n.saturating_add(HEAP_RESERVE / FRAME_SIZE) {
+        return None;
+    }
+    let p = f.bump(n)?;
+    f.free_frames -= n;
+    Some(p)
+}
+
+/// `n` physically contiguous frames (for DMA and the heap), from the
+/// reserve too.
 pub fn alloc_contiguous(n: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
     let p = f.bump(n)?;

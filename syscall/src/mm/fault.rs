@@ -13,6 +13,9 @@ pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 /// `si_code` of SIGBUS for a page that could not be backed.
 pub const BUS_ADRERR: i32 = 2;
+/// `si_code` of the SIGKILL a fault gets when no memory is left (the
+/// kernel's, as Linux's OOM killer sends it).
+pub const SI_KERNEL: i32 = 0x80;
 
 /// Whether rights `prot` allow `access`. On x86 every present page is
 /// readable, so any non-empty right allows a read.
@@ -55,6 +58,7 @@ pub fn fill_page(
 }
 
 /// Resolve a fault at `addr`: map the page if its region allows `access`.
+/// No frame left is SIGKILL (out of memory), an unreadable image SIGBUS.
 pub fn resolve(
     space: &AddressSpace,
     fs: &ImageFs,
@@ -78,9 +82,18 @@ pub fn resolve(
         p.mmu().protect(page, PAGE_SIZE, region.prot);
         return Ok(());
     }
-    fill_page(fs, p, &region, page).map_err(|_| FaultSignal {
-        signal: Signal::SIGBUS,
-        code: BUS_ADRERR,
-        addr,
+    fill_page(fs, p, &region, page).map_err(|e| match e {
+        // No frame left: Linux's OOM killer ends the program (SIGKILL).
+        Errno::ENOMEM => FaultSignal {
+            signal: Signal::SIGKILL,
+            code: SI_KERNEL,
+            addr,
+        },
+        // The image could not be read.
+        _ => FaultSignal {
+            signal: Signal::SIGBUS,
+            code: BUS_ADRERR,
+            addr,
+        },
     })
 }

@@ -6,9 +6,10 @@ pub mod fault;
 pub mod user;
 pub mod vdso;
 
-use crate::platform::{Prot, PAGE_SIZE};
+use crate::platform::{Mmu, Prot, PAGE_SIZE};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kiln_abi::errno::Errno;
 
 /// Lowest address a mapping may use (Linux `vm.mmap_min_addr` default).
@@ -108,13 +109,64 @@ impl Region {
     }
 }
 
+/// Most regions an address space holds (Linux `vm.max_map_count`): each
+/// costs kernel memory, so a program that splits mappings without end
+/// gets ENOMEM, as on Linux.
+pub const MAX_MAP_COUNT: usize = 65530;
+
+/// Most pages one count of resident memory asks the MMU about; regions
+/// past it count as resident in full.
+const RESIDENT_PROBES: u64 = 1 << 20;
+
 /// The set of regions, keyed by start address; regions never overlap.
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
     regions: BTreeMap<u64, Region>,
+    oom: OomFlag,
+}
+
+/// Set when a page of the program could not be backed for lack of memory
+/// while the kernel copied to or from it (the call sees EFAULT; the process
+/// then dies as Linux's OOM killer would end it).
+#[derive(Debug, Default)]
+struct OomFlag(AtomicBool);
+
+impl Clone for OomFlag {
+    fn clone(&self) -> Self {
+        OomFlag(AtomicBool::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 impl AddressSpace {
+    /// Note that memory ran out backing one of the program's pages.
+    pub fn note_out_of_memory(&self) {
+        self.oom.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether memory ran out since the last call, clearing the note.
+    pub fn take_out_of_memory(&self) -> bool {
+        self.oom.0.swap(false, Ordering::Relaxed)
+    }
+
+    /// Pages of accessible regions backed by a frame now (at most
+    /// [`RESIDENT_PROBES`] are asked about; the rest count in full).
+    pub fn resident_pages(&self, mmu: &dyn Mmu) -> u64 {
+        let mut probes = RESIDENT_PROBES;
+        let mut resident = 0;
+        for r in self.regions.values().filter(|r| !r.prot.is_empty()) {
+            let pages = (r.end - r.start) / PAGE_SIZE;
+            resident += if pages <= probes {
+                probes -= pages;
+                (0..pages)
+                    .filter(|i| mmu.is_mapped(r.start + i * PAGE_SIZE))
+                    .count() as u64
+            } else {
+                pages
+            };
+        }
+        resident
+    }
+
     /// The region containing `addr`.
     pub fn find(&self, addr: u64) -> Option<&Region> {
         self.regions
@@ -155,8 +207,19 @@ impl AddressSpace {
         at >= end
     }
 
+    /// ENOMEM when changing `[start, end)` (splitting the regions at its
+    /// edges) and adding `new` regions could pass [`MAX_MAP_COUNT`].
+    pub fn check_room(&self, start: u64, end: u64, new: usize) -> Result<(), Errno> {
+        let inside = |a: u64| self.find(a).is_some_and(|r| r.start < a);
+        let splits = usize::from(inside(start)) + usize::from(inside(end));
+        if self.regions.len() + splits + new > MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Add a region; it must not overlap an existing one (EEXIST) and must be
-    /// page-aligned and non-empty (EINVAL).
+    /// page-aligned and non-empty (EINVAL); ENOMEM past [`MAX_MAP_COUNT`].
     pub fn insert(&mut self, region: Region) -> Result<(), Errno> {
         if region.start >= region.end
             || !region.start.is_multiple_of(PAGE_SIZE)
@@ -166,6 +229,9 @@ impl AddressSpace {
         }
         if !self.is_free(region.start, region.end) {
             return Err(Errno::EEXIST);
+        }
+        if self.regions.len() >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
         }
         self.regions.insert(region.start, region);
         Ok(())
@@ -196,6 +262,7 @@ impl AddressSpace {
         if !self.is_covered(start, end) {
             return Err(Errno::ENOMEM);
         }
+        self.check_room(start, end, 0)?;
         for piece in self.remove(start, end) {
             self.regions.insert(piece.start, Region { prot, ..piece });
         }

@@ -26,7 +26,12 @@ impl UserMem<'_> {
         }
         let page = page_down(addr);
         if !self.p.mmu().is_mapped(page) {
-            fill_page(self.fs, self.p, &region, page).map_err(|_| Errno::EFAULT)?;
+            fill_page(self.fs, self.p, &region, page).map_err(|e| {
+                if e == Errno::ENOMEM {
+                    self.space.note_out_of_memory();
+                }
+                Errno::EFAULT
+            })?;
         }
         Ok(())
     }

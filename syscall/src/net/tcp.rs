@@ -14,7 +14,6 @@ use super::ports::{BindAddr, Binding, Proto};
 use super::stack::{from_smol, to_smol, Entry, LaneId, Net, NetStack, Obj, ReadyKey, Sig};
 use super::{Domain, MsgFlags, PollMask, Shutdown, SockOpt, SockOptName, SockType, MAX_BACKLOG};
 use alloc::collections::VecDeque;
-use alloc::vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use kiln_abi::errno::Errno;
 use smoltcp::iface::SocketHandle;
@@ -67,13 +66,15 @@ pub(super) struct Conn {
     started: Instant,
 }
 
-fn new_smol(opts: &CommonOpts) -> tcp::Socket<'static> {
+/// A smoltcp socket with the buffers SO_RCVBUF/SO_SNDBUF ask for; ENOMEM
+/// when memory does not hold them.
+fn new_smol(opts: &CommonOpts) -> Result<tcp::Socket<'static>, Errno> {
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; opts.rcvbuf]),
-        tcp::SocketBuffer::new(vec![0; opts.sndbuf]),
+        tcp::SocketBuffer::new(crate::fallible::zeroed(opts.rcvbuf)?),
+        tcp::SocketBuffer::new(crate::fallible::zeroed(opts.sndbuf)?),
     );
     apply_opts(&mut s, opts);
-    s
+    Ok(s)
 }
 
 fn apply_opts(s: &mut tcp::Socket<'static>, opts: &CommonOpts) {
@@ -292,7 +293,10 @@ impl NetStack {
                 return;
             }
         }
-        let mut s = new_smol(&t.opts);
+        // Without memory for another handshake, SYNs wait for the next turn.
+        let Ok(mut s) = new_smol(&t.opts) else {
+            return;
+        };
         if s.listen(l.endpoint).is_ok() {
             l.idle[lane.index()] = Some(lanes.get(lane).sockets.add(s));
         }
@@ -438,7 +442,7 @@ impl NetStack {
             addr: (!bound.ip().is_unspecified()).then(|| to_smol(bound.ip())),
             port: bound.port(),
         };
-        let mut s = new_smol(&opts);
+        let mut s = new_smol(&opts)?;
         s.set_timeout(Some(CONNECT_TIMEOUT));
         let l = self.lanes.get(lane);
         s.connect(

@@ -49,17 +49,19 @@ impl UdpObj {
     }
 }
 
-fn new_smol(opts: &CommonOpts) -> udp::Socket<'static> {
-    udp::Socket::new(
+/// A smoltcp socket with the buffers SO_RCVBUF/SO_SNDBUF ask for; ENOMEM
+/// when memory does not hold them.
+fn new_smol(opts: &CommonOpts) -> Result<udp::Socket<'static>, Errno> {
+    Ok(udp::Socket::new(
         udp::PacketBuffer::new(
             vec![udp::PacketMetadata::EMPTY; UDP_SLOTS],
-            vec![0; opts.rcvbuf.max(UDP_BUF)],
+            crate::fallible::zeroed(opts.rcvbuf.max(UDP_BUF))?,
         ),
         udp::PacketBuffer::new(
             vec![udp::PacketMetadata::EMPTY; UDP_SLOTS],
-            vec![0; opts.sndbuf.max(UDP_BUF)],
+            crate::fallible::zeroed(opts.sndbuf.max(UDP_BUF))?,
         ),
-    )
+    ))
 }
 
 impl NetStack {
@@ -122,14 +124,18 @@ impl NetStack {
             listening: false,
             orphan: false,
         };
+        // The buffers first: a failure leaves nothing bound.
+        let mut socks = [None, None];
+        for &lane in self.lanes.for_bind(addr.ip()) {
+            socks[lane.index()] = Some((lane, new_smol(&opts)?));
+        }
         let port = self.ports.bind(Proto::Udp, addr.port(), b)?;
         let ep = IpListenEndpoint {
             addr: (!any).then(|| to_smol(addr.ip())),
             port,
         };
         let mut handles = [None, None];
-        for &lane in self.lanes.for_bind(addr.ip()) {
-            let mut s = new_smol(&opts);
+        for (lane, mut s) in socks.into_iter().flatten() {
             s.bind(ep).map_err(|_| Errno::EINVAL)?;
             handles[lane.index()] = Some(self.lanes.get(lane).sockets.add(s));
         }

@@ -272,6 +272,7 @@ impl UnixSocket {
                 if n == 0 && !data.is_empty() {
                     return Err(Errno::EAGAIN);
                 }
+                p.stream.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
                 p.stream.extend(&data[..n]);
                 let key = p.key;
                 drop(p);
@@ -304,7 +305,8 @@ impl UnixSocket {
                     return Err(Errno::EAGAIN);
                 }
                 t.dgram_bytes += data.len();
-                t.dgrams.push_back((data.to_vec(), from));
+                t.dgrams.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                t.dgrams.push_back((crate::fallible::to_vec(data)?, from));
                 let key = t.key;
                 drop(t);
                 self.notify(key);

@@ -35,6 +35,7 @@ pub enum Flow {
 mod deliver;
 mod exit;
 mod network;
+mod oom;
 mod signal;
 mod timers;
 
@@ -331,7 +332,8 @@ impl Process {
     /// A user-mode page fault at `addr`. Ok(()) when the page is now mapped
     /// (demand paging); Err(FaultSignal) (SIGSEGV with SEGV_MAPERR=1 /
     /// SEGV_ACCERR=2) when the access is outside a region or against its
-    /// rights (SIGBUS when no frame is left to back the page).
+    /// rights; SIGBUS when the image cannot be read; SIGKILL when no frame
+    /// is left to back the page (the out-of-memory line is on the console).
     pub fn page_fault(
         &mut self,
         p: &mut dyn Platform,
@@ -340,7 +342,14 @@ impl Process {
         access: Access,
     ) -> Result<(), FaultSignal> {
         let _ = tid;
-        fault::resolve(&self.space, &self.image, p, addr, access)
+        let r = fault::resolve(&self.space, &self.image, p, addr, access);
+        if let Err(f) = &r {
+            if f.signal == Signal::SIGKILL {
+                // No memory left: the SIGKILL that follows ends the program.
+                let _ = self.out_of_memory(p);
+            }
+        }
+        r
     }
 
     /// Called each time thread `tid` is about to return to user mode:
@@ -348,6 +357,9 @@ impl Process {
     /// on its stack). `Flow::Continue` to go on; `Kill`/`Exit` when a
     /// signal's default action ends the program.
     pub fn before_user(&mut self, p: &mut dyn Platform, tid: Tid, ctx: &mut UserContext) -> Flow {
+        if self.space.take_out_of_memory() {
+            return self.out_of_memory(p);
+        }
         self.deliver_signals(p, tid, ctx)
     }
 

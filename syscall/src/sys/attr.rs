@@ -240,9 +240,11 @@ pub fn ftruncate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
 }
 
 pub const FALLOC_FL_KEEP_SIZE: u32 = 1;
+pub const FALLOC_FL_PUNCH_HOLE: u32 = 2;
 
-/// Implements Linux `fallocate(2)`: mode 0 and FALLOC_FL_KEEP_SIZE on
-/// tmpfs files; other modes (punch hole, collapse, zero range) EOPNOTSUPP.
+/// Implements Linux `fallocate(2)`: mode 0, FALLOC_FL_KEEP_SIZE and
+/// PUNCH_HOLE|KEEP_SIZE on tmpfs files (pages are taken or given back);
+/// other modes (collapse, zero range, insert) EOPNOTSUPP.
 pub fn fallocate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let (fd, mode, off, len) = (a.fd(0), a.uint(1), a.long(2), a.long(3));
     let f = c.proc.fds().get(fd)?.clone();
@@ -252,7 +254,10 @@ pub fn fallocate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if !f.writable() {
         return Err(Errno::EBADF);
     }
-    if mode & !FALLOC_FL_KEEP_SIZE != 0 {
+    if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     if (off as u64)
@@ -262,6 +267,10 @@ pub fn fallocate(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         return Err(Errno::EFBIG);
     }
     let mut cx = c.cx();
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+        f.obj.punch_hole(&mut cx, off as u64, len as u64)?;
+        return ok(0);
+    }
     f.obj.allocate(
         &mut cx,
         off as u64,

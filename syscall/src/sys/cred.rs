@@ -152,7 +152,7 @@ pub fn setgroups(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if !c.proc.creds().group_privileged() {
         return Err(Errno::EPERM);
     }
-    let mut bytes = alloc::vec![0u8; size as usize * 4];
+    let mut bytes = crate::fallible::zeroed(size as usize * 4)?;
     if size > 0 {
         c.mem().read(a.u(1), &mut bytes)?;
     }

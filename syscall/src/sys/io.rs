@@ -32,10 +32,10 @@ fn iovecs(c: &mut Call<'_>, addr: u64, count: i32) -> Result<Vec<(u64, u64)>, Er
     if !(0..=UIO_MAXIOV).contains(&count) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = alloc::vec![0u8; count as usize * 16];
+    let mut raw = crate::fallible::zeroed(count as usize * 16)?;
     c.mem().read(addr, &mut raw)?;
     let mut total = 0u64;
-    let mut segs = Vec::with_capacity(count as usize);
+    let mut segs = crate::fallible::with_capacity(count as usize)?;
     for v in raw.as_chunks::<16>().0 {
         let base = u64::from_le_bytes(v[..8].try_into().unwrap_or_default());
         let len = u64::from_le_bytes(v[8..].try_into().unwrap_or_default());
@@ -94,7 +94,7 @@ fn transfer(
     }
     let want: u64 = segs.iter().map(|s| s.1).sum();
     let mut done = 0u64;
-    let mut buf = alloc::vec![0u8; (want as usize).clamp(1, CHUNK)];
+    let mut buf = crate::fallible::zeroed((want as usize).clamp(1, CHUNK))?;
     let result = 'segs: {
         for &(base, len) in segs {
             let mut seg_off = 0u64;
@@ -277,7 +277,8 @@ pub const SEEK_DATA: u32 = 3;
 pub const SEEK_HOLE: u32 = 4;
 
 /// Implements Linux `lseek(2)`: SEEK_SET/CUR/END, and SEEK_DATA/SEEK_HOLE
-/// on regular files (files have no holes: all data, one hole at the end).
+/// on regular files (tmpfs files know their holes by page; image files
+/// have none: all data, one hole at the end).
 /// ESPIPE on pipes and the console.
 pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let file = c.proc.fds().get(a.fd(0))?.clone();
@@ -302,11 +303,11 @@ pub fn lseek(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             if off < 0 || off as u64 >= st.size {
                 return Err(Errno::ENXIO);
             }
-            if w == SEEK_DATA {
-                off
-            } else {
-                st.size as i64
-            }
+            let mut cx = c.cx();
+            let at = file
+                .obj
+                .seek_data(&mut cx, off as u64, st.size, w == SEEK_DATA)?;
+            i64::try_from(at).map_err(|_| Errno::EOVERFLOW)?
         }
         _ => return Err(Errno::EINVAL),
     };
@@ -338,7 +339,7 @@ fn copy(
     }
     let count = count.min(MAX_RW_COUNT);
     let mut done = 0u64;
-    let mut buf = alloc::vec![0u8; (count as usize).clamp(1, CHUNK)];
+    let mut buf = crate::fallible::zeroed((count as usize).clamp(1, CHUNK))?;
     let mut err = None;
     while done < count {
         let n = (count - done).min(buf.len() as u64) as usize;

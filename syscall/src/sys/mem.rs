@@ -115,10 +115,11 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let len = page_up(len)
         .filter(|&l| l <= TASK_SIZE)
         .ok_or(Errno::ENOMEM)?;
-    let source = if flags & MAP_ANONYMOUS == 0 {
-        Some(file_source(c, fd, off, len, prot, flags)?)
+    let (source, file) = if flags & MAP_ANONYMOUS == 0 {
+        let (s, f) = file_source(c, fd, off, len, prot, flags)?;
+        (Some(s), Some(f))
     } else {
-        None
+        (None, None)
     };
     if flags & MAP_HUGETLB != 0 {
         return Err(Errno::ENOMEM);
@@ -138,6 +139,7 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
             if flags & MAP_FIXED_NOREPLACE != 0 {
                 return Err(Errno::EEXIST);
             }
+            c.proc.space().check_room(addr, addr + len, 1)?;
             c.proc.space_mut().remove(addr, addr + len);
             c.p.mmu().unmap(addr, len);
         }
@@ -181,17 +183,20 @@ pub fn mmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         backing,
     };
     c.proc.space_mut().insert(region)?;
-    if let Some(PageSource::Copy(bytes)) = &source {
-        if let Err(e) = fill_copy(
+    let filled = match (&source, &file) {
+        (Some(PageSource::Copy(bytes)), _) => fill_copy(
             c,
             start,
             prot_bits(prot),
             &bytes[..bytes.len().min(len as usize)],
-        ) {
-            c.proc.space_mut().remove(start, start + len);
-            c.p.mmu().unmap(start, len);
-            return Err(e);
-        }
+        ),
+        (Some(PageSource::Read), Some(f)) => fill_read(c, f, off, start, len, prot_bits(prot)),
+        _ => Ok(()),
+    };
+    if let Err(e) = filled {
+        c.proc.space_mut().remove(start, start + len);
+        c.p.mmu().unmap(start, len);
+        return Err(e);
     }
     let populate_now = flags & MAP_POPULATE != 0 || c.proc.mlock_future();
     if populate_now && !region.prot.is_empty() {
@@ -209,7 +214,7 @@ fn file_source(
     len: u64,
     prot: u32,
     flags: u32,
-) -> SysResult<PageSource> {
+) -> SysResult<(PageSource, crate::vfs::FileRef)> {
     let f = c.proc.fds().get(fd)?.clone();
     if f.is_path() {
         return Err(Errno::EBADF);
@@ -223,7 +228,8 @@ fn file_source(
         return Err(Errno::EOVERFLOW);
     }
     let mut cx = c.cx();
-    f.obj.mmap(&mut cx, off, len, shared_write)
+    let source = f.obj.mmap(&mut cx, off, len, shared_write)?;
+    Ok((source, f))
 }
 
 /// Back a private file mapping with a copy of `bytes` now (zeros after).
@@ -232,6 +238,40 @@ fn fill_copy(c: &mut Call<'_>, start: u64, prot: Prot, bytes: &[u8]) -> SysResul
         let page = start + i as u64 * PAGE_SIZE;
         c.p.mmu().map_zeroed(page, prot)?;
         c.p.mmu().write_mapped(page, chunk);
+    }
+    Ok(())
+}
+
+/// Back a private file mapping of `len` bytes at `start` with a copy of
+/// the file from `off`, read page by page. Pages that read as zeros (holes)
+/// are left to demand paging, which gives the same zeros.
+fn fill_read(
+    c: &mut Call<'_>,
+    f: &crate::vfs::FileRef,
+    off: u64,
+    start: u64,
+    len: u64,
+    prot: Prot,
+) -> SysResult<()> {
+    let mut buf = [0u8; PAGE_SIZE as usize];
+    let mut done = 0;
+    while done < len {
+        let got = {
+            let mut cx = c.cx();
+            f.obj.read(&mut cx, off + done, &mut buf)?
+        };
+        if got == 0 {
+            break;
+        }
+        if buf[..got].iter().any(|&b| b != 0) {
+            let page = start + done;
+            c.p.mmu().map_zeroed(page, prot)?;
+            c.p.mmu().write_mapped(page, &buf[..got]);
+        }
+        if got < buf.len() {
+            break;
+        }
+        done += PAGE_SIZE;
     }
     Ok(())
 }
@@ -266,6 +306,7 @@ pub fn munmap(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     if a.u(1) == 0 || end > TASK_SIZE {
         return Err(Errno::EINVAL);
     }
+    c.proc.space().check_room(start, end, 0)?;
     c.proc.space_mut().remove(start, end);
     c.p.mmu().unmap(start, end - start);
     ok(0)

@@ -249,6 +249,9 @@ impl FileObject for PathObject {
     fn allocate(&self, _cx: &mut Cx<'_>, _o: u64, _l: u64, _k: bool) -> SysResult<()> {
         Err(Errno::EBADF)
     }
+    fn punch_hole(&self, _cx: &mut Cx<'_>, _o: u64, _l: u64) -> SysResult<()> {
+        Err(Errno::EBADF)
+    }
     fn mmap(
         &self,
         _cx: &mut Cx<'_>,

@@ -74,10 +74,10 @@ fn do_poll(
     if nfds > c.proc.limits().nofile() {
         return Err(Errno::EINVAL);
     }
-    let mut raw = alloc::vec![0u8; nfds as usize * 8];
+    let mut raw = crate::fallible::zeroed(nfds as usize * 8)?;
     c.mem().read(fds, &mut raw)?;
     let mut count = 0u64;
-    let mut out: Vec<u8> = raw.clone();
+    let mut out: Vec<u8> = crate::fallible::to_vec(&raw)?;
     let mut w = Waiter::new();
     for (i, pfd) in raw.as_chunks::<8>().0.iter().enumerate() {
         let fd = i32::from_le_bytes(pfd[..4].try_into().unwrap_or_default());
@@ -148,7 +148,7 @@ fn read_set(c: &mut Call<'_>, addr: u64, bytes: usize) -> SysResult<Option<Vec<u
     if addr == 0 {
         return Ok(None);
     }
-    let mut v = alloc::vec![0u8; bytes];
+    let mut v = crate::fallible::zeroed(bytes)?;
     c.mem().read(addr, &mut v)?;
     Ok(Some(v))
 }
@@ -168,7 +168,11 @@ fn do_select(
         read_set(c, sets[1], bytes)?,
         read_set(c, sets[2], bytes)?,
     ];
-    let mut outs: [Vec<u8>; 3] = core::array::from_fn(|_| alloc::vec![0u8; bytes]);
+    let mut outs: [Vec<u8>; 3] = [
+        crate::fallible::zeroed(bytes)?,
+        crate::fallible::zeroed(bytes)?,
+        crate::fallible::zeroed(bytes)?,
+    ];
     let masks = [SELECT_IN, SELECT_OUT, SELECT_EX];
     let mut count = 0u64;
     let mut w = Waiter::new();

@@ -324,7 +324,7 @@ fn recv_bytes(
     if flags.contains(MsgFlags::WAITALL) && !nowait && waitall_short(s, want) {
         return wait(c, f, false, true).map(Err);
     }
-    let mut buf = alloc::vec![0u8; want.min(MAX_MSG)];
+    let mut buf = crate::fallible::zeroed(want.min(MAX_MSG))?;
     match s.sock.recv(&mut buf, flags) {
         Ok(r) => Ok(Ok((buf, r))),
         Err(Errno::EAGAIN) => wait(c, f, flags.contains(MsgFlags::DONTWAIT), true).map(Err),
@@ -343,7 +343,7 @@ pub fn sendto(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     } else {
         None
     };
-    let mut data = alloc::vec![0u8; len];
+    let mut data = crate::fallible::zeroed(len)?;
     c.mem().read(a.u(1), &mut data)?;
     send_bytes(c, &f, &data, flags, to.as_deref())
 }
@@ -387,9 +387,9 @@ fn read_msghdr(c: &mut Call<'_>, ptr: u64) -> SysResult<MsgHdr> {
     if iovlen > crate::sys::io::UIO_MAXIOV as u64 {
         return Err(Errno::EMSGSIZE);
     }
-    let mut raw = alloc::vec![0u8; iovlen as usize * 16];
+    let mut raw = crate::fallible::zeroed(iovlen as usize * 16)?;
     c.mem().read(iov_ptr, &mut raw)?;
-    let mut iov = Vec::with_capacity(iovlen as usize);
+    let mut iov = crate::fallible::with_capacity(iovlen as usize)?;
     let mut total = 0u64;
     for v in raw.as_chunks::<16>().0 {
         let base = u64::from_le_bytes(v[..8].try_into().unwrap_or_default());
@@ -416,6 +416,7 @@ fn gather(c: &mut Call<'_>, iov: &[(u64, u64)]) -> SysResult<Vec<u8>> {
         let room = MAX_MSG - data.len();
         let n = (len as usize).min(room);
         let start = data.len();
+        crate::fallible::reserve(&mut data, n)?;
         data.resize(start + n, 0);
         c.mem().read(base, &mut data[start..])?;
         if data.len() == MAX_MSG {

@@ -65,7 +65,8 @@ pub fn alarm(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     let old = c.proc.timers().itimers[0].remaining(now);
     let secs = a.uint(0) as u64;
     c.proc.timers_mut().itimers[0] = arm(now, secs * NS, 0);
-    c.proc.timers_mut().armed();
+    let next = c.proc.timers().itimers[0].next;
+    c.proc.timers_mut().armed(next);
     let mut left = old / NS;
     if old % NS >= NS / 2 || (old != 0 && left == 0) {
         left += 1;
@@ -114,7 +115,8 @@ pub fn setitimer(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
     }
     let (interval, value) = new.unwrap_or((0, 0));
     c.proc.timers_mut().itimers[w] = arm(now, value, interval);
-    c.proc.timers_mut().armed();
+    let next = c.proc.timers().itimers[w].next;
+    c.proc.timers_mut().armed(next);
     ok(0)
 }
 
@@ -234,10 +236,12 @@ pub fn timer_settime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         c.mem().write(a.u(3), &b)?;
     }
     let value = relative_value(c, t.clock, a.uint(1) & TIMER_ABSTIME != 0, value);
+    let mut next = None;
     if let Some(t) = c.proc.timers_mut().posix.get_mut(&id) {
         t.timer = arm(now, value, interval);
+        next = t.timer.next;
     }
-    c.proc.timers_mut().armed();
+    c.proc.timers_mut().armed(next);
     ok(0)
 }
 

@@ -138,15 +138,16 @@ pub fn timerfd_settime(c: &mut Call<'_>, a: Args) -> SysResult<Outcome> {
         c.mem().write(a.u(3), &itimerspec(&old.timer, now))?;
     }
     let value = relative_value(c, old.clock, flags & TFD_TIMER_ABSTIME != 0, value);
-    {
+    let next = {
         let mut s = t.lock();
         s.ticks = 0;
         s.timer = Interval {
             next: (value != 0).then(|| now.saturating_add(value)),
             interval: if value != 0 { interval } else { 0 },
         };
-    }
-    c.proc.timers_mut().armed();
+        s.timer.next
+    };
+    c.proc.timers_mut().armed(next);
     ok(0)
 }
 

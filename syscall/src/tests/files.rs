@@ -103,6 +103,14 @@ impl T {
             u64_at(8),
         ))
     }
+    /// fstat: (st_size, st_blocks).
+    fn fstat_size_blocks(&mut self, fd: i64) -> (u64, u64) {
+        let buf = self.a + 0x5000;
+        assert_eq!(self.sys(5, &[fd as u64, buf]), 0);
+        let st = self.b.peek(buf, 144);
+        let u64_at = |o: usize| u64::from_le_bytes(st[o..o + 8].try_into().unwrap());
+        (u64_at(48), u64_at(64))
+    }
     fn names(&mut self, path: &str) -> Vec<String> {
         let fd = self.open(path, O_DIRECTORY, 0);
         assert!(fd >= 0, "open {path}: {fd}");
@@ -524,11 +532,23 @@ fn tmpfs_size_limit_gives_enospc() {
     assert_eq!(t.sys(1, &[fd as u64, buf, 6000]), 6000);
     assert_eq!(t.sys(1, &[fd as u64, buf, 6000]), 2192, "what fits");
     assert_eq!(t.sys(1, &[fd as u64, buf, 10]), E(Errno::ENOSPC));
-    assert_eq!(t.sys(77, &[fd as u64, 100_000]), E(Errno::ENOSPC));
+    // Growing makes a hole, which takes no space (as Linux).
+    assert_eq!(t.sys(77, &[fd as u64, 100_000]), 0);
+    assert_eq!(t.fstat_size_blocks(fd), (100_000, 16));
+    assert_eq!(
+        t.sys(1, &[fd as u64, buf, 10]),
+        E(Errno::ENOSPC),
+        "a third page"
+    );
     assert_eq!(t.sys(77, &[fd as u64, 0]), 0);
-    assert_eq!(t.sys(1, &[fd as u64, buf, 10]), E(Errno::ENOSPC), "at 8192");
-    assert_eq!(t.sys(8, &[fd as u64, 0, 0]), 0);
+    assert_eq!(t.fstat_size_blocks(fd), (0, 0));
     assert_eq!(t.sys(1, &[fd as u64, buf, 10]), 10, "space is given back");
+    // fallocate takes all the pages it asks for or none.
+    assert_eq!(t.sys(285, &[fd as u64, 0, 0, 2 * 4096]), E(Errno::ENOSPC));
+    assert_eq!(t.fstat_size_blocks(fd), (8202, 8));
+    assert_eq!(t.sys(77, &[fd as u64, 0]), 0);
+    assert_eq!(t.sys(285, &[fd as u64, 0, 0, 2 * 4096]), 0);
+    assert_eq!(t.fstat_size_blocks(fd), (8192, 16));
     assert_eq!(t.two(82, "/data/big", "/tmp/big"), E(Errno::EXDEV));
 }
 
@@ -869,12 +889,66 @@ fn missing_files_are_listed_at_exit() {
 }
 
 #[test]
-fn huge_offsets_are_enospc_not_allocations() {
+fn huge_offsets_make_sparse_files() {
     let mut t = T::new();
-    let fd = t.open("/tmp/sparse", O_CREAT | O_RDWR, 0o644) as u64;
-    let buf = t.a;
-    assert_eq!(t.sys(18, &[fd, buf, 1, 1 << 40]), E(Errno::ENOSPC));
-    assert_eq!(t.sys(77, &[fd, 1 << 40]), E(Errno::ENOSPC));
-    assert_eq!(t.sys(285, &[fd, 0, 1 << 40, 1]), E(Errno::ENOSPC));
-    assert_eq!(t.sys(18, &[fd, buf, 1, u64::MAX >> 1]), E(Errno::ENOSPC));
+    let fd = t.open("/tmp/sparse", O_CREAT | O_RDWR, 0o644);
+    let buf = t.a + 0x4000;
+    t.b.poke(buf, b"end");
+    // ftruncate and pwrite at 1 GiB in a VM of 64 MiB: a sparse file.
+    assert_eq!(t.sys(77, &[fd as u64, 1 << 30]), 0);
+    assert_eq!(t.fstat_size_blocks(fd), (1 << 30, 0));
+    assert_eq!(t.sys(18, &[fd as u64, buf, 3, 1 << 30]), 3);
+    assert_eq!(t.fstat_size_blocks(fd), ((1 << 30) + 3, 8));
+    assert_eq!(t.sys(18, &[fd as u64, buf, 3, 1 << 40]), 3);
+    assert_eq!(t.fstat_size_blocks(fd), ((1 << 40) + 3, 16));
+    assert_eq!(t.sys(17, &[fd as u64, buf, 5, (1 << 30) - 2]), 5);
+    assert_eq!(t.b.peek(buf, 5), b"\0\0end");
+    assert_eq!(t.sys(17, &[fd as u64, buf, 3, 12345]), 3);
+    assert_eq!(t.b.peek(buf, 3), [0; 3]);
+    // SEEK_DATA and SEEK_HOLE know the holes, by page.
+    assert_eq!(t.sys(8, &[fd as u64, 0, 3]), 1 << 30, "SEEK_DATA");
+    assert_eq!(t.sys(8, &[fd as u64, 0, 4]), 0, "SEEK_HOLE");
+    assert_eq!(t.sys(8, &[fd as u64, 1 << 30, 4]), (1 << 30) + 4096);
+    assert_eq!(t.sys(8, &[fd as u64, (1 << 30) + 4096, 3]), 1 << 40);
+    assert_eq!(t.sys(8, &[fd as u64, (1 << 40) + 1, 4]), (1 << 40) + 3);
+    assert_eq!(t.sys(8, &[fd as u64, (1 << 40) + 3, 3]), E(Errno::ENXIO));
+    // Reserving more than the mount holds is ENOSPC; sizes past Linux's
+    // largest file are EFBIG.
+    assert_eq!(t.sys(285, &[fd as u64, 0, 0, 1 << 40]), E(Errno::ENOSPC));
+    assert_eq!(
+        t.sys(18, &[fd as u64, buf, 1, u64::MAX >> 1]),
+        E(Errno::EFBIG)
+    );
+    // A hole punched in the middle reads as zeros and gives its page back.
+    assert_eq!(
+        t.sys(285, &[fd as u64, 3, 1 << 30, 4096]),
+        0,
+        "PUNCH_HOLE|KEEP_SIZE"
+    );
+    assert_eq!(t.fstat_size_blocks(fd), ((1 << 40) + 3, 8));
+    assert_eq!(t.sys(285, &[fd as u64, 2, 0, 4096]), E(Errno::EOPNOTSUPP));
+    // Unlinking the last name with the file closed frees everything.
+    assert_eq!(t.sys(3, &[fd as u64]), 0);
+    assert_eq!(t.one(87, "/tmp/sparse", 0), 0);
+}
+
+#[test]
+fn tmpfs_files_map_with_their_holes() {
+    let mut t = T::new();
+    let fd = t.open("/tmp/m", O_CREAT | O_RDWR, 0o644);
+    let buf = t.a + 0x4000;
+    t.b.poke(buf, b"first");
+    assert_eq!(t.sys(18, &[fd as u64, buf, 5, 0]), 5);
+    t.b.poke(buf, b"third");
+    assert_eq!(t.sys(18, &[fd as u64, buf, 5, 2 * 4096]), 5);
+    let addr = t.sys(9, &[0, 4 * 4096, 1, 2, fd as u64, 0]);
+    assert!(addr > 0, "mmap: {addr}");
+    let addr = addr as u64;
+    assert_eq!(t.b.peek(addr, 5), b"first");
+    assert_eq!(t.b.peek(addr + 4096, 4), [0; 4], "the hole");
+    assert_eq!(t.b.peek(addr + 2 * 4096, 6), b"third\0");
+    assert_eq!(t.b.peek(addr + 3 * 4096, 4), [0; 4], "past the end");
+    // A mapping from an offset.
+    let at = t.sys(9, &[0, 4096, 1, 2, fd as u64, 2 * 4096]) as u64;
+    assert_eq!(t.b.peek(at, 5), b"third");
 }

@@ -1,7 +1,7 @@
 use crate::mm::fault::{SEGV_ACCERR, SEGV_MAPERR};
 use crate::mm::{MMAP_TOP, STACK_TOP};
 use crate::platform::Prot;
-use crate::process::{Access, Signal};
+use crate::process::{Access, Flow, Signal};
 use crate::testutil::*;
 use alloc::string::String;
 use kiln_abi::errno::Errno;
@@ -279,17 +279,46 @@ fn stack_is_demand_paged_and_faults_report_oom() {
             .code,
         SEGV_MAPERR
     );
+    // A spurious fault on a present page with the right rights resolves.
+    b.proc
+        .page_fault(&mut b.fake, 1, low, Access::Read)
+        .unwrap();
+    // No frame left: SIGKILL, as from Linux's OOM killer, and a line
+    // saying so (not SIGBUS).
+    let resident = b.fake.mmu.pages.len() as u64 * 4096;
     b.fake.mmu.frame_limit = Some(b.fake.mmu.pages.len());
     let err = b
         .proc
         .page_fault(&mut b.fake, 1, low + 4096, Access::Write)
         .unwrap_err();
-    assert_eq!(err.signal, Signal::SIGBUS);
-    assert_eq!(b.mem().write_u64(low + 8192, 1), Err(Errno::EFAULT));
-    // A spurious fault on a present page with the right rights resolves.
-    b.proc
-        .page_fault(&mut b.fake, 1, low, Access::Read)
-        .unwrap();
+    assert_eq!((err.signal, err.code), (Signal::SIGKILL, 0x80));
+    let out = String::from_utf8_lossy(&b.fake.console.out).into_owned();
+    let line = format!(
+        "kiln: out of memory: killed /bin/prog (pid 1): it had {} MiB resident, the VM has 64 MiB\n",
+        resident >> 20
+    );
+    assert!(out.ends_with(&line), "{out}");
+    let mut ctx = b.ctx;
+    assert_eq!(
+        b.proc.fault_signal(&mut b.fake, 1, err, &mut ctx),
+        Flow::Kill(Signal::SIGKILL)
+    );
+}
+
+#[test]
+fn a_call_whose_buffer_cannot_be_backed_ends_in_sigkill() {
+    let mut b = booted();
+    let buf = b.sys(9, &[0, 1 << 20, 3, 0x22, u64::MAX, 0]) as u64;
+    b.fake.mmu.frame_limit = Some(b.fake.mmu.pages.len());
+    // clock_gettime into an untouched page: the copy finds no frame.
+    let (flow, _) = b.call(228, &[0, buf]);
+    assert_eq!(flow, Flow::Kill(Signal::SIGKILL));
+    let out = String::from_utf8_lossy(&b.fake.console.out).into_owned();
+    assert!(out.contains("kiln: out of memory: killed "), "{out}");
+    // A bad pointer is still EFAULT, and nothing is killed.
+    b.fake.console.out.clear();
+    assert_eq!(b.sys(228, &[0, 8]), -(Errno::EFAULT as i64));
+    assert!(b.fake.console.out.is_empty());
 }
 
 const MREMAP: u64 = 25;

@@ -9,6 +9,7 @@ mod memory;
 mod misc;
 mod net;
 mod signals;
+mod sizes;
 mod threads;
 mod timers;
 mod trace;

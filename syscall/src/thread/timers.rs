@@ -102,17 +102,28 @@ pub struct Timers {
     pub itimers: [Interval; 3],
     pub posix: BTreeMap<i32, PosixTimer>,
     timerfds: Vec<Weak<spin::Mutex<TimerFdState>>>,
+    /// Length of `timerfds` at which closed ones are swept out next
+    /// (doubling, so that registering N costs O(N)).
+    sweep_at: usize,
     /// Something was armed since the last poll.
     dirty: bool,
+    /// The earliest expiry the last turn found: the kernel polls by then.
+    next_due: Option<u64>,
 }
 
 /// Signals of the interval timers.
 const ITIMER_SIGNALS: [i32; 3] = [14, 26, 27]; // SIGALRM, SIGVTALRM, SIGPROF
 
 impl Timers {
-    /// Note that a timer was armed: the kernel should poll soon.
-    pub fn armed(&mut self) {
-        self.dirty = true;
+    /// Note that a timer was armed to expire at `next` (None: disarmed).
+    /// The kernel must poll at once only when that is earlier than the
+    /// turn it already has planned: arming many timers costs no turn each.
+    pub fn armed(&mut self, next: Option<u64>) {
+        if let Some(d) = next {
+            if self.next_due.is_none_or(|n| d < n) {
+                self.dirty = true;
+            }
+        }
     }
 
     pub fn needs_poll(&self) -> bool {
@@ -121,9 +132,11 @@ impl Timers {
 
     /// Watch a timerfd's expirations.
     pub fn register_timerfd(&mut self, t: &SharedTimerFd) {
-        self.timerfds.retain(|w| w.strong_count() > 0);
+        if self.timerfds.len() >= self.sweep_at {
+            self.timerfds.retain(|w| w.strong_count() > 0);
+            self.sweep_at = (self.timerfds.len() * 2).max(64);
+        }
         self.timerfds.push(Arc::downgrade(t));
-        self.dirty = true;
     }
 
     /// A free timer id (the lowest, as Linux hands them out per process).
@@ -218,6 +231,7 @@ impl Timers {
                 earliest(s.timer.next);
             }
         }
+        self.next_due = next;
         Fired {
             signals,
             fd_fired,

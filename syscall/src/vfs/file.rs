@@ -103,6 +103,9 @@ pub enum PageSource {
     },
     /// A private copy of these bytes (then zeros), made at mmap time.
     Copy(Vec<u8>),
+    /// A private copy made at mmap time by reading the file page by page
+    /// (pages that read as zeros are left to demand paging).
+    Read,
 }
 
 /// An open file of any kind. Methods take `&self`: objects that change
@@ -160,6 +163,17 @@ pub trait FileObject: Send + Sync {
     /// Reserve space (fallocate mode 0 / KEEP_SIZE).
     fn allocate(&self, _cx: &mut Cx<'_>, _off: u64, _len: u64, _keep_size: bool) -> SysResult<()> {
         Err(Errno::EOPNOTSUPP)
+    }
+    /// Deallocate `[off, off + len)`, keeping the size (fallocate
+    /// PUNCH_HOLE | KEEP_SIZE): it reads as zeros after.
+    fn punch_hole(&self, _cx: &mut Cx<'_>, _off: u64, _len: u64) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `off`, which is below
+    /// `size`. The default is a file without holes: data everywhere, the
+    /// one hole at the end.
+    fn seek_data(&self, _cx: &mut Cx<'_>, off: u64, size: u64, data: bool) -> SysResult<u64> {
+        Ok(if data { off } else { size })
     }
     /// fsync/fdatasync.
     fn sync(&self) -> SysResult<()> {

@@ -12,6 +12,7 @@ pub mod dev;
 pub mod dir;
 pub mod facts;
 pub mod file;
+pub mod filedata;
 pub mod image;
 pub mod mount;
 pub mod node;

@@ -33,26 +33,30 @@ pub fn standard(
     // Linux's default tmpfs size: half of RAM.
     let half = (p.info().total_ram / 2).max(1 << 20);
     let size = |s: u64| if s == 0 { half } else { s };
+    let store = p.page_store();
     let mut ns = Namespace::new(ImageNode::root(image.clone()));
     ns.mount("/dev", devfs(termios));
     ns.mount(
         "/dev/shm",
-        Tmpfs::new_root(FIRST_TMPFS_ID, half, 0o1777, now),
+        Tmpfs::new_root(FIRST_TMPFS_ID, half, 0o1777, now, store.clone()),
     );
     ns.mount("/proc", procfs());
     ns.mount("/sys", sysfs());
     ns.mount(
         "/tmp",
-        Tmpfs::new_root(FIRST_TMPFS_ID + 1, half, 0o1777, now),
+        Tmpfs::new_root(FIRST_TMPFS_ID + 1, half, 0o1777, now, store.clone()),
     );
     // Runtime state, as on Linux: pid files, sockets, resolv.conf.
     ns.mount(
         "/run",
-        Tmpfs::new_root(FIRST_TMPFS_ID + 2, half, 0o755, now),
+        Tmpfs::new_root(FIRST_TMPFS_ID + 2, half, 0o755, now, store.clone()),
     );
     for (i, m) in manifest.tmpfs.iter().enumerate() {
         let id = FIRST_TMPFS_ID + 3 + i as u32;
-        ns.mount(&m.path, Tmpfs::new_root(id, size(m.size), 0o1777, now));
+        ns.mount(
+            &m.path,
+            Tmpfs::new_root(id, size(m.size), 0o1777, now, store.clone()),
+        );
     }
     ns
 }

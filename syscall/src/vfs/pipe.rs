@@ -143,6 +143,7 @@ impl FileObject for PipeEnd {
             };
         }
         let n = room.min(data.len());
+        s.data.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
         s.data.extend(&data[..n]);
         Ok(n)
     }

@@ -1,10 +1,14 @@
 //! tmpfs: a read-write file system in memory, with a size limit (ENOSPC),
 //! hard links, symlinks, rename with Linux's rules, modes, owners and
-//! timestamps from the clock.
+//! timestamps from the clock. File data lives in pages of the platform's
+//! page store (`filedata.rs`): files may be sparse, and memory goes back
+//! when a file shrinks or its last link and descriptor go.
 
 use super::dir::{open_dir, FsIdent, NodeLister};
 use super::file::{Cx, Events, FileObject, PageSource};
+use super::filedata::{Budget, FileData, Memory};
 use super::node::{DirEntry, NewNode, Node, NodeKind, NodeRef, SetAttr};
+use crate::platform::PageStore;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -24,21 +28,28 @@ pub const RENAME_WHITEOUT: u32 = 4;
 pub struct Tmpfs {
     id: u32,
     dev: u64,
-    /// Size limit in bytes of file data; 0: none (the caller should give
-    /// one: a write at a huge offset would otherwise try to allocate it).
-    limit: u64,
-    used: AtomicU64,
+    /// Size limit of file data (0: none) and what the files hold.
+    budget: Budget,
+    /// Where file pages come from.
+    store: Arc<dyn PageStore>,
     next_ino: AtomicU64,
 }
 
 impl Tmpfs {
     /// A new, empty tmpfs; returns its root directory (mode 1777 for /tmp).
-    pub fn new_root(id: u32, limit: u64, mode: u32, now: u64) -> NodeRef {
+    /// `limit`: bytes of file data it may hold (0: no limit but memory).
+    pub fn new_root(
+        id: u32,
+        limit: u64,
+        mode: u32,
+        now: u64,
+        store: Arc<dyn PageStore>,
+    ) -> NodeRef {
         let fs = Arc::new(Tmpfs {
             id,
             dev: makedev(0, 40 + id),
-            limit,
-            used: AtomicU64::new(0),
+            budget: Budget::new(limit),
+            store,
             next_ino: AtomicU64::new(2),
         });
         TmpNode::new(
@@ -57,21 +68,11 @@ impl Tmpfs {
         }
     }
 
-    /// Account for `grow` more bytes, or ENOSPC.
-    fn reserve(&self, grow: u64) -> SysResult<()> {
-        let used = self.used.load(Ordering::Relaxed);
-        let new = used.checked_add(grow).ok_or(Errno::EFBIG)?;
-        if self.limit != 0 && new > self.limit {
-            return Err(Errno::ENOSPC);
+    fn memory(&self) -> Memory<'_> {
+        Memory {
+            store: &*self.store,
+            budget: &self.budget,
         }
-        self.used.store(new, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn release(&self, shrink: u64) {
-        let used = self.used.load(Ordering::Relaxed);
-        self.used
-            .store(used.saturating_sub(shrink), Ordering::Relaxed);
     }
 }
 
@@ -87,7 +88,7 @@ struct Meta {
 }
 
 enum Body {
-    File(Mutex<Vec<u8>>),
+    File(Mutex<FileData>),
     Dir(Mutex<BTreeMap<Vec<u8>, Arc<TmpNode>>>),
     Symlink(Vec<u8>),
 }
@@ -104,7 +105,7 @@ pub struct TmpNode {
 impl Drop for TmpNode {
     fn drop(&mut self) {
         if let Body::File(data) = &self.body {
-            self.fs.release(data.lock().len() as u64);
+            data.lock().release(self.fs.memory());
         }
     }
 }
@@ -163,10 +164,13 @@ impl TmpNode {
 
     fn make_stat(&self) -> Stat {
         let m = *self.meta.lock();
-        let size = match &self.body {
-            Body::File(d) => d.lock().len() as u64,
-            Body::Dir(_) => 4096,
-            Body::Symlink(t) => t.len() as u64,
+        let (size, blocks) = match &self.body {
+            Body::File(d) => {
+                let d = d.lock();
+                (d.len(), d.blocks())
+            }
+            Body::Dir(_) => (4096, 8),
+            Body::Symlink(t) => (t.len() as u64, 0),
         };
         Stat {
             dev: self.fs.dev,
@@ -178,14 +182,14 @@ impl TmpNode {
             rdev: 0,
             size,
             blksize: 4096,
-            blocks: size.div_ceil(4096) * 8,
+            blocks,
             atime: m.atime,
             mtime: m.mtime,
             ctime: m.ctime,
         }
     }
 
-    /// Set the file's length, zero-filling growth.
+    /// Set the file's length; growth is a hole (it reads as zeros).
     fn set_len(&self, len: u64, now: u64) -> SysResult<()> {
         let Body::File(data) = &self.body else {
             return Err(if self.is_dir() {
@@ -194,15 +198,7 @@ impl TmpNode {
                 Errno::EINVAL
             });
         };
-        let len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
-        let mut d = data.lock();
-        if len > d.len() {
-            self.fs.reserve((len - d.len()) as u64)?;
-        } else {
-            self.fs.release((d.len() - len) as u64);
-        }
-        d.resize(len, 0);
-        drop(d);
+        data.lock().set_len(self.fs.memory(), len)?;
         self.modified(now);
         Ok(())
     }
@@ -227,13 +223,13 @@ impl Node for TmpNode {
         self.fs.id
     }
     fn statfs(&self, cx: &mut Cx<'_>) -> StatFs {
-        let limit = if self.fs.limit != 0 {
-            self.fs.limit
+        let limit = if self.fs.budget.limit() != 0 {
+            self.fs.budget.limit()
         } else {
             cx.p.info().total_ram / 2
         };
         let blocks = limit / 4096;
-        let used = self.fs.used.load(Ordering::Relaxed).div_ceil(4096);
+        let used = self.fs.budget.used().div_ceil(4096);
         StatFs {
             magic: TMPFS_MAGIC,
             bsize: 4096,
@@ -291,7 +287,7 @@ impl Node for TmpNode {
         let (mode, body) = match new {
             NewNode::File => (
                 S_IFREG | (mode & 0o7777),
-                Body::File(Mutex::new(Vec::new())),
+                Body::File(Mutex::new(FileData::default())),
             ),
             NewNode::Dir => (
                 S_IFDIR | (mode & 0o7777),
@@ -447,20 +443,17 @@ pub struct TmpFile {
 }
 
 impl TmpFile {
-    fn data(&self) -> &Mutex<Vec<u8>> {
+    /// The file's data; `open` only makes a TmpFile for files.
+    fn data(&self) -> SysResult<&Mutex<FileData>> {
         match &self.node.body {
-            Body::File(d) => d,
-            // open() only makes TmpFile for files.
-            _ => unreachable_file(),
+            Body::File(d) => Ok(d),
+            _ => Err(Errno::EINVAL),
         }
     }
-}
 
-/// TmpFile is only built over files; a static empty buffer keeps any
-/// mistake harmless instead of panicking.
-fn unreachable_file() -> &'static Mutex<Vec<u8>> {
-    static EMPTY: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-    &EMPTY
+    fn memory(&self) -> Memory<'_> {
+        self.node.fs.memory()
+    }
 }
 
 impl FileObject for TmpFile {
@@ -468,43 +461,13 @@ impl FileObject for TmpFile {
         Ok(self.node.make_stat())
     }
     fn read(&self, cx: &mut Cx<'_>, off: u64, buf: &mut [u8]) -> SysResult<usize> {
-        let d = self.data().lock();
-        let Ok(off) = usize::try_from(off) else {
-            return Ok(0);
-        };
-        let avail = d.get(off..).unwrap_or(&[]);
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        drop(d);
+        let n = self.data()?.lock().read(self.memory(), off, buf);
         self.node.meta.lock().atime = cx.now_real();
         Ok(n)
     }
     fn write(&self, cx: &mut Cx<'_>, off: u64, data: &[u8]) -> SysResult<usize> {
         let now = cx.now_real();
-        let off = usize::try_from(off).map_err(|_| Errno::EFBIG)?;
-        let end = off.checked_add(data.len()).ok_or(Errno::EFBIG)?;
-        let mut d = self.data().lock();
-        let mut n = data.len();
-        if end > d.len() {
-            let fs = &self.node.fs;
-            let room = if fs.limit == 0 {
-                u64::MAX
-            } else {
-                fs.limit.saturating_sub(fs.used.load(Ordering::Relaxed))
-            };
-            // Write what fits, as a full disk does; nothing fits: ENOSPC.
-            let allowed_end = (d.len() as u64).saturating_add(room);
-            if allowed_end <= off as u64 {
-                return Err(Errno::ENOSPC);
-            }
-            n = n.min((allowed_end - off as u64).min(usize::MAX as u64) as usize);
-            fs.reserve((off + n).saturating_sub(d.len()) as u64)?;
-            if off + n > d.len() {
-                d.resize(off + n, 0);
-            }
-        }
-        d[off..off + n].copy_from_slice(&data[..n]);
-        drop(d);
+        let n = self.data()?.lock().write(self.memory(), off, data)?;
         self.node.modified(now);
         Ok(n)
     }
@@ -519,17 +482,23 @@ impl FileObject for TmpFile {
         self.node.set_len(len, now)
     }
     fn allocate(&self, cx: &mut Cx<'_>, off: u64, len: u64, keep_size: bool) -> SysResult<()> {
-        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
-        let size = self.data().lock().len() as u64;
-        if end <= size {
-            return Ok(());
-        }
-        if keep_size {
-            // Space is not reserved ahead: memory is taken as it is written.
-            return Ok(());
-        }
         let now = cx.now_real();
-        self.node.set_len(end, now)
+        self.data()?
+            .lock()
+            .allocate(self.memory(), off, len, keep_size)?;
+        if !keep_size {
+            self.node.modified(now);
+        }
+        Ok(())
+    }
+    fn punch_hole(&self, cx: &mut Cx<'_>, off: u64, len: u64) -> SysResult<()> {
+        let now = cx.now_real();
+        self.data()?.lock().punch_hole(self.memory(), off, len);
+        self.node.modified(now);
+        Ok(())
+    }
+    fn seek_data(&self, _cx: &mut Cx<'_>, off: u64, _size: u64, data: bool) -> SysResult<u64> {
+        self.data()?.lock().seek(off, data)
     }
     fn sync(&self) -> SysResult<()> {
         Ok(())
@@ -537,19 +506,16 @@ impl FileObject for TmpFile {
     fn mmap(
         &self,
         _cx: &mut Cx<'_>,
-        off: u64,
-        len: u64,
+        _off: u64,
+        _len: u64,
         shared_write: bool,
     ) -> SysResult<PageSource> {
         if shared_write {
             return Err(Errno::ENODEV);
         }
-        let d = self.data().lock();
-        let start = usize::try_from(off).unwrap_or(usize::MAX).min(d.len());
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(d.len());
-        Ok(PageSource::Copy(d[start..end].to_vec()))
+        // A private copy, made page by page through read(): holes stay
+        // unbacked until touched (they read as zeros either way).
+        Ok(PageSource::Read)
     }
     fn statfs(&self) -> StatFs {
         self.node.fs.ident().statfs()
