@@ -137,11 +137,12 @@ pub fn load(
     })
 }
 
-/// Check an ELF file of the image: the rules `kiln build` applies (for an
-/// image built elsewhere), then that no segment or TLS block asks for more
-/// memory than the VM has (Linux refuses such a mapping at exec, with its
-/// default overcommit rule).
-pub fn check(bytes: &[u8], what: &str, total_ram: u64) -> Result<(), BootError> {
+/// Check an ELF file of the image and parse it: the rules `kiln build`
+/// applies (for an image built elsewhere), that no segment or TLS block
+/// asks for more memory than the VM has (`total_ram`; Linux refuses such a
+/// mapping at exec, with its default overcommit rule), then goblin's parse
+/// and the machine. The rules run first: goblin trusts the file's counts.
+pub fn check<'a>(bytes: &'a [u8], what: &str, total_ram: u64) -> Result<Elf<'a>, BootError> {
     let checked = kiln_image::program::check(bytes).map_err(|e| match e.problem {
         Problem::NotElf => BootError(format!("{what} is not a valid ELF file: {e}")),
         _ => BootError(format!("{what} is refused: {e}")),
@@ -161,12 +162,6 @@ pub fn check(bytes: &[u8], what: &str, total_ram: u64) -> Result<(), BootError> 
             )));
         }
     }
-    Ok(())
-}
-
-fn parse<'a>(bytes: &'a [u8], what: &str, p: &mut dyn Platform) -> Result<Elf<'a>, BootError> {
-    // Before goblin: it would trust the counts and sizes of the file.
-    check(bytes, what, p.info().total_ram)?;
     let elf =
         Elf::parse(bytes).map_err(|e| BootError(format!("{what} is not a valid ELF file: {e}")))?;
     if !elf.is_64 || elf.header.e_machine != EM_X86_64 {
@@ -177,6 +172,10 @@ fn parse<'a>(bytes: &'a [u8], what: &str, p: &mut dyn Platform) -> Result<Elf<'a
         )));
     }
     Ok(elf)
+}
+
+fn parse<'a>(bytes: &'a [u8], what: &str, p: &mut dyn Platform) -> Result<Elf<'a>, BootError> {
+    check(bytes, what, p.info().total_ram)
 }
 
 /// Map one object's PT_LOAD segments: one region per segment with its own

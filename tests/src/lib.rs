@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod elf;
+pub mod fuzz;
 pub mod linux_guest;
 pub mod net;
 pub mod step;
