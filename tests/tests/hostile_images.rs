@@ -76,6 +76,9 @@ fn inspect(image: &Path) -> Outcome {
 
 const GIB: u64 = 1 << 30;
 
+/// A change to an image's header.
+type HeaderChange = Box<dyn Fn(&mut Header)>;
+
 #[test]
 fn inspect_and_run_refuse_bad_headers_before_reading() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +86,7 @@ fn inspect_and_run_refuse_bad_headers_before_reading() {
     let end = std::fs::metadata(&image).unwrap().len();
     // Sparse images with an 8 GiB manifest or index at their end: refused
     // from the header (today: an 8 GiB allocation and an abort).
-    let cases: [(&str, Box<dyn Fn(&mut Header)>, &str); 4] = [
+    let cases: [(&str, HeaderChange, &str); 4] = [
         (
             "manifest.img",
             Box::new(move |h: &mut Header| {
