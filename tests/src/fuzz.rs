@@ -4,7 +4,8 @@
 //! the kernel loader's). Inputs are valid seeds with random damage: edits
 //! of header fields and program headers with values chosen to hit limits,
 //! random bytes, cuts. Every target asserts that nothing panics and that a
-//! bad input is a clean error (one line), and where two readers judge the
+//! bad input is a clean error (one line; config.json: one `kiln: error:`
+//! line per problem, each naming the file), and where two readers judge the
 //! same input, that they agree.
 //!
 //! [`run`] drives one target for a time budget; `tests/fuzz_inputs.rs`
@@ -14,7 +15,8 @@
 use crate::elf::{self, tiny_program, Phdr, PF_R, PF_W, PF_X, PT_LOAD, PT_TLS};
 use kiln_abi::errno::Errno;
 use kiln_image::{
-    Extent, FsIndex, IndexBuilder, Manifest, NetConfig, TmpfsMount, HEADER_OFFSET, HEADER_SIZE,
+    ExitMatch, ExitRules, Extent, FsIndex, IndexBuilder, Manifest, NetConfig, TmpfsMount,
+    HEADER_OFFSET, HEADER_SIZE,
 };
 use kiln_syscall::platform::BlockDevice;
 use proptest::collection::vec;
@@ -216,7 +218,12 @@ fn sample_manifest(rich: bool) -> Manifest {
         m.net = NetConfig {
             ipv4: Some(([10, 0, 2, 15], 24)),
             gateway: Some([10, 0, 2, 2]),
+            ipv6: Some(([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5], 64)),
             nameservers: vec![vec![10, 0, 2, 3], vec![0; 16]],
+        };
+        m.exit = ExitRules {
+            reboot: Some(ExitMatch::Not(3)),
+            expected: Some(ExitMatch::Codes(vec![1, 2, 255])),
         };
     }
     m
@@ -556,13 +563,22 @@ fn config_target(text: &str) -> Result<(), TestCaseError> {
             Ok(())
         }
         Err(e) => {
+            // Every problem at once, one `kiln: error:` line each, each
+            // naming the file (and where in it).
             let msg = format!("{e:#}");
-            one_line("config", &msg)?;
-            check(
-                msg.starts_with("fuzz.json"),
-                "the message does not name the file",
-                msg,
-            )
+            for (i, line) in msg.split('\n').enumerate() {
+                let line = if i == 0 {
+                    Some(line)
+                } else {
+                    line.strip_prefix("kiln: error: ")
+                };
+                check(
+                    line.is_some_and(|l| l.starts_with("fuzz.json")),
+                    "a problem that does not name the file",
+                    &msg,
+                )?;
+            }
+            Ok(())
         }
     }
 }

@@ -86,7 +86,13 @@ impl ExitMatch {
         match payload {
             [EXIT_NONZERO] => Ok(ExitMatch::NonZero),
             [EXIT_ANY] => Ok(ExitMatch::Any),
-            [EXIT_CODES, codes @ ..] => Ok(ExitMatch::Codes(codes.to_vec())),
+            [EXIT_CODES, codes @ ..] => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(codes.len())
+                    .map_err(|_| no_memory(payload.len()))?;
+                v.extend_from_slice(codes);
+                Ok(ExitMatch::Codes(v))
+            }
             [EXIT_NOT, n] => Ok(ExitMatch::Not(*n)),
             _ => Err(FormatError::Invalid("bad exit rule record")),
         }
