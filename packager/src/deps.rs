@@ -763,11 +763,11 @@ pub(crate) mod tests {
                 }
                 b[o + 48..o + 56].copy_from_slice(&8u64.to_le_bytes());
             };
-            // A program without an interpreter gets a second PT_LOAD instead.
+            // A program without an interpreter gets a PT_NULL instead.
             if self.interp.is_some() {
                 ph(0, 3, interp_off, interp.len() as u64);
             } else {
-                ph(0, 1, 0, end);
+                ph(0, 0, 0, 0);
             }
             ph(1, 1, 0, end);
             ph(2, 2, dyn_off, end - dyn_off);

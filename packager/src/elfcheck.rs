@@ -50,6 +50,9 @@ pub enum ElfError {
         needed: Vec<String>,
     },
     Damaged(String),
+    /// Breaks a rule of [`kiln_image::program`] (what Linux's execve
+    /// refuses, or sizes no VM can hold); the kernel would refuse it too.
+    Refused(kiln_image::program::ElfError),
 }
 
 impl fmt::Display for ElfError {
@@ -89,6 +92,7 @@ impl fmt::Display for ElfError {
                 needed.join(", ")
             ),
             ElfError::Damaged(why) => write!(f, "is a damaged ELF file: {why}"),
+            ElfError::Refused(e) => write!(f, "cannot be loaded: {e}"),
         }
     }
 }
@@ -156,6 +160,13 @@ pub fn check(bytes: &[u8]) -> Result<ElfKind, ElfError> {
     if !little {
         return Err(ElfError::BigEndian);
     }
+    let kind = u16::from_le_bytes([bytes[16], bytes[17]]);
+    if kind != ET_EXEC && kind != ET_DYN {
+        return Err(ElfError::NotExecutable { kind });
+    }
+    // The kernel loader's own rules, before anything trusts a size of the
+    // file: what builds also boots.
+    kiln_image::program::check(bytes).map_err(ElfError::Refused)?;
     let elf = Elf::parse(bytes).map_err(|e| ElfError::Damaged(e.to_string()))?;
     let has_interp = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
     let needed: Vec<String> = elf
@@ -302,10 +313,9 @@ pub(crate) mod tests {
         );
         let mut bad = elf(2, 62, ET_EXEC, &[PT_LOAD]);
         bad[56] = 200; // claims 200 program headers that are not there
-        assert!(
-            matches!(check(&bad), Err(ElfError::Damaged(_))),
-            "{:?}",
-            check(&bad)
+        assert_eq!(
+            check(&bad).unwrap_err().to_string(),
+            "cannot be loaded: e_phoff 64 is beyond the end of the file (148 bytes)"
         );
     }
 

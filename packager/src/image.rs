@@ -148,6 +148,22 @@ pub fn write_image(
     }
     let layout = layout(kernel.len() as u64, manifest, &index);
     let h = layout.header;
+    // What no reader would accept is not written.
+    if h.manifest.len > kiln_image::MAX_MANIFEST_LEN {
+        bail!(
+            "the arguments and environment take {}, more than an image may hold ({})",
+            human_size(h.manifest.len),
+            human_size(kiln_image::MAX_MANIFEST_LEN)
+        );
+    }
+    if h.fs_index.len > kiln_image::MAX_INDEX_LEN {
+        bail!(
+            "the file index of {} entries takes {}, more than an image may hold ({})",
+            index.len(),
+            human_size(h.fs_index.len),
+            human_size(kiln_image::MAX_INDEX_LEN)
+        );
+    }
 
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -283,6 +299,8 @@ pub fn build_disk_command(
             );
         }
     }
+    crate::bootcheck::check_kernel(crate::KERNEL)
+        .map_err(|why| anyhow!("the kernel built into kiln: {why}"))?;
     let (_, size) = if disk.bootable() {
         crate::disk::write(&spec.tree, &spec.manifest, crate::KERNEL, &out, disk, true)?
     } else {
@@ -324,7 +342,15 @@ pub struct Image {
     file: File,
 }
 
+/// Largest file `kiln` reads whole from an image (to read an ELF file's
+/// headers); larger files are streamed or left alone.
+pub const MAX_WHOLE_READ: u64 = 1 << 30;
+
 impl Image {
+    /// Open an image: the header and every section are checked against
+    /// the file's size before anything else is read, and only the bytes
+    /// the manifest and index use are read (never what a damaged header
+    /// claims).
     pub fn open(path: &Path) -> Result<Image> {
         let shown = path.display();
         let mut file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
@@ -351,19 +377,29 @@ impl Image {
         };
         let m = image.read_extent(header.manifest)?;
         image.manifest = Manifest::decode(&m).map_err(|e| anyhow!("{shown}: {e}"))?;
-        let idx = image.read_extent(header.fs_index)?;
+        let idx = header.fs_index;
+        let prefix = image.read_at(Extent {
+            offset: idx.offset,
+            len: idx.len.min(8),
+        })?;
+        let used = FsIndex::encoded_len(&prefix).map_err(|e| anyhow!("{shown}: {e}"))?;
+        if used > idx.len {
+            bail!(
+                "{shown}: image is invalid: the fs index needs {used} bytes, its section has {}",
+                idx.len
+            );
+        }
+        let idx = image.read_at(Extent {
+            offset: idx.offset,
+            len: used,
+        })?;
         image.fs = FsIndex::parse(&idx, header.fs_data).map_err(|e| anyhow!("{shown}: {e}"))?;
         Ok(image)
     }
 
-    /// Read a byte range of the image.
+    /// Read a byte range of the image (at most [`MAX_WHOLE_READ`] bytes).
     pub fn read_extent(&mut self, e: Extent) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; usize::try_from(e.len)?];
-        self.file.seek(SeekFrom::Start(e.offset))?;
-        self.file
-            .read_exact(&mut buf)
-            .with_context(|| format!("{}: cannot read", self.path.display()))?;
-        Ok(buf)
+        self.read_at(e)
     }
 
     /// Number of regular files in the image's file system.
@@ -374,19 +410,33 @@ impl Image {
             .count()
     }
 
-    /// Read a byte range of the image without moving the file position.
+    /// Read a byte range of the image without moving the file position
+    /// (at most [`MAX_WHOLE_READ`] bytes, into a buffer that may fail).
     pub fn read_at(&self, e: Extent) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; usize::try_from(e.len)?];
+        let shown = self.path.display();
+        if e.len > MAX_WHOLE_READ {
+            bail!(
+                "{shown}: cannot read {} bytes at {:#x} whole (the limit is {})",
+                e.len,
+                e.offset,
+                human_size(MAX_WHOLE_READ)
+            );
+        }
+        let mut buf = kiln_image::try_buffer(e.len, "section")
+            .map_err(|_| anyhow!("{shown}: not enough memory to read {} bytes", e.len))?;
         self.file
             .read_exact_at(&mut buf, e.offset)
-            .with_context(|| format!("{}: cannot read", self.path.display()))?;
+            .with_context(|| format!("{shown}: cannot read"))?;
         Ok(buf)
     }
 
-    /// The kernel ELF.
+    /// The kernel ELF, checked as QEMU needs it ([`crate::bootcheck`]).
     pub fn kernel(&mut self) -> Result<Vec<u8>> {
         let e = self.header.kernel;
-        self.read_extent(e)
+        let bytes = self.read_extent(e)?;
+        crate::bootcheck::check_kernel(&bytes)
+            .map_err(|why| anyhow!("{}: {why}", self.path.display()))?;
+        Ok(bytes)
     }
 
     /// The contents of the file at `path` in the image's file system.
@@ -491,7 +541,10 @@ mod tests {
 
         let mut img = Image::open(&out).unwrap();
         assert_eq!(img.header, h);
-        assert_eq!(img.kernel().unwrap(), kernel);
+        assert_eq!(img.read_extent(h.kernel).unwrap(), kernel);
+        // Not a kernel QEMU could boot: refused before it is used.
+        let e = img.kernel().unwrap_err().to_string();
+        assert!(e.ends_with("the kernel section is not an ELF file"), "{e}");
         assert_eq!(img.manifest.program, "/hello");
         assert_eq!(img.manifest.args, ["hello", "a b", "", "ü"]);
         assert_eq!(img.manifest.env, DEFAULT_ENV);

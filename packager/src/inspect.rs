@@ -39,7 +39,20 @@ pub fn describe(image: &Image) -> String {
         human_size(h.image_size)
     );
     let _ = writeln!(s, "format    Kiln image version {VERSION}");
-    let _ = writeln!(s, "kernel    {}", ext(h.kernel));
+    // A kernel QEMU could not boot is shown, not hidden: `kiln run`
+    // refuses it.
+    let bootable = image
+        .read_at(h.kernel)
+        .map_err(|e| e.to_string())
+        .and_then(|k| crate::bootcheck::check_kernel(&k).map_err(|e| e.to_string()));
+    match bootable {
+        Ok(()) => {
+            let _ = writeln!(s, "kernel    {}", ext(h.kernel));
+        }
+        Err(why) => {
+            let _ = writeln!(s, "kernel    {}  NOT BOOTABLE: {why}", ext(h.kernel));
+        }
+    }
     let _ = writeln!(s, "manifest  {}", ext(h.manifest));
     let _ = writeln!(
         s,

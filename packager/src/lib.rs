@@ -7,13 +7,15 @@
 //! [`ldconf`]) finds a dynamically linked program's libraries, [`pack`]
 //! packs them with the dlopen rules and [`runtimes`]' standard libraries,
 //! [`image`] writes and reads images, [`disk`] makes them self-booting disks
-//! in cloud formats, [`qemu`] builds the QEMU
+//! in cloud formats, [`bootcheck`] checks an image's kernel before QEMU sees
+//! it, [`qemu`] builds the QEMU
 //! command line, [`net`] the VM's network card and port forwards, [`accel`] picks KVM or TCG, [`run`] boots an image,
 //! [`profile`] reads and symbolizes `--profile`'s samples and [`inspect`]
 //! lists an image.
 
 pub mod accel;
 pub mod backtrace;
+pub mod bootcheck;
 pub mod cli;
 pub mod config;
 pub mod deps;

@@ -132,6 +132,18 @@ pub fn pack(tree: &mut Tree, inp: &Inputs) -> Result<Packed> {
         if i == main {
             continue;
         }
+        if o.via == Via::Interpreter {
+            // The kernel loads the interpreter itself, with these rules.
+            let bytes = root
+                .read(&o.found.real)
+                .map_err(|e| anyhow!("{}: cannot read: {e}", o.path))?;
+            kiln_image::program::check(&bytes).map_err(|e| {
+                anyhow!(
+                    "{} (the interpreter of {program}) cannot be loaded: {e}",
+                    o.path
+                )
+            })?;
+        }
         let what = match o.via {
             Via::Interpreter => "the interpreter",
             Via::Added => "a module",

@@ -180,6 +180,9 @@ fn split_mapping(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The file systems the kernel mounts itself (see `vfs/mount.rs`).
+const KERNEL_FS: [(&str, &str); 3] = [("proc", "/proc"), ("devfs", "/dev"), ("sysfs", "/sys")];
+
 /// The tmpfs mounts the kernel always makes, and their modes.
 const BUILTIN_TMPFS: [(&str, u32); 2] = [("/tmp", 0o1777), ("/run", 0o755)];
 
@@ -401,6 +404,20 @@ pub fn resolve(program: Option<&Path>, cli_args: &[String], b: &BuildArgs) -> Re
                 "{path} is a tmpfs in the VM and would hide what the image puts there (from {})",
                 tree.get(path)
                     .map_or(String::new(), |n| n.origin.to_string())
+            );
+        }
+    }
+    // The kernel's own file systems hide whatever the image puts there.
+    for (fs, path) in KERNEL_FS {
+        let hidden = match tree.get(path) {
+            Some(n) if !matches!(n.kind, Kind::Dir) => Some((path, n)),
+            _ => tree.first_below(path).map(|(p, n)| (p.as_str(), n)),
+        };
+        if let Some((p, n)) = hidden {
+            bail!(
+                "{p}: {path} is the kernel's {fs} in the VM and would hide this {} (from {})",
+                kind_name(&n.kind),
+                n.origin
             );
         }
     }
@@ -811,6 +828,18 @@ mod tests {
             &[],
         );
         assert!(e.starts_with("tmpfs mount at /m would hide"), "{e}");
+        let e = err(r#"{"MapDirs": {"data/*": "/proc"}}"#, &[]);
+        assert!(
+            e.starts_with(
+                "/proc/a.txt: /proc is the kernel's proc in the VM and would hide this file (from "
+            ),
+            "{e}"
+        );
+        let e = err(
+            r#"{"Dirs": ["data"]}"#,
+            &[&format!("{}:/dev/x", d.path().join("data/a.txt").display())],
+        );
+        assert!(e.starts_with("/dev/x: /dev is the kernel's devfs"), "{e}");
         let e = err(r#"{"MapDirs": {"data/*": "/run"}}"#, &[]);
         assert!(
             e.starts_with("/run is a tmpfs in the VM and would hide"),

@@ -183,11 +183,16 @@ impl Tree {
 
     /// Does anything sit below `dir`?
     pub fn has_children(&self, dir: &str) -> bool {
+        self.first_below(dir).is_some()
+    }
+
+    /// The first entry below `dir`, in path order.
+    pub fn first_below(&self, dir: &str) -> Option<(&String, &Node)> {
         let prefix = join(dir, "");
         self.nodes
             .range(prefix.clone()..)
             .next()
-            .is_some_and(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| k.starts_with(&prefix))
     }
 
     /// Can `path` be added without a clash (nothing there, and every

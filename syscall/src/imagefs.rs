@@ -95,28 +95,51 @@ pub struct ImageFs {
 }
 
 impl ImageFs {
-    /// Read the header, manifest and index from the block device.
+    /// Read the header, manifest and index from the block device. Every
+    /// size the header gives is checked against the disk before anything
+    /// is allocated, and the buffers are fallible: a damaged or oversized
+    /// image is a [`BootError`] naming the problem, never a kernel panic.
     pub fn open(dev: &mut dyn BlockDevice) -> Result<ImageFs, BootError> {
         let mut cache = BlockCache::default();
         let bad = |what: &str, e: &dyn core::fmt::Display| BootError(format!("{what}: {e}"));
-        let mut block = vec![0u8; HEADER_SIZE];
+        let mut block = [0u8; HEADER_SIZE];
         cache
             .read(dev, HEADER_OFFSET, &mut block)
             .map_err(|e| bad("cannot read the image header", &format_args!("{e:?}")))?;
         let header = Header::decode(&block).map_err(|e| bad("bad image header", &e))?;
-        let section = |cache: &mut BlockCache,
-                       dev: &mut dyn BlockDevice,
-                       ext: kiln_image::Extent,
-                       what: &str| {
-            let mut buf = vec![0u8; ext.len as usize];
+        if header.image_size > dev.size() {
+            return Err(BootError(format!(
+                "the image is truncated: its header says {} bytes, the disk has {}",
+                header.image_size,
+                dev.size()
+            )));
+        }
+        let read = |cache: &mut BlockCache,
+                    dev: &mut dyn BlockDevice,
+                    offset: u64,
+                    len: u64,
+                    what: &'static str| {
+            let mut buf =
+                kiln_image::try_buffer(len, what).map_err(|e| BootError(format!("{e}")))?;
             cache
-                .read(dev, ext.offset, &mut buf)
+                .read(dev, offset, &mut buf)
                 .map_err(|e| BootError(format!("cannot read the image {what}: {e:?}")))?;
             Ok::<_, BootError>(buf)
         };
-        let manifest = section(&mut cache, dev, header.manifest, "manifest")?;
+        let m = header.manifest;
+        let manifest = read(&mut cache, dev, m.offset, m.len, "manifest")?;
         let manifest = Manifest::decode(&manifest).map_err(|e| bad("bad manifest", &e))?;
-        let index = section(&mut cache, dev, header.fs_index, "file system index")?;
+        // Only as much of the index section as the index says it uses.
+        let idx = header.fs_index;
+        let prefix = read(&mut cache, dev, idx.offset, idx.len.min(8), "fs index")?;
+        let used = FsIndex::encoded_len(&prefix).map_err(|e| bad("bad file system index", &e))?;
+        if used > idx.len {
+            return Err(BootError(format!(
+                "bad file system index: it needs {used} bytes, its section has {}",
+                idx.len
+            )));
+        }
+        let index = read(&mut cache, dev, idx.offset, used, "fs index")?;
         let index =
             FsIndex::parse(&index, header.fs_data).map_err(|e| bad("bad file system index", &e))?;
         Ok(ImageFs {
@@ -159,10 +182,10 @@ impl ImageFs {
         Ok(n)
     }
 
-    /// The whole contents of file `id`.
+    /// The whole contents of file `id` (ENOMEM when it does not fit).
     pub fn read_all(&self, dev: &mut dyn BlockDevice, id: u32) -> Result<Vec<u8>, Errno> {
         let size = self.index.entry(id).ok_or(Errno::ENOENT)?.size;
-        let mut buf = vec![0u8; size as usize];
+        let mut buf = kiln_image::try_buffer(size, "file").map_err(|_| Errno::ENOMEM)?;
         let n = self.read_file(dev, id, 0, &mut buf)?;
         buf.truncate(n);
         Ok(buf)

@@ -1,6 +1,8 @@
 //! Loading the program's ELF file, and its interpreter (the dynamic loader
-//! named by PT_INTERP) when it has one: checks, one region per PT_LOAD with
-//! its own rights (W^X), file bytes paged in from the image, the bss zeroed.
+//! named by PT_INTERP) when it has one: the checks `kiln build` makes
+//! ([`kiln_image::program`]) and the machine's memory, one region per
+//! PT_LOAD with the rights it asks for (write+execute included, as Linux),
+//! file bytes paged in from the image, the bss zeroed.
 //! As Linux: an ET_EXEC program at its addresses, a PIE program at
 //! [`PIE_BASE`], the interpreter wherever mmap would put it (top-down).
 
@@ -15,6 +17,7 @@ use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR};
 use goblin::elf::Elf;
 use kiln_abi::errno::Errno;
 use kiln_abi::BootError;
+use kiln_image::program::Problem;
 
 /// Where a position-independent program is loaded (Linux's
 /// `ELF_ET_DYN_BASE` without address randomisation): static-PIE programs,
@@ -97,14 +100,14 @@ pub fn load(
     p: &mut dyn Platform,
     read: ReadFile<'_>,
 ) -> Result<Loaded, BootError> {
-    let elf = parse(program.bytes, "program")?;
+    let elf = parse(program.bytes, "program", p)?;
     let interp = elf.interpreter.map(String::from);
     let prog = map_object(&elf, &program, space, p, Place::Program, "program")?;
     let (entry, interp_base, symbols) = match &interp {
         None => (prog.entry, 0, prog.symbols),
         Some(path) => {
             let (bytes, image_offset, file) = read(p, path)?;
-            let ielf = parse(&bytes, "interpreter")?;
+            let ielf = parse(&bytes, "interpreter", p)?;
             if ielf.header.e_type != ET_DYN || ielf.interpreter.is_some() {
                 return Err(BootError(format!(
                     "interpreter {path} is not a shared object without an interpreter"
@@ -134,7 +137,31 @@ pub fn load(
     })
 }
 
-fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Elf<'a>, BootError> {
+/// Check an ELF file of the image and parse it: the rules `kiln build`
+/// applies (for an image built elsewhere), that no segment or TLS block
+/// asks for more memory than the VM has (`total_ram`; Linux refuses such a
+/// mapping at exec, with its default overcommit rule), then goblin's parse
+/// and the machine. The rules run first: goblin trusts the file's counts.
+pub fn check<'a>(bytes: &'a [u8], what: &str, total_ram: u64) -> Result<Elf<'a>, BootError> {
+    let checked = kiln_image::program::check(bytes).map_err(|e| match e.problem {
+        Problem::NotElf => BootError(format!("{what} is not a valid ELF file: {e}")),
+        _ => BootError(format!("{what} is refused: {e}")),
+    })?;
+    for (index, ph) in checked.phdrs.iter().enumerate() {
+        let sized = ph.p_type == PT_LOAD || ph.p_type == kiln_image::program::PT_TLS;
+        if sized && ph.p_memsz > total_ram {
+            let kind = if ph.p_type == PT_LOAD {
+                "PT_LOAD"
+            } else {
+                "PT_TLS"
+            };
+            return Err(BootError(format!(
+                "{what} is refused: program header {index} ({kind}): p_memsz {:#x} is more \
+                 than the VM's memory ({total_ram} bytes)",
+                ph.p_memsz
+            )));
+        }
+    }
     let elf =
         Elf::parse(bytes).map_err(|e| BootError(format!("{what} is not a valid ELF file: {e}")))?;
     if !elf.is_64 || elf.header.e_machine != EM_X86_64 {
@@ -147,8 +174,12 @@ fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Elf<'a>, BootError> {
     Ok(elf)
 }
 
+fn parse<'a>(bytes: &'a [u8], what: &str, p: &mut dyn Platform) -> Result<Elf<'a>, BootError> {
+    check(bytes, what, p.info().total_ram)
+}
+
 /// Map one object's PT_LOAD segments: one region per segment with its own
-/// rights (W^X), file bytes paged in now from the copy in memory, the bss
+/// rights, file bytes paged in now from the copy in memory, the bss
 /// demand-paged.
 fn map_object(
     elf: &Elf<'_>,
@@ -234,16 +265,9 @@ fn map_object(
                 "offset and address are not congruent modulo the page size",
             ));
         }
-        let mut prot = prot_of(ph.p_flags);
-        if prot.contains(Prot::WRITE | Prot::EXEC) {
-            prot.remove(Prot::EXEC);
-            p.console().write(
-                format!(
-                    "kiln: segment at {vaddr:#x} asks for write+execute; mapped read-write (W^X)\n"
-                )
-                .as_bytes(),
-            );
-        }
+        // Write+execute is granted, as Linux grants it (JITs and some
+        // old toolchains' programs need it).
+        let prot = prot_of(ph.p_flags);
         let file_bytes = delta + ph.p_filesz;
         let region = Region {
             start,

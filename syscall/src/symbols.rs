@@ -24,35 +24,54 @@ impl Symbols {
     /// Collect the symbols of `elf`, shifted by the load bias: the symbol
     /// table, or the dynamic symbols of a stripped shared object.
     pub fn from_elf(elf: &Elf<'_>, bias: u64) -> Symbols {
+        Self::try_from_elf(elf, bias).unwrap_or_default()
+    }
+
+    /// As [`Symbols::from_elf`]; `None` when the memory for them cannot be
+    /// had (their number comes from the file: the program then runs
+    /// without names for its backtraces, rather than not at all).
+    fn try_from_elf(elf: &Elf<'_>, bias: u64) -> Option<Symbols> {
         let (table, strings) = if elf.syms.is_empty() {
             (&elf.dynsyms, &elf.dynstrtab)
         } else {
             (&elf.syms, &elf.strtab)
         };
-        let mut syms: Vec<Sym> = table
-            .iter()
-            .filter(|s| {
-                matches!(s.st_type(), STT_FUNC | STT_OBJECT | STT_NOTYPE)
-                    && s.st_shndx != 0
-                    && s.st_value != 0
-            })
-            .filter_map(|s| {
-                let name = strings.get_at(s.st_name)?;
-                (!name.is_empty()).then(|| Sym {
-                    start: s.st_value.wrapping_add(bias),
-                    size: s.st_size,
-                    name: name.into(),
+        let named = || {
+            table
+                .iter()
+                .filter(|s| {
+                    matches!(s.st_type(), STT_FUNC | STT_OBJECT | STT_NOTYPE)
+                        && s.st_shndx != 0
+                        && s.st_value != 0
                 })
-            })
-            .collect();
-        syms.sort_by_key(|s| s.start);
-        Symbols { syms }
+                .filter_map(|s| {
+                    let name = strings.get_at(s.st_name)?;
+                    (!name.is_empty()).then_some((s, name))
+                })
+        };
+        let mut syms: Vec<Sym> = Vec::new();
+        syms.try_reserve_exact(named().count()).ok()?;
+        for (s, name) in named() {
+            let mut owned = String::new();
+            owned.try_reserve_exact(name.len()).ok()?;
+            owned.push_str(name);
+            syms.push(Sym {
+                start: s.st_value.wrapping_add(bias),
+                size: s.st_size,
+                name: owned,
+            });
+        }
+        syms.sort_unstable_by_key(|s| s.start);
+        Some(Symbols { syms })
     }
 
     /// Add the symbols of another object (the interpreter).
     pub fn merge(&mut self, other: Symbols) {
+        if self.syms.try_reserve(other.syms.len()).is_err() {
+            return;
+        }
         self.syms.extend(other.syms);
-        self.syms.sort_by_key(|s| s.start);
+        self.syms.sort_unstable_by_key(|s| s.start);
     }
 
     /// The symbol containing `addr`, with the offset into it.

@@ -2,6 +2,8 @@
 //! run `kiln` with a time limit, and collect what it printed.
 
 pub mod bench;
+pub mod elf;
+pub mod fuzz;
 pub mod linux_guest;
 pub mod net;
 pub mod step;

@@ -1,6 +1,7 @@
 //! Bad inputs to `kiln build` (and `kiln run`): one clear error line, a
 //! non-zero exit, and no image left behind.
 
+use kiln_tests::elf::{tiny_program, Phdr, PF_R, PF_W, PF_X, PT_LOAD, PT_TLS};
 use kiln_tests::{assert_one_error, run, TIMEOUT};
 use std::path::{Path, PathBuf};
 
@@ -192,4 +193,110 @@ fn usage_errors() {
         TIMEOUT,
     );
     assert_one_error(&o, "memory size");
+}
+
+/// A program header for [`kiln_tests::elf::tiny_program`]'s extras.
+fn phdr(p_type: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Phdr {
+    Phdr {
+        p_type,
+        p_flags: PF_R | PF_W,
+        p_offset: offset,
+        p_vaddr: vaddr,
+        p_filesz: filesz,
+        p_memsz: memsz,
+        p_align: if p_type == PT_TLS { 8 } else { 0x1000 },
+    }
+}
+
+#[test]
+fn impossible_elf_sizes_are_refused_naming_the_field() {
+    let inputs = tempfile::tempdir().unwrap();
+    const TIB: u64 = 1 << 40;
+    let rx = PF_R | PF_X;
+    let cases = [
+        (
+            "huge-bss",
+            vec![phdr(PT_LOAD, 0, 0x60_0000, 0, TIB)],
+            "huge-bss: cannot be loaded: program header 1 (PT_LOAD): p_memsz 0x10000000000 \
+             is 1 TiB or more, more memory than a VM can have",
+        ),
+        (
+            "huge-tls",
+            vec![phdr(PT_TLS, 0, 0x40_0000, 0, TIB)],
+            "huge-tls: cannot be loaded: program header 1 (PT_TLS): p_memsz 0x10000000000 \
+             is 1 TiB or more",
+        ),
+        (
+            "file-larger-than-memory",
+            vec![phdr(PT_LOAD, 0, 0x60_0000, 0x100, 0x10)],
+            "program header 1 (PT_LOAD): p_filesz 256 is larger than p_memsz 0x10",
+        ),
+        (
+            "overlapping",
+            vec![phdr(PT_LOAD, 0, 0x40_0000, 0, 0x2000)],
+            "program header 1 (PT_LOAD): p_vaddr 0x400000 overlaps the segment of program \
+             header 0",
+        ),
+        (
+            "beyond-47-bits",
+            vec![phdr(PT_LOAD, 0, 0x7fff_ffff_f000, 0, 0x2000)],
+            "program header 1 (PT_LOAD): p_vaddr + p_memsz 0x800000001000 is beyond the 47-bit \
+             user address space",
+        ),
+        (
+            "offset-beyond-file",
+            vec![phdr(PT_LOAD, 0x10_0000, 0x60_0000, 0x100, 0x100)],
+            "program header 1 (PT_LOAD): p_offset + p_filesz 0x100100 is beyond the end of the \
+             file",
+        ),
+    ];
+    for (name, extra, needle) in cases {
+        let input = write_input(inputs.path(), name, &tiny_program(rx, &extra));
+        build_fails(&input, needle);
+    }
+    // What Linux runs, Kiln builds: write and execute in one segment.
+    let dir = tempfile::tempdir().unwrap();
+    let rwx = write_input(inputs.path(), "rwx", &tiny_program(rx | PF_W, &[]));
+    let o = run(kiln(), &[Path::new("build"), &rwx], dir.path(), TIMEOUT);
+    assert_eq!(o.status, Some(0), "{}", o.describe());
+}
+
+#[test]
+fn files_under_the_kernels_file_systems_are_refused() {
+    // An ops config that ships a proc/ directory, and files for /sys and
+    // /dev: the kernel's mounts there would hide them.
+    let inputs = tempfile::tempdir().unwrap();
+    let prog = write_input(inputs.path(), "prog", &tiny_program(PF_R | PF_X, &[]));
+    std::fs::create_dir_all(inputs.path().join("proc/sys/kernel")).unwrap();
+    std::fs::write(inputs.path().join("proc/sys/kernel/hostname"), "x\n").unwrap();
+    std::fs::write(inputs.path().join("cfg.json"), r#"{"Dirs": ["proc"]}"#).unwrap();
+    std::fs::write(inputs.path().join("cfg-sys.json"), r#"{"Files": ["sys"]}"#).unwrap();
+    std::fs::write(inputs.path().join("sys"), "a file where /sys goes").unwrap();
+    let cfg = inputs.path().join("cfg.json");
+    let cfg_sys = inputs.path().join("cfg-sys.json");
+    let dev_file = format!("{}:/dev/console-log", prog.display());
+    for (args, needle) in [
+        (
+            vec!["-c", cfg.to_str().unwrap()],
+            "/proc/sys: /proc is the kernel's proc in the VM and would hide this directory",
+        ),
+        (
+            vec!["-c", cfg_sys.to_str().unwrap()],
+            "/sys: /sys is the kernel's sysfs in the VM and would hide this file",
+        ),
+        (
+            vec!["--file", dev_file.as_str()],
+            "/dev/console-log: /dev is the kernel's devfs in the VM and would hide this file",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut argv = vec!["build", prog.to_str().unwrap()];
+        argv.extend(args);
+        let o = run(kiln(), &argv, dir.path(), TIMEOUT);
+        assert_one_error(&o, needle);
+        assert!(
+            listing(dir.path()).is_empty(),
+            "kiln build left files behind"
+        );
+    }
 }

@@ -71,8 +71,21 @@ pub struct FsIndex {
 }
 
 impl FsIndex {
+    /// How many bytes of the index section the index uses, from its first
+    /// 8 bytes (entry count and name-table length): readers read that much
+    /// and no more, whatever the section's length says.
+    pub fn encoded_len(prefix: &[u8]) -> Result<u64, FormatError> {
+        let mut r = Reader::new(prefix);
+        let count = r.u32("fs index")? as u64;
+        let names_len = r.u32("fs index")? as u64;
+        // Cannot overflow: both are u32.
+        Ok(8 + count * ENTRY_SIZE as u64 + names_len)
+    }
+
     /// Parse and check an index. `data` is the image's file-data section:
-    /// every file must lie inside it.
+    /// every file must lie inside it. The sizes are checked against
+    /// `bytes` before anything is allocated, and the allocations are
+    /// fallible ([`FormatError::NoMemory`]).
     pub fn parse(bytes: &[u8], data: super::Extent) -> Result<FsIndex, FormatError> {
         let mut r = Reader::new(bytes);
         let count = r.u32("fs index")? as usize;
@@ -80,7 +93,16 @@ impl FsIndex {
         if count == 0 {
             return Err(FormatError::Invalid("fs index has no root"));
         }
-        let mut entries = Vec::with_capacity(count.min(bytes.len() / ENTRY_SIZE));
+        if Self::encoded_len(bytes)? > bytes.len() as u64 {
+            return Err(FormatError::Truncated("fs index"));
+        }
+        let mut entries = Vec::new();
+        entries
+            .try_reserve_exact(count)
+            .map_err(|_| FormatError::NoMemory {
+                what: "fs index",
+                len: (count * core::mem::size_of::<Entry>()) as u64,
+            })?;
         for _ in 0..count {
             let e = Entry {
                 parent: r.u32("fs entry")?,
@@ -99,7 +121,14 @@ impl FsIndex {
             };
             entries.push(e);
         }
-        let names = r.bytes(names_len, "fs names")?.to_vec();
+        let mut names = Vec::new();
+        names
+            .try_reserve_exact(names_len)
+            .map_err(|_| FormatError::NoMemory {
+                what: "fs name table",
+                len: names_len as u64,
+            })?;
+        names.extend_from_slice(r.bytes(names_len, "fs names")?);
         let index = FsIndex { entries, names };
         index.check(data)?;
         Ok(index)
@@ -629,5 +658,35 @@ mod tests {
         bad[8 + 10] = 9;
         assert!(FsIndex::parse(&bad, data).is_err());
         assert!(FsIndex::parse(&[0; 8], data).is_err());
+    }
+
+    #[test]
+    fn counts_are_checked_against_the_bytes_before_allocating() {
+        let (_, built) = sample();
+        let data = Extent {
+            offset: 0x20_0000,
+            len: built.data_len,
+        };
+        assert_eq!(
+            FsIndex::encoded_len(&built.index).unwrap(),
+            built.index.len() as u64
+        );
+        // Bytes after the index are not part of it.
+        let mut longer = built.index.clone();
+        longer.extend_from_slice(&[0xff; 100]);
+        assert_eq!(
+            parse(&built).len(),
+            FsIndex::parse(&longer, data).unwrap().len()
+        );
+        // Counts that claim more than is there: refused, whatever their size.
+        for (count, names) in [(u32::MAX, 0), (1, u32::MAX), (2_000_000, 96 << 20)] {
+            let mut bad = built.index.clone();
+            bad[..4].copy_from_slice(&count.to_le_bytes());
+            bad[4..8].copy_from_slice(&names.to_le_bytes());
+            assert_eq!(
+                FsIndex::parse(&bad, data).unwrap_err(),
+                FormatError::Truncated("fs index")
+            );
+        }
     }
 }

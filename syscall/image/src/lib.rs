@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod bytes;
 pub mod fs;
 pub mod manifest;
+pub mod program;
 
 pub use fs::{BuiltIndex, Entry, EntryKind, FsIndex, IndexBuilder, Placement, TreeError};
 pub use manifest::{ExitMatch, ExitRules, Manifest, NetConfig, TmpfsMount};
@@ -46,6 +47,19 @@ pub const MAGIC: [u8; 8] = *b"KILNIMG\0";
 /// The format version this code reads and writes.
 pub const VERSION: u32 = 1;
 
+/// Largest kernel section: more than any kernel Kiln builds, and small
+/// enough that `kiln run` can hold it (it hands the kernel to QEMU).
+pub const MAX_KERNEL_LEN: u64 = 64 << 20;
+/// Largest manifest: arguments and environment beyond this could not be
+/// given to a program anyway (Linux allows a few MiB of them).
+pub const MAX_MANIFEST_LEN: u64 = 16 << 20;
+/// Largest file-system index: about 20 million entries, far more than a
+/// VM could hold in memory.
+pub const MAX_INDEX_LEN: u64 = 1 << 30;
+
+/// The sections in header order, as messages name them.
+pub const SECTION_NAMES: [&str; 4] = ["kernel", "manifest", "fs index", "fs data"];
+
 /// Why an image could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FormatError {
@@ -59,6 +73,21 @@ pub enum FormatError {
     Truncated(&'static str),
     /// A value that cannot be right (bad kind, bad name, ...).
     Invalid(&'static str),
+    /// A section of the header that breaks a rule of the layout.
+    BadSection {
+        section: &'static str,
+        problem: &'static str,
+    },
+    /// Two sections share bytes.
+    Overlap(&'static str, &'static str),
+    /// A section or table larger than the format allows.
+    TooLarge {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
+    /// A reader could not get the memory to hold what the image holds.
+    NoMemory { what: &'static str, len: u64 },
 }
 
 impl core::fmt::Display for FormatError {
@@ -74,6 +103,20 @@ impl core::fmt::Display for FormatError {
             FormatError::BadChecksum => write!(f, "image header checksum mismatch"),
             FormatError::Truncated(what) => write!(f, "image is truncated: {what}"),
             FormatError::Invalid(what) => write!(f, "image is invalid: {what}"),
+            FormatError::BadSection { section, problem } => {
+                write!(f, "image is invalid: the {section} section {problem}")
+            }
+            FormatError::Overlap(a, b) => {
+                write!(f, "image is invalid: the {a} and {b} sections overlap")
+            }
+            FormatError::TooLarge { what, len, max } => write!(
+                f,
+                "image is invalid: the {what} is {len} bytes, more than the {max} bytes the format allows"
+            ),
+            FormatError::NoMemory { what, len } => write!(
+                f,
+                "not enough memory for the image's {what} ({len} bytes)"
+            ),
         }
     }
 }
@@ -154,13 +197,81 @@ impl Header {
             fs_index: ext[2],
             fs_data: ext[3],
         };
-        for e in ext {
-            if e.end()? > image_size {
-                return Err(FormatError::Truncated("section beyond end of image"));
-            }
-        }
+        header.check_layout()?;
         Ok(header)
     }
+
+    /// The sections with their names, in header order.
+    pub fn sections(&self) -> [(&'static str, Extent); 4] {
+        let [k, m, i, d] = SECTION_NAMES;
+        [
+            (k, self.kernel),
+            (m, self.manifest),
+            (i, self.fs_index),
+            (d, self.fs_data),
+        ]
+    }
+
+    /// Every section inside the image, 4 KiB-aligned, after the header
+    /// block, apart from the others, and no larger than the format allows.
+    /// Checked before anything is read, so a reader never allocates or
+    /// seeks for what a damaged header says.
+    fn check_layout(&self) -> Result<(), FormatError> {
+        let first_free = HEADER_OFFSET + HEADER_SIZE as u64;
+        let sections = self.sections();
+        for (section, e) in sections {
+            let bad = |problem| FormatError::BadSection { section, problem };
+            let end = e
+                .end()
+                .map_err(|_| bad("ends beyond the largest possible offset"))?;
+            if end > self.image_size {
+                return Err(bad("ends beyond the end of the image"));
+            }
+            if e.offset % ALIGN != 0 {
+                return Err(bad("does not start at a 4 KiB boundary"));
+            }
+            if e.len > 0 && e.offset < first_free {
+                return Err(bad("overlaps the header or the reserved first MiB"));
+            }
+        }
+        for (what, e, max) in [
+            ("kernel section", self.kernel, MAX_KERNEL_LEN),
+            ("manifest", self.manifest, MAX_MANIFEST_LEN),
+            ("fs index", self.fs_index, MAX_INDEX_LEN),
+        ] {
+            if e.len > max {
+                return Err(FormatError::TooLarge {
+                    what,
+                    len: e.len,
+                    max,
+                });
+            }
+        }
+        for (i, (a, ea)) in sections.iter().enumerate() {
+            for (b, eb) in &sections[i + 1..] {
+                // Ends cannot overflow: checked above.
+                let apart = ea.len == 0
+                    || eb.len == 0
+                    || ea.offset + ea.len <= eb.offset
+                    || eb.offset + eb.len <= ea.offset;
+                if !apart {
+                    return Err(FormatError::Overlap(a, b));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A buffer of `len` zero bytes for `what`, or [`FormatError::NoMemory`]:
+/// readers use it for every allocation whose size comes from the image.
+pub fn try_buffer(len: u64, what: &'static str) -> Result<alloc::vec::Vec<u8>, FormatError> {
+    let no_memory = FormatError::NoMemory { what, len };
+    let n = usize::try_from(len).map_err(|_| no_memory.clone())?;
+    let mut buf = alloc::vec::Vec::new();
+    buf.try_reserve_exact(n).map_err(|_| no_memory)?;
+    buf.resize(n, 0);
+    Ok(buf)
 }
 
 /// FNV-1a, 64 bit: catches a damaged or foreign header, nothing more.
@@ -233,7 +344,77 @@ mod tests {
         h.fs_data.len = 0x40_0000;
         assert_eq!(
             Header::decode(&h.encode()),
-            Err(FormatError::Truncated("section beyond end of image"))
+            Err(FormatError::BadSection {
+                section: "fs data",
+                problem: "ends beyond the end of the image"
+            })
+        );
+        let mut h = sample();
+        h.manifest.offset = u64::MAX - 4095;
+        assert!(matches!(
+            Header::decode(&h.encode()),
+            Err(FormatError::BadSection {
+                section: "manifest",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn header_rejects_bad_layouts() {
+        let problem = |h: Header| match Header::decode(&h.encode()) {
+            Err(e) => e.to_string(),
+            Ok(_) => "accepted".into(),
+        };
+        let mut h = sample();
+        h.kernel.offset += 12;
+        assert_eq!(
+            problem(h),
+            "image is invalid: the kernel section does not start at a 4 KiB boundary"
+        );
+        let mut h = sample();
+        h.kernel.offset = 0;
+        assert_eq!(
+            problem(h),
+            "image is invalid: the kernel section overlaps the header or the reserved first MiB"
+        );
+        let mut h = sample();
+        h.fs_index.offset = h.manifest.offset;
+        assert_eq!(
+            problem(h),
+            "image is invalid: the manifest and fs index sections overlap"
+        );
+        // An empty section may sit anywhere aligned inside the image.
+        let mut h = sample();
+        h.manifest.len = 0;
+        h.manifest.offset = 0;
+        assert!(Header::decode(&h.encode()).is_ok());
+        let mut h = sample();
+        h.image_size = 1 << 40;
+        h.manifest.offset = 1 << 30;
+        h.manifest.len = 96 << 20;
+        assert_eq!(
+            problem(h),
+            "image is invalid: the manifest is 100663296 bytes, more than the 16777216 bytes the format allows"
+        );
+        h.manifest.len = 100;
+        h.fs_index.offset = 1 << 32;
+        h.fs_index.len = 8 << 30;
+        assert!(problem(h).contains("the fs index is 8589934592 bytes"));
+        h.fs_index.len = 100;
+        h.kernel.len = 1 << 30;
+        assert!(problem(h).contains("the kernel section is 1073741824 bytes"));
+    }
+
+    #[test]
+    fn buffers_for_image_sizes_are_fallible() {
+        assert_eq!(try_buffer(3, "manifest").unwrap(), [0, 0, 0]);
+        assert_eq!(
+            try_buffer(u64::MAX, "manifest"),
+            Err(FormatError::NoMemory {
+                what: "manifest",
+                len: u64::MAX
+            })
         );
     }
 }

@@ -86,7 +86,13 @@ impl ExitMatch {
         match payload {
             [EXIT_NONZERO] => Ok(ExitMatch::NonZero),
             [EXIT_ANY] => Ok(ExitMatch::Any),
-            [EXIT_CODES, codes @ ..] => Ok(ExitMatch::Codes(codes.to_vec())),
+            [EXIT_CODES, codes @ ..] => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(codes.len())
+                    .map_err(|_| no_memory(payload.len()))?;
+                v.extend_from_slice(codes);
+                Ok(ExitMatch::Codes(v))
+            }
             [EXIT_NOT, n] => Ok(ExitMatch::Not(*n)),
             _ => Err(FormatError::Invalid("bad exit rule record")),
         }
@@ -175,7 +181,9 @@ impl Manifest {
         w.into_vec()
     }
 
-    /// Decode tagged records; unknown tags are skipped.
+    /// Decode tagged records; unknown tags are skipped. Every allocation
+    /// is fallible ([`FormatError::NoMemory`]): the kernel decodes what
+    /// the image holds.
     pub fn decode(data: &[u8]) -> Result<Manifest, FormatError> {
         let mut m = Manifest::default();
         let mut r = Reader::new(data);
@@ -186,16 +194,16 @@ impl Manifest {
             let payload = r.bytes(len, "manifest record")?;
             let text = || {
                 core::str::from_utf8(payload)
-                    .map(String::from)
                     .map_err(|_| FormatError::Invalid("manifest text is not UTF-8"))
+                    .and_then(|t| owned(t, data.len()))
             };
             match tag {
                 TAG_PROGRAM => {
                     m.program = text()?;
                     have_program = true;
                 }
-                TAG_ARG => m.args.push(text()?),
-                TAG_ENV => m.env.push(text()?),
+                TAG_ARG => push(&mut m.args, text()?, data.len())?,
+                TAG_ENV => push(&mut m.env, text()?, data.len())?,
                 TAG_CWD => m.cwd = text()?,
                 TAG_TMPFS => {
                     let (size, path) = payload
@@ -210,10 +218,14 @@ impl Manifest {
                         size.try_into()
                             .map_err(|_| FormatError::Truncated("tmpfs record"))?,
                     );
-                    m.tmpfs.push(TmpfsMount {
-                        path: String::from(path),
-                        size,
-                    });
+                    push(
+                        &mut m.tmpfs,
+                        TmpfsMount {
+                            path: owned(path, data.len())?,
+                            size,
+                        },
+                        data.len(),
+                    )?;
                 }
                 TAG_IPV4 => {
                     let [a, b, c, d, prefix] = payload else {
@@ -235,7 +247,11 @@ impl Manifest {
                     if payload.len() != 4 && payload.len() != 16 {
                         return Err(FormatError::Invalid("bad name server record"));
                     }
-                    m.net.nameservers.push(payload.to_vec());
+                    let mut addr = Vec::new();
+                    addr.try_reserve_exact(payload.len())
+                        .map_err(|_| no_memory(data.len()))?;
+                    addr.extend_from_slice(payload);
+                    push(&mut m.net.nameservers, addr, data.len())?;
                 }
                 TAG_IPV6 => {
                     let (addr, prefix) = match payload.split_last() {
@@ -261,6 +277,30 @@ impl Manifest {
         }
         Ok(m)
     }
+}
+
+/// Out of memory while decoding a manifest of `len` bytes.
+fn no_memory(len: usize) -> FormatError {
+    FormatError::NoMemory {
+        what: "manifest",
+        len: len as u64,
+    }
+}
+
+/// `s` as an owned string, or [`FormatError::NoMemory`] (for a manifest of
+/// `len` bytes).
+fn owned(s: &str, len: usize) -> Result<String, FormatError> {
+    let mut out = String::new();
+    out.try_reserve_exact(s.len()).map_err(|_| no_memory(len))?;
+    out.push_str(s);
+    Ok(out)
+}
+
+/// Push onto `v`, or [`FormatError::NoMemory`].
+fn push<T>(v: &mut Vec<T>, item: T, len: usize) -> Result<(), FormatError> {
+    v.try_reserve(1).map_err(|_| no_memory(len))?;
+    v.push(item);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -129,19 +129,82 @@ fn pt_phdr_is_used_when_present() {
 }
 
 #[test]
-fn write_execute_segment_is_kept_read_write_and_reported() {
+fn write_execute_segment_is_mapped_with_all_its_rights() {
+    // Linux maps a PT_LOAD that asks for write and execute with both; a
+    // program that writes code into it and runs it works.
     let elf = ElfBuilder {
         data_flags: 7,
         ..ElfBuilder::exec()
     }
     .build();
     let b = boot_elf(&elf, &[]).unwrap();
+    let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
+    let data = 0x40_0000 + DATA_VADDR;
+    assert_eq!(b.proc.space().find(data).unwrap().prot, rwx);
+    assert_eq!(b.fake.mmu.pages[&data].1, rwx);
+    assert!(b.fake.console.out.is_empty());
+}
+
+/// The program's ELF file with program header `index` patched by `f`
+/// (fields: type|flags<<32, offset, vaddr, paddr, filesz, memsz, align).
+fn patched(index: usize, f: impl Fn(&mut [u64; 7])) -> alloc::vec::Vec<u8> {
+    let mut elf = ElfBuilder::exec().build();
+    let at = 64 + 56 * index;
+    let mut ph = [0u64; 7];
+    for (i, v) in ph.iter_mut().enumerate() {
+        *v = u64::from_le_bytes(elf[at + 8 * i..at + 8 * i + 8].try_into().unwrap());
+    }
+    f(&mut ph);
+    for (i, v) in ph.iter().enumerate() {
+        elf[at + 8 * i..at + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    elf
+}
+
+fn refusal(elf: &[u8]) -> String {
+    boot_elf(elf, &[]).err().expect("refused").0
+}
+
+#[test]
+fn impossible_segments_are_refused_naming_the_field() {
+    // Program header 1 is the data segment (0x2000 file bytes at most).
+    let e = refusal(&patched(1, |ph| ph[5] = 1 << 40));
     assert_eq!(
-        b.proc.space().find(0x42_0000).unwrap().prot,
-        Prot::READ | Prot::WRITE
+        e,
+        "program is refused: program header 1 (PT_LOAD): p_memsz 0x10000000000 is 1 TiB \
+         or more, more memory than a VM can have"
     );
-    let out = String::from_utf8_lossy(&b.fake.console.out).into_owned();
-    assert!(out.contains("write+execute"), "{out}");
+    let e = refusal(&patched(1, |ph| ph[5] = 1 << 30));
+    assert!(
+        e.contains("p_memsz 0x40000000 is more than the VM's memory (67108864 bytes)"),
+        "{e}"
+    );
+    let e = refusal(&patched(1, |ph| ph[4] = ph[5] + 1));
+    assert!(
+        e.contains("p_filesz") && e.contains("is larger than p_memsz"),
+        "{e}"
+    );
+    let e = refusal(&patched(1, |ph| ph[1] = 1 << 30));
+    assert!(
+        e.contains("p_offset + p_filesz 0x4000000a is beyond the end of the file"),
+        "{e}"
+    );
+    let e = refusal(&patched(1, |ph| ph[2] = 0x7fff_ffff_f000));
+    assert!(e.contains("is beyond the 47-bit user address space"), "{e}");
+    let e = refusal(&patched(1, |ph| ph[2] = 0x40_0000));
+    assert!(
+        e.contains("overlaps the segment of program header 0"),
+        "{e}"
+    );
+    // A PT_TLS of 1 TiB (made from the data segment's header).
+    let e = refusal(&patched(1, |ph| {
+        ph[0] = 7 | 4 << 32;
+        ph[5] = 1 << 40;
+    }));
+    assert!(
+        e.contains("(PT_TLS): p_memsz 0x10000000000 is 1 TiB or more"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -171,6 +234,9 @@ fn bad_programs_are_refused() {
         .unwrap()
         .0
         .contains("not a valid ELF"));
+    let mut short = ElfBuilder::exec().build();
+    short[56..58].copy_from_slice(&1000u16.to_le_bytes()); // e_phnum
+    assert!(refusal(&short).contains("e_phoff 64 is beyond the end of the file"));
     let mut img = image(&[Node::File("/other", b"x")], &manifest(&[], &[]));
     assert!(crate::Process::boot(&mut Fake::new(img.clone()))
         .err()
@@ -278,4 +344,63 @@ fn a_dynamic_program_starts_in_its_interpreter() {
     .err()
     .unwrap();
     assert!(e.0.contains("interpreter is not a valid ELF"), "{e}");
+}
+
+/// An image of the test program whose header `f` changes (the checksum is
+/// recomputed), and what booting it says.
+fn boot_with_header(f: impl Fn(&mut kiln_image::Header, &mut alloc::vec::Vec<u8>)) -> String {
+    use kiln_image::{Header, HEADER_OFFSET, HEADER_SIZE};
+    let elf = ElfBuilder::exec().build();
+    let mut img = image(
+        &[Node::File("/bin/prog", &elf), Node::Dir("/srv")],
+        &manifest(&[], &[]),
+    );
+    let at = HEADER_OFFSET as usize;
+    let mut h = Header::decode(&img[at..at + HEADER_SIZE]).unwrap();
+    f(&mut h, &mut img);
+    img[at..at + HEADER_SIZE].copy_from_slice(&h.encode());
+    match crate::Process::boot(&mut Fake::new(img)) {
+        Ok(_) => "booted".into(),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn image_sizes_are_checked_against_the_disk_before_reading() {
+    assert_eq!(boot_with_header(|_, _| {}), "booted");
+    // The header says the image is larger than the disk.
+    let e = boot_with_header(|h, img| h.image_size = img.len() as u64 + (96 << 20));
+    assert!(
+        e.starts_with("the image is truncated: its header says 1017") && e.contains("the disk has"),
+        "{e}"
+    );
+    // The index section moved beyond the disk.
+    let e = boot_with_header(|h, img| {
+        h.image_size = 1 << 40;
+        h.fs_index.offset = 1 << 39;
+        let _ = img;
+    });
+    assert!(e.starts_with("the image is truncated"), "{e}");
+    // A 96 MiB manifest: more than the format allows.
+    let e = boot_with_header(|h, _| {
+        h.image_size = 1 << 30;
+        h.manifest.offset = 1 << 29;
+        h.manifest.len = 96 << 20;
+    });
+    assert_eq!(
+        e,
+        "bad image header: image is invalid: the manifest is 100663296 bytes, more than the \
+         16777216 bytes the format allows"
+    );
+    // An index whose tables claim 96 MiB more than its section holds.
+    let e = boot_with_header(|h, img| {
+        let at = h.fs_index.offset as usize + 4;
+        let names = u32::from_le_bytes(img[at..at + 4].try_into().unwrap()) + (96 << 20);
+        img[at..at + 4].copy_from_slice(&names.to_le_bytes());
+    });
+    assert!(
+        e.starts_with("bad file system index: it needs 1006")
+            && e.contains("bytes, its section has"),
+        "{e}"
+    );
 }

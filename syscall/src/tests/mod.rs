@@ -2,6 +2,7 @@
 
 mod boot;
 mod files;
+mod fuzz;
 mod identity;
 mod ifaces;
 mod io;
