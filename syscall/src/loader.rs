@@ -22,7 +22,7 @@ use kiln_image::program::Problem;
 /// Where a position-independent program is loaded (Linux's
 /// `ELF_ET_DYN_BASE` without address randomisation): static-PIE programs,
 /// and PIE programs that have an interpreter.
-pub const PIE_BASE: u64 = 0x5555_5555_4000;
+pub const PIE_BASE: u64 = kiln_abi::PIE_BASE;
 
 /// What the stack builder and the process need to know about the program.
 #[derive(Clone, Debug)]
