@@ -94,14 +94,51 @@ pub fn trace(data: &[u8]) {
     }
 }
 
+/// Most console output held before it is sent at once.
+const MAX_PENDING: usize = 64 * 1024;
+
 /// The console's two ways out.
 pub struct Console {
     serial: Serial,
     virtio: Option<crate::drivers::console::VirtConsole>,
+    /// Output for the virtio console not sent yet: a program that writes
+    /// a line per request costs one request to the device per batch, not
+    /// per line. Sent when the kernel would idle, at each tick, when it
+    /// grows large, and before the VM ends.
+    pending: alloc::vec::Vec<u8>,
 }
 
 impl Console {
     pub fn write_bytes(&mut self, bytes: &[u8]) {
+        if self.virtio.is_none() {
+            self.serial.write_bytes(bytes);
+            return;
+        }
+        if self.pending.len() + bytes.len() > MAX_PENDING {
+            self.flush();
+        }
+        if bytes.len() > MAX_PENDING {
+            self.send(bytes);
+        } else if self.pending.try_reserve(bytes.len()).is_ok() {
+            self.pending.extend_from_slice(bytes);
+        } else {
+            self.send(bytes);
+        }
+    }
+
+    /// Send what is pending.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = core::mem::take(&mut self.pending);
+        self.send(&pending);
+        // Keep the buffer's memory for the next batch.
+        self.pending = pending;
+        self.pending.clear();
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
         let sent = self.virtio.as_mut().is_some_and(|v| v.write(bytes));
         if !sent {
             self.serial.write_bytes(bytes);
@@ -123,6 +160,18 @@ impl Console {
     }
 }
 
+/// Send the console output that is waiting.
+pub fn flush() {
+    CONSOLE.lock().flush();
+}
+
+/// [`flush`], unless the console is in use (a failure that struck there).
+pub fn try_flush() {
+    if let Some(mut c) = CONSOLE.try_lock() {
+        c.flush();
+    }
+}
+
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.write_bytes(s.as_bytes());
@@ -133,6 +182,7 @@ impl Write for Console {
 pub static CONSOLE: Mutex<Console> = Mutex::new(Console {
     serial: Serial::new(),
     virtio: None,
+    pending: alloc::vec::Vec::new(),
 });
 
 pub fn init() {
@@ -158,7 +208,9 @@ pub fn print_fmt(args: core::fmt::Arguments) {
 
 /// Print on the serial port without the console's lock: for a panic, which
 /// may have struck while the lock was held or inside the virtio driver.
+/// What the program wrote before is sent first if the console is free.
 pub fn emergency_print(args: core::fmt::Arguments) {
+    try_flush();
     let _ = Serial::new().write_fmt(args);
 }
 

@@ -55,6 +55,7 @@ fn triple_fault() -> ! {
 
 /// End the VM with the program's status (0..=255, or 128+signal).
 pub fn exit(status: i32) -> ! {
+    crate::console::flush();
     control_line(format_args!("exit {}", status & 0xff));
     power_off((status & 0xff) as u32)
 }
@@ -63,12 +64,14 @@ pub fn exit(status: i32) -> ! {
 /// `kiln run` starts QEMU without -no-reboot for such images, so the reset
 /// boots the kernel again, which starts the program again.
 pub fn restart(status: u8) -> ! {
+    crate::console::flush();
     control_line(format_args!("reboot {status}"));
     triple_fault()
 }
 
 /// End the VM after a kernel failure.
 pub fn kernel_failure() -> ! {
+    crate::console::try_flush();
     control_line(format_args!("panic"));
     power_off(0x7d)
 }

@@ -285,6 +285,7 @@ impl Kernel<'_> {
         if self.sched.waits_for_console() {
             until = until.min(now + CONSOLE_POLL_NS);
         }
+        crate::console::flush();
         if until > now {
             lapic::arm_oneshot(until - now);
             profile::count(Counter::TimerArm);
@@ -344,6 +345,7 @@ impl Kernel<'_> {
                 let mut preempt = false;
                 if v == lapic::TIMER_VECTOR {
                     profile::count(Counter::IrqTimer);
+                    crate::console::flush();
                     // The stack runs at every tick: what a thread left to
                     // send goes out, and a frame whose interrupt was lost
                     // (an edge while the line was masked) waits no longer.
