@@ -66,14 +66,13 @@ fn modes(modes: &[&str]) {
     assert_eq!(o.status, Some(0), "{}", o.describe());
 }
 
+/// All in one VM: after the huge lengths have taken and given back most of
+/// its memory, the heap must still find room among the freed frames for
+/// what the later modes need (it panicked when it could grow only from
+/// memory never used).
 #[test]
-fn huge_lengths_and_counts_get_answers() {
-    modes(&["lengths"]);
-}
-
-#[test]
-fn descriptors_trees_timers_and_epolls_by_the_thousand() {
-    modes(&["fds", "dirs", "timers", "epoll"]);
+fn huge_lengths_then_descriptors_trees_timers_and_epolls_in_one_vm() {
+    modes(&["lengths", "fds", "dirs", "timers", "epoll"]);
 }
 
 #[test]

@@ -1,141 +1,206 @@
-//! Physical frame allocator: bump allocation through the RAM regions, and a
-//! free list threaded through freed frames (via the direct map).
+//! Physical frame allocator: one bit per frame (1 = in use or not RAM), kept
+//! in frames of its own at the start of RAM.
 //!
-//! The heap grows only by contiguous runs from the bump region, and freed
-//! frames go to the free list, which single frames come from. So that the
-//! kernel can still allocate when the program has taken every page (and
-//! report that it ran out of memory), single frames leave the last
-//! [`HEAP_RESERVE`] bytes of the bump region to the heap and DMA.
+//! A bitmap, not a free list, so that frames the program gave back can form
+//! contiguous runs again: the heap and DMA ask for runs, and after a program
+//! has touched all memory once and freed it, only freed frames are left.
+//! So that the kernel can still allocate when the program has taken every
+//! page (and report that it ran out of memory), the last [`HEAP_RESERVE`]
+//! bytes of RAM are left to contiguous requests (the heap and DMA).
 
 use super::layout::phys_to_virt;
 use crate::pvh::RamRegion;
 use spin::Mutex;
 
 pub const FRAME_SIZE: u64 = 4096;
-const MAX_RANGES: usize = 64;
-/// Bytes of the bump region only contiguous requests may take.
+/// Bytes at the top of RAM only contiguous requests may take.
 pub const HEAP_RESERVE: u64 = 4 << 20;
 
 struct Frames {
-    ranges: [RamRegion; MAX_RANGES],
-    count: usize,
-    /// Index of the range the bump pointer is in.
-    cur: usize,
-    /// Next never-used frame in `ranges[cur]`.
-    next: u64,
-    /// First frame of the free list (0 = empty).
-    free_head: u64,
+    /// Physical address of frame 0 of the bitmap.
+    base: u64,
+    /// Frames the bitmap covers (RAM and the holes between).
+    frames: u64,
+    /// Physical address of the bitmap (`frames` bits, in 64-bit words).
+    bitmap: u64,
+    /// Frame index where the reserve begins: single frames come from below.
+    reserve_from: u64,
+    /// No word below this one has a free bit outside the reserve.
+    hint: u64,
     free_frames: u64,
     total_frames: u64,
 }
 
 static FRAMES: Mutex<Frames> = Mutex::new(Frames {
-    ranges: [RamRegion { start: 0, end: 0 }; MAX_RANGES],
-    count: 0,
-    cur: 0,
-    next: 0,
-    free_head: 0,
+    base: 0,
+    frames: 0,
+    bitmap: 0,
+    reserve_from: 0,
+    hint: 0,
     free_frames: 0,
     total_frames: 0,
 });
 
-/// Take the RAM regions, leaving out everything below `reserved_end`.
-pub fn init(ram: &[RamRegion], reserved_end: u64) {
-    let mut f = FRAMES.lock();
-    for r in ram {
-        let start = r.start.max(reserved_end).next_multiple_of(FRAME_SIZE);
-        let end = r.end & !(FRAME_SIZE - 1);
-        if end > start && f.count < MAX_RANGES {
-            let i = f.count;
-            f.ranges[i] = RamRegion { start, end };
-            f.count += 1;
-            f.total_frames += (end - start) / FRAME_SIZE;
+impl Frames {
+    fn words(&self) -> u64 {
+        self.frames.div_ceil(64)
+    }
+
+    fn word(&self, w: u64) -> u64 {
+        debug_assert!(w < self.words());
+        // SAFETY: the bitmap's frames are reserved for it and `w` is within it.
+        unsafe { (phys_to_virt(self.bitmap + w * 8) as *const u64).read() }
+    }
+
+    fn set_word(&mut self, w: u64, v: u64) {
+        debug_assert!(w < self.words());
+        // SAFETY: as in `word`.
+        unsafe { (phys_to_virt(self.bitmap + w * 8) as *mut u64).write(v) }
+    }
+
+    fn is_free(&self, i: u64) -> bool {
+        self.word(i / 64) & (1 << (i % 64)) == 0
+    }
+
+    fn mark(&mut self, i: u64, used: bool) {
+        let w = self.word(i / 64);
+        let bit = 1 << (i % 64);
+        self.set_word(i / 64, if used { w | bit } else { w & !bit });
+    }
+
+    /// Mark frames `first..first + n`, whole words at a time where it can.
+    fn mark_range(&mut self, first: u64, n: u64, used: bool) {
+        let mut i = first;
+        let end = first + n;
+        while i < end {
+            if i.is_multiple_of(64) && end - i >= 64 {
+                self.set_word(i / 64, if used { u64::MAX } else { 0 });
+                i += 64;
+            } else {
+                self.mark(i, used);
+                i += 1;
+            }
         }
     }
-    let n = f.count;
-    f.ranges[..n].sort_unstable_by_key(|r| r.start);
-    f.next = f.ranges[0].start;
-    f.free_frames = f.total_frames;
-}
 
-impl Frames {
-    fn bump(&mut self, n: u64) -> Option<u64> {
-        while self.cur < self.count {
-            let r = self.ranges[self.cur];
-            if self.next + n * FRAME_SIZE <= r.end {
-                let p = self.next;
-                self.next += n * FRAME_SIZE;
-                return Some(p);
+    fn take(&mut self, first: u64, n: u64) -> u64 {
+        self.mark_range(first, n, true);
+        self.free_frames -= n;
+        self.base + first * FRAME_SIZE
+    }
+
+    /// One free frame below the reserve.
+    fn single(&mut self) -> Option<u64> {
+        let limit = self.reserve_from;
+        let mut w = self.hint;
+        while w * 64 < limit {
+            let bits = self.word(w);
+            if bits != u64::MAX {
+                let i = w * 64 + u64::from(bits.trailing_ones());
+                if i >= limit {
+                    break;
+                }
+                self.hint = w;
+                return Some(self.take(i, 1));
             }
-            // Frames left at the end of a range are lost to contiguous
-            // requests only; hand them to the free list first.
-            while self.next < r.end {
-                let p = self.next;
-                self.next += FRAME_SIZE;
-                self.push_free(p);
-                self.free_frames -= 1;
+            w += 1;
+        }
+        self.hint = w;
+        None
+    }
+
+    /// The first run of `n` free frames that ends at or before `limit`.
+    fn run(&mut self, n: u64, limit: u64) -> Option<u64> {
+        if n == 0 || n > limit {
+            return None;
+        }
+        let mut start = 0;
+        let mut len = 0;
+        let mut i = 0;
+        while i < limit {
+            if len == 0 && i.is_multiple_of(64) && i + 64 <= limit && self.word(i / 64) == u64::MAX
+            {
+                i += 64;
+                start = i;
+                continue;
             }
-            self.cur += 1;
-            if self.cur < self.count {
-                self.next = self.ranges[self.cur].start;
+            if self.is_free(i) {
+                len += 1;
+                if len == n {
+                    return Some(self.take(start, n));
+                }
+            } else {
+                len = 0;
+                start = i + 1;
             }
+            i += 1;
         }
         None
     }
 
-    /// Frames the bump region has left.
-    fn bump_left(&self) -> u64 {
-        let mut left = 0;
-        for i in self.cur..self.count {
-            let from = if i == self.cur {
-                self.next
-            } else {
-                self.ranges[i].start
-            };
-            left += self.ranges[i].end.saturating_sub(from) / FRAME_SIZE;
+    fn release(&mut self, p: u64) {
+        let Some(i) = p.checked_sub(self.base).map(|o| o / FRAME_SIZE) else {
+            return;
+        };
+        if i >= self.frames || self.is_free(i) {
+            return;
         }
-        left
-    }
-
-    fn push_free(&mut self, p: u64) {
-        // SAFETY: `p` is a frame nobody uses; its first word links the list.
-        unsafe { (phys_to_virt(p) as *mut u64).write(self.free_head) };
-        self.free_head = p;
+        self.mark(i, false);
         self.free_frames += 1;
+        self.hint = self.hint.min(i / 64);
     }
 }
 
-impl Frames {
-    fn pop_free(&mut self) -> Option<u64> {
-        if self.free_head == 0 {
-            return None;
-        }
-        let p = self.free_head;
-        // SAFETY: `p` heads the free list, so its first word is the link.
-        self.free_head = unsafe { (phys_to_virt(p) as *const u64).read() };
-        self.free_frames -= 1;
-        Some(p)
+/// Take the RAM regions, leaving out everything below `reserved_end`.
+pub fn init(ram: &[RamRegion], reserved_end: u64) {
+    let mut f = FRAMES.lock();
+    let usable = |r: &RamRegion| {
+        let start = r.start.max(reserved_end).next_multiple_of(FRAME_SIZE);
+        let end = r.end & !(FRAME_SIZE - 1);
+        (end > start).then_some((start, end))
+    };
+    let lo = ram.iter().filter_map(usable).map(|(s, _)| s).min();
+    let hi = ram.iter().filter_map(usable).map(|(_, e)| e).max();
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        panic!("no usable RAM");
+    };
+    f.base = lo;
+    f.frames = (hi - lo) / FRAME_SIZE;
+    // The bitmap goes at the start of the lowest region that holds it.
+    let bytes = f.words() * 8;
+    let bitmap_frames = bytes.div_ceil(FRAME_SIZE);
+    let home = ram
+        .iter()
+        .filter_map(usable)
+        .filter(|(s, e)| (e - s) / FRAME_SIZE > bitmap_frames)
+        .map(|(s, _)| s)
+        .min()
+        .expect("no RAM region holds the frame bitmap");
+    f.bitmap = home;
+    let words = f.words();
+    for w in 0..words {
+        f.set_word(w, u64::MAX);
     }
+    for (s, e) in ram.iter().filter_map(usable) {
+        let n = (e - s) / FRAME_SIZE;
+        f.mark_range((s - lo) / FRAME_SIZE, n, false);
+        f.total_frames += n;
+    }
+    f.free_frames = f.total_frames;
+    let first = (home - lo) / FRAME_SIZE;
+    f.take(first, bitmap_frames);
+    f.reserve_from = f.frames.saturating_sub(HEAP_RESERVE / FRAME_SIZE);
 }
 
-/// One frame from the free list only (for the heap's last resort).
+/// One frame outside the reserve (for the heap's last resort).
 pub fn alloc_freed() -> Option<u64> {
-    FRAMES.lock().pop_free()
+    FRAMES.lock().single()
 }
 
 /// One frame, contents undefined; `None` when only the heap's reserve is
 /// left.
 pub fn alloc() -> Option<u64> {
-    let mut f = FRAMES.lock();
-    if let Some(p) = f.pop_free() {
-        return Some(p);
-    }
-    if f.bump_left() <= HEAP_RESERVE / FRAME_SIZE {
-        return None;
-    }
-    let p = f.bump(1)?;
-    f.free_frames -= 1;
-    Some(p)
+    FRAMES.lock().single()
 }
 
 /// One zeroed frame.
@@ -149,26 +214,21 @@ pub fn alloc_zeroed() -> Option<u64> {
 /// `n` physically contiguous frames, leaving the heap's reserve alone.
 pub fn alloc_contiguous_above_reserve(n: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
-    if f.bump_left() < n.saturating_add(HEAP_RESERVE / FRAME_SIZE) {
-        return None;
-    }
-    let p = f.bump(n)?;
-    f.free_frames -= n;
-    Some(p)
+    let limit = f.reserve_from;
+    f.run(n, limit)
 }
 
 /// `n` physically contiguous frames (for DMA and the heap), from the
 /// reserve too.
 pub fn alloc_contiguous(n: u64) -> Option<u64> {
     let mut f = FRAMES.lock();
-    let p = f.bump(n)?;
-    f.free_frames -= n;
-    Some(p)
+    let limit = f.frames;
+    f.run(n, limit)
 }
 
 /// Give a frame back.
 pub fn free(p: u64) {
-    FRAMES.lock().push_free(p);
+    FRAMES.lock().release(p);
 }
 
 /// (total, free) bytes of RAM under the allocator.
