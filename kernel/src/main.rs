@@ -35,6 +35,10 @@ extern "C" fn kmain(start_info: u64) -> ! {
     control::init();
     let boot = pvh::parse(start_info);
     console::set_level(boot.cmdline());
+    if boot.has_flag("kiln.panic-test") {
+        // For the crash-report test: a kernel panic on purpose.
+        panic!("kiln.panic-test is on the command line");
+    }
     let (_, kernel_end) = mem::layout::kernel_phys_range();
     mem::frame::init(boot.ram(), kernel_end);
     mem::paging::init(boot.ram());
@@ -100,5 +104,10 @@ extern "C" fn kmain(start_info: u64) -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     console::emergency_print(format_args!("kiln: kernel panic: {info}\n"));
+    // The kernel keeps frame pointers: its return addresses go to kiln,
+    // which names them from the kernel's symbols.
+    arch::frames::each_return_address(|ret| {
+        exit::control_line(format_args!("panic frame {ret:x}"));
+    });
     exit::kernel_failure()
 }

@@ -570,9 +570,54 @@ pub fn report(crash: &Crash, read: &mut dyn FnMut(&str) -> Option<Vec<u8>>) -> S
     out
 }
 
+/// The kernel's backtrace after a panic (`panic frame ADDR` lines), named
+/// from the kernel's symbols (its addresses are its own: no load bias).
+pub fn kernel_report(report: &str, kernel: &[u8]) -> Option<String> {
+    let frames: Vec<u64> = report
+        .lines()
+        .take(MAX_LINES)
+        .filter_map(|l| hex(l.trim().strip_prefix("panic frame ")?))
+        .take(MAX_FRAMES)
+        .collect();
+    if frames.is_empty() {
+        return None;
+    }
+    let syms = ElfSymbols::parse(kernel);
+    let mut out = String::from("kiln: kernel backtrace:\n");
+    for (depth, pc) in frames.into_iter().enumerate() {
+        // The call is the instruction before the return address.
+        let name = syms
+            .as_ref()
+            .and_then(|s| s.function_and_offset(pc.wrapping_sub(1)))
+            .map_or_else(
+                || "??".to_string(),
+                |(name, off)| format!("{}+{:#x}", demangle(name), off + 1),
+            );
+        let _ = writeln!(out, "  #{depth:<2} {pc:#018x} {name}");
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_frames_are_named_from_the_kernels_symbols() {
+        let kernel = crate::KERNEL;
+        let syms = ElfSymbols::parse(kernel).unwrap();
+        // Some function of the kernel, and an address inside it.
+        let (start, name) = ["kmain", "rust_begin_unwind"]
+            .iter()
+            .find_map(|n| Some((syms.address_of(n)?, *n)))
+            .expect("the kernel names kmain");
+        let report = format!("panic\npanic frame {:x}\npanic frame 10\n", start + 5);
+        let text = kernel_report(&report, kernel).unwrap();
+        assert!(text.starts_with("kiln: kernel backtrace:\n"), "{text}");
+        assert!(text.contains(&format!(" {name}+0x5")), "{text}");
+        assert!(text.contains("#1  0x0000000000000010 ??"), "{text}");
+        assert!(kernel_report("exit 0\n", kernel).is_none());
+    }
 
     #[test]
     fn parses_threads_maps_and_contiguous_stacks() {

@@ -103,6 +103,10 @@ pub enum Command {
         /// Longest data string a trace line shows [default: 32].
         #[arg(long, value_name = "N")]
         trace_strlen: Option<usize>,
+        /// Add WORD to the kernel's command line (repeatable; for kernel work,
+        /// e.g. kiln.log=verbose or kiln.panic-test).
+        #[arg(long = "kernel-arg", value_name = "WORD", value_parser = parse_kernel_arg)]
+        kernel_args: Vec<String>,
         /// At exit, print a table of the system calls (calls, errors, time),
         /// as strace -c does, with those not implemented listed first.
         #[arg(long)]
@@ -171,6 +175,14 @@ fn parse_tapname(s: &str) -> Result<String, String> {
     }
 }
 
+/// One word of the kernel command line: no spaces.
+fn parse_kernel_arg(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return Err("one word, without spaces".into());
+    }
+    Ok(s.to_string())
+}
+
 /// Exit status for a command line kiln cannot use (as clap's).
 pub const EXIT_USAGE: i32 = 2;
 
@@ -229,6 +241,7 @@ where
             trace_file,
             trace_time,
             trace_strlen,
+            kernel_args,
             syscall_summary,
             ports,
             udp_ports,
@@ -277,6 +290,7 @@ where
                 missing_files,
                 profile,
                 trace,
+                kernel_args,
                 syscall_summary,
                 ports,
                 udp_ports,

@@ -415,6 +415,16 @@ impl ElfSymbols {
         self.function_and_offset(vaddr).map(|(name, _)| name)
     }
 
+    /// The address of the function called `name` (`.symtab`, else `.dynsym`).
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.symtab
+            .0
+            .iter()
+            .chain(&self.dynsym.0)
+            .find(|s| s.name == name)
+            .map(|s| s.start)
+    }
+
     /// [`ElfSymbols::function_at`] with the offset of `vaddr` into it.
     pub fn function_and_offset(&self, vaddr: u64) -> Option<(&str, u64)> {
         self.symtab

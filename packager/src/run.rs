@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub trace: Option<crate::trace::TraceSettings>,
     /// `--syscall-summary`: print a table of the calls at exit.
     pub syscall_summary: bool,
+    /// `--kernel-arg`: more words for the kernel's command line.
+    pub kernel_args: Vec<String>,
     /// `-p`: TCP forwards as given ([`net::parse_forward`]).
     pub ports: Vec<String>,
     /// `--udp`: UDP forwards as given.
@@ -200,15 +202,21 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
         opts.trace.as_ref(),
         opts.syscall_summary,
     );
+    let append = match (append, opts.kernel_args.join(" ")) {
+        (a, extra) if extra.is_empty() => a,
+        (Some(a), extra) => Some(format!("{a} {extra}")),
+        (None, extra) => Some(extra),
+    };
     let needs_cmdline = opts.missing_files
         || settings.missing_files
         || opts.profile.is_some()
         || opts.trace.is_some()
-        || opts.syscall_summary;
+        || opts.syscall_summary
+        || !opts.kernel_args.is_empty();
     // (-q and -v still hold for kiln's own lines; the kernel keeps its default.)
     if disk.is_some() && needs_cmdline {
         bail!(
-            "{}: --missing-files, --profile, --trace and --syscall-summary need the kernel command line, which a disk booted through firmware does not take; run the raw image without --bios/--uefi",
+            "{}: --missing-files, --profile, --trace, --syscall-summary and --kernel-arg need the kernel command line, which a disk booted through firmware does not take; run the raw image without --bios/--uefi",
             target.display()
         );
     }
@@ -291,6 +299,9 @@ pub fn run_command(target: &Path, opts: &RunOptions) -> Result<i32> {
     let status = match qemu::parse_ctl(&report) {
         Verdict::Exit(n) => n as i32,
         Verdict::Panic => {
+            if let Some(text) = crate::backtrace::kernel_report(&report, &kernel) {
+                eprint!("{text}");
+            }
             eprintln!("kiln: error: the kernel panicked (see the console output above)");
             EXIT_VM_FAILURE
         }

@@ -129,3 +129,47 @@ fn a_go_panic_prints_its_frames() {
     // Exit status 2 is Go's own: no signal, so no kiln backtrace.
     assert!(!o.stderr.contains("kiln: backtrace"), "{}", o.describe());
 }
+
+#[test]
+fn a_kernel_panic_prints_the_kernels_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = sample("hello-c-musl");
+    let a = [
+        "run",
+        prog.to_str().unwrap(),
+        "--accel",
+        "tcg",
+        "--kernel-arg",
+        "kiln.panic-test",
+    ];
+    let o = run(
+        Path::new(env!("CARGO_BIN_EXE_kiln-cli")),
+        &a,
+        dir.path(),
+        TIMEOUT,
+    );
+    assert_eq!(o.status, Some(125), "{}", o.describe());
+    assert!(
+        o.stdout
+            .contains("kiln: kernel panic: panicked at kernel/src/main.rs"),
+        "{}",
+        o.describe()
+    );
+    let lines: Vec<&str> = o
+        .stderr
+        .lines()
+        .skip_while(|l| *l != "kiln: kernel backtrace:")
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" core::panicking::panic_fmt+0x")),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(" kmain+0x")),
+        "{}",
+        o.describe()
+    );
+}

@@ -3,6 +3,7 @@
 mod boot;
 pub mod cpu;
 pub mod fpu;
+pub mod frames;
 pub mod gdt;
 pub mod ioapic;
 pub mod lapic;
