@@ -25,9 +25,11 @@ pub const TICK_NS: u64 = kiln_abi::TIME_SLICE_NS;
 const SYS_SCHED_YIELD: u64 = 24;
 /// How long the program's start waits for a DHCP lease.
 const LEASE_WAIT_NS: u64 = 3_000_000_000;
-/// System calls a thread may make, after one left segments to send, before
-/// the network stack runs anyway (it runs at once when the thread blocks).
-const FLUSH_AFTER_SYSCALLS: u32 = 16;
+/// Socket calls that may leave work (segments to send, windows to open)
+/// before the network stack runs anyway; it runs at once when the thread
+/// blocks or the CPU would idle. Other calls (a console write, the time)
+/// do not count: a server that logs a line per request keeps its batches.
+const FLUSH_AFTER_SENDS: u32 = 16;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
@@ -169,10 +171,10 @@ impl Kernel<'_> {
         }
         match self.process.poll_need() {
             PollNeed::Now => self.poll_now = true,
-            PollNeed::Soon => self.egress_pending += 1,
+            PollNeed::Soon => self.egress_pending = self.process.egress_backlog().max(1),
             PollNeed::No => {}
         }
-        if self.egress_pending > 0 && (blocks || self.egress_pending >= FLUSH_AFTER_SYSCALLS) {
+        if self.egress_pending > 0 && (blocks || self.egress_pending >= FLUSH_AFTER_SENDS) {
             self.poll_now = true;
         }
     }

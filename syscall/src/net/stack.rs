@@ -208,6 +208,9 @@ pub struct NetStack {
     ipv6: Option<(Ipv6Addr, u8)>,
     /// A socket call changed something the next poll must send.
     dirty: bool,
+    /// Socket calls that left work since the last poll (how much a
+    /// batch of sends has grown).
+    touches: u32,
     /// Unix socket names (see `unix.rs`).
     pub(super) unix_names: super::unix::Names,
     /// Port ids of bound netlink sockets (see `netlink.rs`).
@@ -318,6 +321,7 @@ impl NetStack {
                 .filter(|_| eth_present)
                 .map(|(a, p)| (Ipv6Addr::from(a), p.min(128))),
             dirty: true,
+            touches: 0,
             unix_names: Default::default(),
             netlink_ports: Default::default(),
         };
@@ -488,6 +492,12 @@ impl NetStack {
 
     pub(super) fn touch(&mut self) {
         self.dirty = true;
+        self.touches = self.touches.saturating_add(1);
+    }
+
+    /// Socket calls that left work for the stack since its last poll.
+    pub fn touches(&self) -> u32 {
+        self.touches
     }
 
     pub(super) fn new_key(&mut self) -> u32 {
@@ -511,6 +521,7 @@ impl NetStack {
         let now = instant(now_ns).max(self.now);
         self.now = now;
         self.dirty = false;
+        self.touches = 0;
         let mut again = false;
 
         // The loopback lane: what one round sends, the next receives.

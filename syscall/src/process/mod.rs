@@ -403,6 +403,14 @@ impl Process {
     /// timer armed must be known now; segments to send may wait for the
     /// thread to block, so that the replies to several connections leave
     /// in one turn of the network stack (the kernel bounds the wait).
+    /// Socket calls that left work for the network stack since it last
+    /// ran: the kernel runs it once a batch has grown this large, whatever
+    /// other calls (console writes, time) came between.
+    pub fn egress_backlog(&self) -> u32 {
+        self.net.stack().touches()
+    }
+
+    /// See [`PollNeed`].
     pub fn poll_need(&self) -> PollNeed {
         if self.timers.needs_poll() {
             PollNeed::Now
