@@ -335,13 +335,13 @@ mod tests {
         assert!(line(&l).ends_with(
             "-device virtio-blk-device,drive=disk \
              -netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80 \
-             -device virtio-net-device,netdev=net0"
+             -device virtio-net-device,netdev=net0,event_idx=off"
         ));
         let mut l = launch(Machine::Q35, Accel::Tcg);
         l.net = Some(Network::new(NetMode::User, vec![]).unwrap());
         assert!(line(&l).ends_with(
             "-device virtio-blk-pci,drive=disk,disable-legacy=on \
-             -netdev user,id=net0 -device virtio-net-pci,netdev=net0,disable-legacy=on,romfile="
+             -netdev user,id=net0 -device virtio-net-pci,netdev=net0,disable-legacy=on,romfile=,event_idx=off"
         ));
     }
 
