@@ -42,7 +42,8 @@ impl Nic {
     pub fn probe(cmdline: &str) -> Option<Nic> {
         let found = transport::find(cmdline, DeviceType::Network)?;
         let mut dev = VirtIONetRaw::<KernelHal, _, QUEUE_SIZE>::new(found.transport).ok()?;
-        dev.enable_interrupts();
+        // Interrupts only while the kernel idles (see `set_interrupts`).
+        dev.disable_interrupts();
         crate::arch::ioapic::route_device(found.irq);
         let mac = dev.mac_address();
         let mut nic = Nic {
@@ -65,6 +66,25 @@ impl Nic {
         if let Ok(token) = unsafe { self.dev.receive_begin(&mut buf) } {
             self.rx_posted.insert(token, buf);
         }
+    }
+
+    /// Whether the device should interrupt when it has used buffers. The
+    /// kernel turns them on only before it halts: while it runs, the stack
+    /// looks at the rings anyway (after calls, at each tick), and every
+    /// interrupt costs exits (the I/O APIC, the device's status and ack).
+    /// A flag in the rings' memory: no exit.
+    pub fn set_interrupts(&mut self, on: bool) {
+        if on {
+            self.dev.enable_interrupts();
+        } else {
+            self.dev.disable_interrupts();
+        }
+    }
+
+    /// Whether a received frame waits in the ring (reads guest memory
+    /// only: no exit).
+    pub fn rx_ready(&mut self) -> bool {
+        self.dev.poll_receive().is_some()
     }
 
     /// Acknowledge the device's interrupt (it deasserts its line).
