@@ -153,8 +153,14 @@ impl Kernel<'_> {
 
     /// Hand `tid`'s system call (its registers hold it) to the personality.
     fn syscall(&mut self, tid: Tid) {
+        let nr = self.sched.thread(tid).ctx.rax;
+        if kiln_syscall::table::reports_readiness(nr) && self.frames_wait() {
+            // Let the call see every connection the waiting frames concern:
+            // one call then serves several of them.
+            self.poll_now = true;
+            self.housekeeping();
+        }
         let ctx = &mut self.sched.thread(tid).ctx;
-        let nr = ctx.rax;
         profile::count(Counter::Syscalls);
         let start = profile::active().then(crate::time::monotonic_ns);
         let flow = self.process.syscall(self.machine, tid, ctx);
@@ -177,6 +183,12 @@ impl Kernel<'_> {
         if self.egress_pending > 0 && (blocks || self.egress_pending >= FLUSH_AFTER_SENDS) {
             self.poll_now = true;
         }
+    }
+
+    /// Whether the network stack has work: segments the calls left, or
+    /// frames in the receive ring (a look at guest memory: no exit).
+    fn frames_wait(&mut self) -> bool {
+        self.egress_pending > 0 || self.machine.nic.as_mut().is_some_and(|n| n.rx_ready())
     }
 
     /// Do what the personality asked after `tid`'s call or fault.

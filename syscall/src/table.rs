@@ -310,6 +310,14 @@ pub fn name(nr: u64) -> &'static str {
         .unwrap_or("unknown")
 }
 
+/// Whether call `nr` reports readiness (poll, select, the epoll waits):
+/// the kernel lets the network stack take the frames that wait before such
+/// a call looks, so that one call sees every connection with work.
+pub fn reports_readiness(nr: u64) -> bool {
+    // poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2
+    matches!(nr, 7 | 23 | 232 | 270 | 271 | 281 | 441)
+}
+
 /// The row for `nr`, if the table has one.
 pub fn lookup(nr: u64) -> Option<&'static Def> {
     let nr = u32::try_from(nr).ok()?;
@@ -359,6 +367,26 @@ pub fn syscalls_md() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readiness_calls_are_the_poll_select_and_epoll_waits() {
+        let names: alloc::vec::Vec<&str> = (0..=MAX_NR as u64)
+            .filter(|&nr| reports_readiness(nr))
+            .map(name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "poll",
+                "select",
+                "epoll_wait",
+                "pselect6",
+                "ppoll",
+                "epoll_pwait",
+                "epoll_pwait2"
+            ]
+        );
+    }
 
     #[test]
     fn table_is_sorted_unique_and_named() {
