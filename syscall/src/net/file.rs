@@ -95,6 +95,9 @@ impl FileObject for SocketFile {
     fn read(&self, _cx: &mut Cx<'_>, _off: u64, buf: &mut [u8]) -> SysResult<usize> {
         self.sock.recv(buf, MsgFlags::empty()).map(|r| r.len)
     }
+    fn read_size(&self, want: usize) -> usize {
+        self.sock.recv_size(want)
+    }
     fn write(&self, _cx: &mut Cx<'_>, _off: u64, data: &[u8]) -> SysResult<usize> {
         self.sock.send(data, MsgFlags::empty(), None)
     }

@@ -367,6 +367,18 @@ impl Socket {
         }
     }
 
+    /// How large a buffer a receive of `want` bytes needs now: for a TCP
+    /// stream one byte more than its queue holds (so that a read loop sees
+    /// a short count and stops, and an empty queue still reports EAGAIN or
+    /// the end); `want` otherwise. A receive sizes its buffer by it, not by
+    /// the request: no clearing of kilobytes for a short message.
+    pub fn recv_size(&self, want: usize) -> usize {
+        match self {
+            Socket::Tcp(s) => want.min(s.readable_bytes().saturating_add(1)),
+            _ => want,
+        }
+    }
+
     /// Implements Linux `shutdown(2)`.
     pub fn shutdown(&self, how: Shutdown) -> Result<(), Errno> {
         match self {

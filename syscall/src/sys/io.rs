@@ -94,7 +94,12 @@ fn transfer(
     }
     let want: u64 = segs.iter().map(|s| s.1).sum();
     let mut done = 0u64;
-    let mut buf = crate::fallible::zeroed((want as usize).clamp(1, CHUNK))?;
+    let size = (want as usize).clamp(1, CHUNK);
+    let size = match dir {
+        Dir::Read => file.obj.read_size(size).clamp(1, size),
+        Dir::Write => size,
+    };
+    let mut buf = crate::fallible::zeroed(size)?;
     let result = 'segs: {
         for &(base, len) in segs {
             let mut seg_off = 0u64;

@@ -74,20 +74,20 @@ fn do_poll(
     if nfds > c.proc.limits().nofile() {
         return Err(Errno::EINVAL);
     }
+    // The array is read once and its `revents` filled in place.
     let mut raw = crate::fallible::zeroed(nfds as usize * 8)?;
     c.mem().read(fds, &mut raw)?;
     let mut count = 0u64;
-    let mut out: Vec<u8> = crate::fallible::to_vec(&raw)?;
     let mut w = Waiter::new();
-    for (i, pfd) in raw.as_chunks::<8>().0.iter().enumerate() {
-        let fd = i32::from_le_bytes(pfd[..4].try_into().unwrap_or_default());
-        let events = u16::from_le_bytes(pfd[4..6].try_into().unwrap_or_default());
+    for pfd in raw.as_chunks_mut::<8>().0.iter_mut() {
+        let fd = i32::from_le_bytes([pfd[0], pfd[1], pfd[2], pfd[3]]);
+        let events = u16::from_le_bytes([pfd[4], pfd[5]]);
         let r = if fd < 0 {
             0
         } else {
             ready(c, fd, &mut w).bits() & (events | POLLERR | POLLHUP | POLLNVAL)
         };
-        out[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+        pfd[6..].copy_from_slice(&r.to_le_bytes());
         count += (r != 0) as u64;
     }
     let deadline = timeout.map(|t| c.deadline(|now| now.saturating_add(t)));
@@ -96,7 +96,7 @@ fn do_poll(
     if count == 0 && !expired {
         return Ok((Outcome::Block(w.wait(c, deadline)), 0));
     }
-    c.mem().write(fds, &out)?;
+    c.mem().write(fds, &raw)?;
     Ok((
         Outcome::Value(count),
         deadline.map_or(0, |d| d.saturating_sub(now)),

@@ -324,7 +324,7 @@ fn recv_bytes(
     if flags.contains(MsgFlags::WAITALL) && !nowait && waitall_short(s, want) {
         return wait(c, f, false, true).map(Err);
     }
-    let mut buf = crate::fallible::zeroed(want.min(MAX_MSG))?;
+    let mut buf = crate::fallible::zeroed(s.sock.recv_size(want.min(MAX_MSG)))?;
     match s.sock.recv(&mut buf, flags) {
         Ok(r) => Ok(Ok((buf, r))),
         Err(Errno::EAGAIN) => wait(c, f, flags.contains(MsgFlags::DONTWAIT), true).map(Err),

@@ -123,6 +123,12 @@ pub trait FileObject: Send + Sync {
     fn read(&self, _cx: &mut Cx<'_>, _off: u64, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }
+    /// How large a buffer a read of `want` bytes needs now (at least 1
+    /// when `want` is): a stream that knows what it holds saves the caller
+    /// from clearing a buffer the size of the request.
+    fn read_size(&self, want: usize) -> usize {
+        want
+    }
     /// Write at `off` (ignored by streams); `Err(EAGAIN)` as for read.
     fn write(&self, _cx: &mut Cx<'_>, _off: u64, _data: &[u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
