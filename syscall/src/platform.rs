@@ -252,8 +252,13 @@ pub trait NetDevice {
     fn receive(&mut self, f: &mut dyn FnMut(&[u8])) -> bool;
     /// Whether a frame can be queued for sending now.
     fn can_transmit(&mut self) -> bool;
-    /// Queue one frame; it is sent without waiting for completion.
+    /// Queue one frame; it is sent without waiting for completion, at the
+    /// latest at the next [`NetDevice::flush`].
     fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno>;
+    /// Hand the queued frames to the device. The stack calls it once at the
+    /// end of a turn, so that the turn's frames reach the device together
+    /// (one notification for all of them, where the device asks for one).
+    fn flush(&mut self) {}
 }
 
 /// Facts about the machine the program may ask for.

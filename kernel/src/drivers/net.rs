@@ -4,7 +4,7 @@
 use super::hal::KernelHal;
 use super::transport;
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 use kiln_abi::errno::Errno;
@@ -22,16 +22,36 @@ const MAX_FRAME: usize = 1514;
 
 pub struct Nic {
     dev: VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE_SIZE>,
-    /// Receive buffers posted to the device, by token.
-    rx_posted: BTreeMap<u16, Box<[u8]>>,
+    /// Receive buffers posted to the device, by token (a descriptor index,
+    /// below QUEUE_SIZE).
+    rx_posted: Slots,
     /// Transmit buffers the device still owns, by token.
-    tx_inflight: BTreeMap<u16, Box<[u8]>>,
+    tx_inflight: Slots,
     tx_spare: Vec<Box<[u8]>>,
-    /// Frames (header filled in, with their length) waiting for room in the
-    /// transmit ring: a full ring delays a frame instead of dropping it (a
-    /// dropped TCP segment costs at least a one-second retransmission).
+    /// Frames (header filled in, with their length) not yet handed to the
+    /// device: those of the current stack turn (see `flush`), and those
+    /// waiting for room in the transmit ring (a full ring delays a frame
+    /// instead of dropping it: a dropped TCP segment costs at least a
+    /// one-second retransmission).
     tx_backlog: VecDeque<(Box<[u8]>, usize)>,
     mac: [u8; 6],
+}
+
+/// Buffers the device owns, by the token it will hand back.
+struct Slots(Vec<Option<Box<[u8]>>>);
+
+impl Slots {
+    fn new() -> Slots {
+        Slots((0..QUEUE_SIZE).map(|_| None).collect())
+    }
+    fn insert(&mut self, token: u16, buf: Box<[u8]>) {
+        if let Some(slot) = self.0.get_mut(usize::from(token)) {
+            *slot = Some(buf);
+        }
+    }
+    fn remove(&mut self, token: u16) -> Option<Box<[u8]>> {
+        self.0.get_mut(usize::from(token))?.take()
+    }
 }
 
 /// Frames held back while the transmit ring is full.
@@ -48,8 +68,8 @@ impl Nic {
         let mac = dev.mac_address();
         let mut nic = Nic {
             dev,
-            rx_posted: BTreeMap::new(),
-            tx_inflight: BTreeMap::new(),
+            rx_posted: Slots::new(),
+            tx_inflight: Slots::new(),
             tx_spare: Vec::new(),
             tx_backlog: VecDeque::new(),
             mac,
@@ -95,13 +115,7 @@ impl Nic {
     /// Take back transmit buffers the device is done with, and move held
     /// back frames into the room that made.
     fn reclaim_tx(&mut self) {
-        while let Some(token) = self.dev.poll_transmit() {
-            if let Some(buf) = self.tx_inflight.remove(&token) {
-                // SAFETY: `buf` is the buffer that was queued under `token`.
-                let _ = unsafe { self.dev.transmit_complete(token, &buf) };
-                self.tx_spare.push(buf);
-            }
-        }
+        self.take_back_sent();
         while let Some((buf, len)) = self.tx_backlog.pop_front() {
             // SAFETY: the buffer moves into tx_inflight and stays there
             // until the device reports the token done.
@@ -114,6 +128,19 @@ impl Nic {
                     self.tx_backlog.push_front((buf, len));
                     break;
                 }
+            }
+        }
+    }
+}
+
+impl Nic {
+    /// Take back transmit buffers the device is done with.
+    fn take_back_sent(&mut self) {
+        while let Some(token) = self.dev.poll_transmit() {
+            if let Some(buf) = self.tx_inflight.remove(token) {
+                // SAFETY: `buf` is the buffer that was queued under `token`.
+                let _ = unsafe { self.dev.transmit_complete(token, &buf) };
+                self.tx_spare.push(buf);
             }
         }
     }
@@ -135,7 +162,7 @@ impl NetDevice for Nic {
         let Some(token) = self.dev.poll_receive() else {
             return false;
         };
-        let Some(mut buf) = self.rx_posted.remove(&token) else {
+        let Some(mut buf) = self.rx_posted.remove(token) else {
             return false;
         };
         // SAFETY: `buf` is the buffer that was posted under `token`.
@@ -148,14 +175,18 @@ impl NetDevice for Nic {
     }
 
     fn can_transmit(&mut self) -> bool {
-        self.reclaim_tx();
         self.tx_backlog.len() < TX_BACKLOG
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno> {
-        self.reclaim_tx();
         if frame.len() > MAX_FRAME {
             return Err(Errno::EMSGSIZE);
+        }
+        if self.tx_backlog.len() >= TX_BACKLOG {
+            return Err(Errno::ENOBUFS);
+        }
+        if self.tx_spare.is_empty() {
+            self.take_back_sent();
         }
         let mut buf = self
             .tx_spare
@@ -166,13 +197,12 @@ impl NetDevice for Nic {
             .fill_buffer_header(&mut buf)
             .map_err(|_| Errno::EIO)?;
         buf[hdr..hdr + frame.len()].copy_from_slice(frame);
-        let total = hdr + frame.len();
-        if self.tx_backlog.len() >= TX_BACKLOG {
-            return Err(Errno::ENOBUFS);
-        }
-        // Queue behind any held-back frames, then push what fits.
-        self.tx_backlog.push_back((buf, total));
-        self.reclaim_tx();
+        // Held until the stack's turn ends (`flush`).
+        self.tx_backlog.push_back((buf, hdr + frame.len()));
         Ok(())
+    }
+
+    fn flush(&mut self) {
+        self.reclaim_tx();
     }
 }

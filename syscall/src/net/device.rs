@@ -54,6 +54,11 @@ impl<'d> EthDevice<'d> {
         self.rx.pop_front();
     }
 
+    /// Hand the frames sent in this turn to the device.
+    pub fn flush(&mut self) {
+        self.dev.flush();
+    }
+
     /// Whether a taken frame still waits for the interface.
     pub fn pending(&self) -> bool {
         !self.rx.is_empty()

@@ -590,6 +590,7 @@ impl NetStack {
             while eth.iface.poll_egress(now, &mut d, &mut eth.sockets)
                 == PollResult::SocketStateChanged
             {}
+            d.flush();
             again |= d.more;
         }
 
