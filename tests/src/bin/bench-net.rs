@@ -27,7 +27,11 @@
 //! `--baseline KILN` (an earlier build of `kiln`) runs every server in the
 //! VM with that build too, taking turns with this one for `--rounds N`
 //! rounds (default 1), and prints the ratio this / baseline of each round
-//! and their median, so that every change shows its effect.
+//! and their median, so that every change shows its effect. With `--tap`
+//! both builds run over the tap device instead (QEMU's user-network forward
+//! listens with a backlog of one: 16 connections opened at once lose SYNs
+//! and wait a second for the retry in about one run in two, noise that
+//! hides a change).
 //!
 //! Needs wrk and dnsperf (apt-get install wrk dnsperf). Loads are bounded
 //! (wrk with 2 threads) and stay on 127.0.0.1 (or the tap network).
@@ -200,15 +204,17 @@ fn main() {
                 machine: &o.machine,
             };
             let rps = |w: &Measured<WrkReport>| w.as_ref().map(|w| w.0.requests_per_sec);
+            // With a tap device both builds run over it (see `Net::rows`).
+            let net = Net::new(&o, work.path());
             let mut ratios = Vec::new();
             for round in 0..o.rounds {
                 let (before, now) = alternate(
                     round,
-                    || http_run(old, &o, name, ready, None),
-                    || http_run(vm, &o, name, ready, None),
+                    || http_run(old, &o, name, ready, net.tap()),
+                    || http_run(vm, &o, name, ready, net.tap()),
                 );
-                print_http(name, "baseline", before, host, None);
-                print_http(name, "vm user", now, host, before);
+                print_http(name, net.rows().0, before, host, None);
+                print_http(name, net.rows().1, now, host, before);
                 if let (Some(a), Some(b)) = (rps(&now), rps(&before)) {
                     ratios.push(a / b);
                 }
@@ -218,7 +224,7 @@ fn main() {
             let user = http_run(vm, &o, name, ready, None);
             print_http(name, "vm user", user, host, peer);
         }
-        if let Some((tap, ip)) = &o.tap {
+        if let (Some((tap, ip)), None) = (&o.tap, &o.baseline) {
             let config = tap_config(work.path(), *ip);
             let tapped = http_run(vm, &o, name, ready, Some((tap, *ip, &config)));
             print_http(name, "vm tap", tapped, host, None);
@@ -251,15 +257,16 @@ fn main() {
                 machine: &o.machine,
             };
             let qps = |d: &Measured<DnsperfReport>| d.as_ref().map(|d| d.0.queries_per_sec);
+            let net = Net::new(&o, work.path());
             let mut ratios = Vec::new();
             for round in 0..o.rounds {
                 let (before, now) = alternate(
                     round,
-                    || dns_run(old, &o, &queries, None),
-                    || dns_run(vm, &o, &queries, None),
+                    || dns_run(old, &o, &queries, net.tap()),
+                    || dns_run(vm, &o, &queries, net.tap()),
                 );
-                print_dns("baseline", before, host, None);
-                print_dns("vm user", now, host, before);
+                print_dns(net.rows().0, before, host, None);
+                print_dns(net.rows().1, now, host, before);
                 if let (Some(a), Some(b)) = (qps(&now), qps(&before)) {
                     ratios.push(a / b);
                 }
@@ -268,10 +275,42 @@ fn main() {
         } else {
             print_dns("vm user", dns_run(vm, &o, &queries, None), host, peer);
         }
-        if let Some((tap, ip)) = &o.tap {
+        if let (Some((tap, ip)), None) = (&o.tap, &o.baseline) {
             let config = tap_config(work.path(), *ip);
             let tapped = dns_run(vm, &o, &queries, Some((tap, *ip, &config)));
             print_dns("vm tap", tapped, host, None);
+        }
+    }
+}
+
+/// The network the `--baseline` rounds run on: the tap device when one is
+/// given, user networking otherwise.
+struct Net {
+    tap: Option<(String, Ipv4Addr, std::path::PathBuf)>,
+}
+
+impl Net {
+    fn new(o: &Options, dir: &Path) -> Net {
+        Net {
+            tap: o
+                .tap
+                .as_ref()
+                .map(|(t, ip)| (t.clone(), *ip, tap_config(dir, *ip))),
+        }
+    }
+
+    fn tap(&self) -> Option<(&String, Ipv4Addr, &Path)> {
+        self.tap.as_ref().map(|(t, ip, c)| (t, *ip, c.as_path()))
+    }
+
+    /// Row labels, baseline and this build. Over user networking QEMU's
+    /// forward listens with a backlog of one: of 16 connections opened at
+    /// once most lose their SYN and wait a second for the retry, in about
+    /// one run in two. Over a tap device the builds compare without that.
+    fn rows(&self) -> (&'static str, &'static str) {
+        match self.tap {
+            Some(_) => ("base tap", "vm tap"),
+            None => ("baseline", "vm user"),
         }
     }
 }
