@@ -54,7 +54,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         egress_pending: 0,
         tick_ns: profile::period_ns().unwrap_or(TICK_NS),
         slice_ns: 0,
-        resumed_ns: 0,
+        tick_held: false,
         shutdown_asked: false,
     };
     k.wait_for_lease();
@@ -84,9 +84,9 @@ struct Kernel<'m> {
     /// The host asked for a shutdown: the program's exit then ends the VM
     /// even where the manifest asks for a restart (as Nanos after a power-off).
     shutdown_asked: bool,
-    /// When the program was last resumed (a tick taken right after it was
-    /// held back while the kernel ran: not a sample of the program).
-    resumed_ns: u64,
+    /// Under --profile: a tick was pending when the program was last
+    /// resumed (held back while the kernel ran: not a sample of the program).
+    tick_held: bool,
 }
 
 /// Stands for system calls without a handler in kernel profiles.
@@ -131,7 +131,9 @@ impl Kernel<'_> {
             }
         }
         if profile::active() {
-            self.resumed_ns = crate::time::monotonic_ns();
+            // A tick due while the kernel ran is delivered as the program
+            // resumes: it samples the kernel's time, which is booked apart.
+            self.tick_held = lapic::timer_pending();
         }
         match user::run(ctx) {
             None => {
@@ -377,11 +379,8 @@ impl Kernel<'_> {
                     // send goes out, and a frame whose interrupt was lost
                     // (an edge while the line was masked) waits no longer.
                     self.poll_now = true;
-                    if profile::active() {
-                        let ran = crate::time::monotonic_ns().saturating_sub(self.resumed_ns);
-                        if ran >= self.tick_ns / 8 {
-                            profile::sample_user(rip);
-                        }
+                    if profile::active() && !core::mem::take(&mut self.tick_held) {
+                        profile::sample_user(rip);
                     }
                     // Under --profile the tick is faster than the slice.
                     self.slice_ns += self.tick_ns;

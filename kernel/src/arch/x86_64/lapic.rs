@@ -11,6 +11,8 @@ const LVT_TIMER: usize = 0x320;
 const INITIAL_COUNT: usize = 0x380;
 const CURRENT_COUNT: usize = 0x390;
 const DIVIDE: usize = 0x3e0;
+/// Interrupt request register: 8 words of 32 vectors, 16 bytes apart.
+const IRR: usize = 0x200;
 const PERIODIC: u32 = 1 << 17;
 
 /// Vector of the timer interrupt.
@@ -75,6 +77,13 @@ pub fn start_periodic(ns: u64) {
 pub fn arm_oneshot(ns: u64) {
     write(LVT_TIMER, TIMER_VECTOR as u32);
     write(INITIAL_COUNT, ticks(ns));
+}
+
+/// Whether a timer interrupt waits to be delivered (one that came while
+/// interrupts were off: the kernel ran when it was due).
+pub fn timer_pending() -> bool {
+    let v = TIMER_VECTOR as usize;
+    read(IRR + 0x10 * (v / 32)) & (1 << (v % 32)) != 0
 }
 
 /// Acknowledge the interrupt being handled.
