@@ -30,6 +30,9 @@ const LEASE_WAIT_NS: u64 = 3_000_000_000;
 /// blocks or the CPU would idle. Other calls (a console write, the time)
 /// do not count: a server that logs a line per request keeps its batches.
 const FLUSH_AFTER_SENDS: u32 = 16;
+/// How often the tick flushes the TLB (QEMU's TCG resizes its software
+/// TLB at a flush, by the use it saw in a window of 100 ms).
+const TLB_RESIZE_NS: u64 = 100_000_000;
 /// Longest sleep when nothing is due (the loop then checks again).
 const MAX_SLEEP_NS: u64 = 1_000_000_000;
 
@@ -55,6 +58,7 @@ pub fn run_program(machine: &mut Machine, cmdline: &str) -> ! {
         tick_ns: profile::period_ns().unwrap_or(TICK_NS),
         slice_ns: 0,
         tick_held: false,
+        tlb_flushed_ns: 0,
         shutdown_asked: false,
     };
     k.wait_for_lease();
@@ -84,6 +88,8 @@ struct Kernel<'m> {
     /// The host asked for a shutdown: the program's exit then ends the VM
     /// even where the manifest asks for a restart (as Nanos after a power-off).
     shutdown_asked: bool,
+    /// When the tick last flushed the TLB (see `resize_tlb`).
+    tlb_flushed_ns: u64,
     /// Under --profile: a tick was pending when the program was last
     /// resumed (held back while the kernel ran: not a sample of the program).
     tick_held: bool,
@@ -382,6 +388,7 @@ impl Kernel<'_> {
                     if profile::active() && !core::mem::take(&mut self.tick_held) {
                         profile::sample_user(rip);
                     }
+                    self.resize_tlb();
                     // Under --profile the tick is faster than the slice.
                     self.slice_ns += self.tick_ns;
                     if self.slice_ns >= TICK_NS {
@@ -420,6 +427,18 @@ impl Kernel<'_> {
                 self.end((128 + f.signal.number()) as u8)
             }
             flow => self.act(tid, flow),
+        }
+    }
+
+    /// Flush the TLB every [`TLB_RESIZE_NS`] of the program's run, so
+    /// that an emulator that sizes its software TLB at flushes (QEMU's
+    /// TCG) fits it to the program's working set; a flush costs a few
+    /// microseconds of refills on hardware.
+    fn resize_tlb(&mut self) {
+        let now = self.machine.clock().monotonic_ns();
+        if now.saturating_sub(self.tlb_flushed_ns) >= TLB_RESIZE_NS {
+            self.tlb_flushed_ns = now;
+            crate::mem::paging::flush_all();
         }
     }
 

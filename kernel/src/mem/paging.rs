@@ -185,3 +185,12 @@ fn walk(table: u64, level: u32, base: u64, start: u64, end: u64, f: &mut dyn FnM
 pub fn flush_page(va: u64) {
     x86_64::instructions::tlb::flush(VirtAddr::new(va));
 }
+
+/// Drop every TLB entry (reload CR3). Nothing needs it for correctness:
+/// the tick calls it now and then for QEMU's TCG, which sizes its software
+/// TLB only when the guest flushes it. A kernel with one address space
+/// never does, which leaves that TLB at 256 entries, and a program whose
+/// loop touches more pages than that misses on nearly every access.
+pub fn flush_all() {
+    x86_64::instructions::tlb::flush_all();
+}
