@@ -128,6 +128,17 @@ pub(super) struct Sig {
     pub tx: usize,
 }
 
+impl Sig {
+    /// Whether a waiter could see something new since `old`: a readiness
+    /// bit set, data come in, room made to send. A loss (the program read
+    /// or wrote, a bit cleared) wakes nobody, as on Linux: epoll looks at
+    /// its candidates again when collecting, and parked calls wait for
+    /// gains only.
+    pub fn gains_on(&self, old: &Sig) -> bool {
+        !(self.mask - old.mask).is_empty() || self.rx > old.rx || self.tx < old.tx
+    }
+}
+
 pub(super) struct Entry {
     pub obj: Obj,
     pub sig: Sig,
@@ -693,8 +704,11 @@ impl NetStack {
             return;
         };
         if e.sig != sig {
+            let gained = sig.gains_on(&e.sig);
             e.sig = sig;
-            self.mark_changed(key);
+            if gained {
+                self.mark_changed(key);
+            }
         }
     }
 

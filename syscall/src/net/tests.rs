@@ -1268,3 +1268,23 @@ fn the_gateways_mac_is_asked_for_as_soon_as_an_address_is_set() {
         .iter()
         .all(|f| f.get(12..14) != Some(&[8, 6][..])));
 }
+
+#[test]
+fn only_gains_in_readiness_are_events() {
+    use super::stack::Sig;
+    use super::PollMask;
+    let was = Sig {
+        mask: PollMask::READABLE | PollMask::WRITABLE,
+        rx: 100,
+        tx: 50,
+    };
+    let with = |mask, rx, tx| Sig { mask, rx, tx };
+    let rw = PollMask::READABLE | PollMask::WRITABLE;
+    // The program read, or wrote: nothing new for anyone.
+    assert!(!with(PollMask::WRITABLE, 0, 50).gains_on(&was));
+    assert!(!with(rw, 40, 80).gains_on(&was));
+    // Data came in, room was made, a bit was set: waiters must look.
+    assert!(with(rw, 120, 50).gains_on(&was));
+    assert!(with(rw, 100, 10).gains_on(&was));
+    assert!(with(rw | PollMask::HUP, 0, 80).gains_on(&was));
+}
