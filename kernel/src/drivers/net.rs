@@ -45,9 +45,13 @@ impl Slots {
         Slots((0..QUEUE_SIZE).map(|_| None).collect())
     }
     fn insert(&mut self, token: u16, buf: Box<[u8]>) {
-        if let Some(slot) = self.0.get_mut(usize::from(token)) {
-            *slot = Some(buf);
+        // Tokens are descriptor indices, below QUEUE_SIZE; were one not, the
+        // buffer must still be kept while the device owns it.
+        let i = usize::from(token);
+        if i >= self.0.len() {
+            self.0.resize_with(i + 1, || None);
         }
+        self.0[i] = Some(buf);
     }
     fn remove(&mut self, token: u16) -> Option<Box<[u8]>> {
         self.0.get_mut(usize::from(token))?.take()
@@ -131,9 +135,7 @@ impl Nic {
             }
         }
     }
-}
 
-impl Nic {
     /// Take back transmit buffers the device is done with.
     fn take_back_sent(&mut self) {
         while let Some(token) = self.dev.poll_transmit() {

@@ -28,11 +28,14 @@ fn sa(s: &str) -> SocketAddr {
 
 type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
 
-/// One end of a back-to-back Ethernet cable.
+/// One end of a back-to-back Ethernet cable. Like the kernel's card, it
+/// puts frames on the wire only at `flush`: a stack that forgets to flush
+/// at the end of its turn sends nothing.
 struct FakeNic {
     mac: [u8; 6],
     rx: Queue,
     tx: Queue,
+    held: Vec<Vec<u8>>,
 }
 
 impl NetDevice for FakeNic {
@@ -53,8 +56,11 @@ impl NetDevice for FakeNic {
         true
     }
     fn transmit(&mut self, frame: &[u8]) -> Result<(), Errno> {
-        self.tx.borrow_mut().push_back(frame.to_vec());
+        self.held.push(frame.to_vec());
         Ok(())
+    }
+    fn flush(&mut self) {
+        self.tx.borrow_mut().extend(self.held.drain(..));
     }
 }
 
@@ -88,11 +94,13 @@ impl World {
             mac: [2, 0, 0, 0, 0, 0xa],
             rx: b2a.clone(),
             tx: a2b.clone(),
+            held: Vec::new(),
         };
         let mut b = FakeNic {
             mac: [2, 0, 0, 0, 0, 0xb],
             rx: a2b,
             tx: b2a,
+            held: Vec::new(),
         };
         let cfg = |last| NetConfig {
             ipv4: Some(([10, 0, 0, last], 24)),
@@ -1186,6 +1194,7 @@ fn dhcp_configures_the_interface() {
         mac: [2, 0, 0, 0, 0, 0x42],
         rx: to_vm.clone(),
         tx: from_vm.clone(),
+        held: Vec::new(),
     };
     let net = NetStack::new(&NetConfig::default(), Some(&mut nic), 0, 5).into_shared();
     assert!(!net.stack().configured());
@@ -1234,6 +1243,7 @@ fn the_gateways_mac_is_asked_for_as_soon_as_an_address_is_set() {
         mac: [2, 0, 0, 0, 0, 0x43],
         rx: Default::default(),
         tx: from_vm.clone(),
+        held: Vec::new(),
     };
     let cfg = NetConfig {
         ipv4: Some(([10, 0, 2, 15], 24)),

@@ -862,3 +862,54 @@ fn recvfrom_with_an_address_but_no_length_is_efault() {
     b.settle();
     assert_eq!(b.sys(RECVFROM, &[s as u64, BUF, 64, 0, 0, 0]), 4);
 }
+
+#[test]
+fn tcp_reads_take_what_is_queued_across_segments_and_stop() {
+    const READV: u64 = 19;
+    let mut b = setup();
+    let (_l, cl, sv) = tcp_pair(&mut b, AF_INET, &sin([127, 0, 0, 1], 8181));
+    assert_eq!(b.write_str(cl, b"abcdefgh"), 8);
+    b.settle();
+    // Segments of 5 and 4096 bytes: the queue's 8 bytes fill the first and
+    // go on into the second; the call returns 8, not EAGAIN.
+    let iov = BUF + 0x800;
+    let mut v = Vec::new();
+    for (base, len) in [(BUF, 5u64), (BUF + 0x100, 4096)] {
+        v.extend_from_slice(&base.to_le_bytes());
+        v.extend_from_slice(&len.to_le_bytes());
+    }
+    b.poke(iov, &v);
+    assert_eq!(b.sys(READV, &[sv as u64, iov, 2]), 8);
+    assert_eq!(b.peek(BUF, 5), b"abcde");
+    assert_eq!(b.peek(BUF + 0x100, 3), b"fgh");
+    assert_eq!(b.read_vec(sv, 4096), Err(E(Errno::EAGAIN)));
+    // A receive asking for far more than is queued gets exactly the queue.
+    assert_eq!(b.write_str(cl, b"0123456789"), 10);
+    b.settle();
+    assert_eq!(b.sys(RECVFROM, &[sv as u64, BUF, 65536, 0, 0, 0]), 10);
+    assert_eq!(b.peek(BUF, 10), b"0123456789");
+}
+
+#[test]
+fn tcp_edge_triggered_epoll_reports_new_data_not_the_programs_reads() {
+    let mut b = setup();
+    let (_l, cl, sv) = tcp_pair(&mut b, AF_INET, &sin([127, 0, 0, 1], 8182));
+    let ep = b.sys(EPOLL_CREATE1, &[0]);
+    assert_eq!(b.ctl(ep, 1, sv, IN | ET, 5), 0);
+    assert_eq!(b.ready(ep), vec![]);
+    assert_eq!(b.write_str(cl, b"one two"), 7);
+    b.settle();
+    assert_eq!(b.ready(ep), vec![(IN, 5)]);
+    assert_eq!(b.ready(ep), vec![]);
+    // The program reads part: no new edge (Linux reports none either).
+    assert_eq!(b.read_vec(sv, 3).unwrap(), b"one");
+    b.settle();
+    assert_eq!(b.ready(ep), vec![]);
+    // More data comes in while some is still queued: a new edge.
+    assert_eq!(b.write_str(cl, b"!"), 1);
+    b.settle();
+    assert_eq!(b.ready(ep), vec![(IN, 5)]);
+    assert_eq!(b.read_vec(sv, 100).unwrap(), b" two!");
+    b.settle();
+    assert_eq!(b.ready(ep), vec![]);
+}
